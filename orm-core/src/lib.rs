@@ -1,0 +1,121 @@
+//! Django's `prefetch_related` for SQLite, checked by the compiler.
+//!
+//! Declare a relation once, on the child, with `#[foreign_key]`; the derive
+//! generates typed functions on both sides, and each loads a whole batch in
+//! one query per relation instead of one query per row:
+//!
+//! ```
+//! use orm_core::rusqlite::Connection;
+//! use orm_core::{ForeignKey, Model};
+//!
+//! #[derive(Model, Debug)]
+//! struct Category {
+//!     id: i64,
+//!     name: String,
+//! }
+//!
+//! #[derive(Model, Debug)]
+//! struct Product {
+//!     id: i64,
+//!     name: String,
+//!     #[foreign_key(related_name = "products")]
+//!     category: ForeignKey<Category>,
+//! }
+//!
+//! let conn = Connection::open_in_memory()?;
+//! Category::create_table(&conn)?;
+//! Product::create_table(&conn)?;
+//! Category { id: 1, name: "Books".into() }.insert(&conn)?;
+//! Product { id: 1, name: "Dune".into(), category: ForeignKey::new(1) }.insert(&conn)?;
+//!
+//! let cats = Category::all(&conn)?;
+//! for (cat, products) in Category::prefetch_products(&conn, cats)? {
+//!     println!("{}: {} products", cat.name, products.len());
+//! }
+//! # Ok::<(), orm_core::Error>(())
+//! ```
+//!
+//! # What the derive generates
+//!
+//! For a model `C` with a field `f: ForeignKey<P>` (or `Option<ForeignKey<P>>`)
+//! and `#[foreign_key(related_name = "r")]` (default: `C` in snake_case + `_set`):
+//!
+//! | function | does |
+//! |---|---|
+//! | `P::prefetch_r(&conn, Vec<P>) -> Result<Vec<(P, Vec<C>)>>` | every parent with its children, one query |
+//! | `P::load_r(&conn, &[P]) -> Result<Vec<Vec<C>>>` | the same, borrowing the parents |
+//! | `p.r(&conn) -> Result<Vec<C>>` | one parent's children |
+//! | `C::prefetch_f(&conn, Vec<C>) -> Result<Vec<(C, P)>>` | every child with its parent (`Option<P>` if nullable), one query |
+//! | `C::load_f(&conn, &[C]) -> Result<Vec<P>>` | the same, borrowing the children |
+//! | `c.f(&conn) -> Result<P>` | one child's parent |
+//!
+//! and for `many_to_many = "m"` on a junction model's foreign key to `P`, whose
+//! other foreign key points at `Q`: `P::prefetch_m`, `P::load_m` and `p.m(&conn)`
+//! yielding `Q`s, in one query through the junction.
+//!
+//! Batch semantics, the same for every function: one entry per input element
+//! in input order (a parent given twice gets its children twice), children in
+//! primary-key order, NULL and dangling keys ignored, keys deduplicated and
+//! bound as parameters, never more than `ceil(distinct keys / limit)` queries
+//! where `limit` is the connection's current `SQLITE_LIMIT_VARIABLE_NUMBER`,
+//! and no query at all for an empty input.
+//!
+//! The parent-side functions are inherent methods of `P` written by `C`'s
+//! derive, so `P` and `C` must be in the same crate (Rust allows inherent
+//! `impl` blocks only there); they may be in different modules. A derive whose
+//! parent lives in another crate fails with error E0116.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod foreign_key;
+mod guard;
+mod loader;
+mod model;
+mod nested;
+mod relation;
+mod sql;
+mod types;
+
+pub use error::{Error, Result};
+pub use foreign_key::{ForeignKey, ForeignKeyField};
+pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict};
+pub use model::{Column, Model};
+pub use nested::Nested;
+pub use types::SqlType;
+
+/// The derive; see the [crate documentation](crate) and the README for its attributes.
+pub use orm_derive::Model;
+
+/// The rusqlite this crate is built on (with bundled SQLite), so that
+/// `orm_core::rusqlite::Connection` is the connection type every function takes.
+pub use rusqlite;
+
+/// What generated code calls. Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::relation::{
+        forward_of, load_forward, load_reverse, load_through, prefetch_forward, prefetch_reverse,
+        prefetch_through, reverse_of, through_of, ForeignKeyRelation, ManyToMany,
+    };
+    pub use core::option::Option;
+    pub use core::result::Result::Ok;
+
+    /// Reads column `index` of `M` from `row` into a field of type `T`.
+    pub fn read<M: crate::Model, T: rusqlite::types::FromSql>(
+        row: &rusqlite::Row<'_>,
+        index: usize,
+    ) -> crate::Result<T> {
+        crate::model::read_column::<M, T>(row, index)
+    }
+
+    /// The referenced table and column of a foreign key to `P`, computed when
+    /// asked so that a self-referencing model's constants do not depend on themselves.
+    pub fn references<P: crate::Model>() -> (&'static str, &'static str) {
+        (P::TABLE, P::primary_key_column())
+    }
+}
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,185 @@
+//! A typed view of the derive input that borrows the syn tree, so that every
+//! later error can be spanned at the user's own tokens.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{
+    Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type, Visibility,
+};
+
+use crate::attr;
+use crate::case::snake_case;
+use crate::ctxt::Ctxt;
+
+pub(crate) struct Model<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) vis: &'a Visibility,
+    /// The table name and, when given, the literal that gave it.
+    pub(crate) table: (String, Option<LitStr>),
+    pub(crate) fields: Vec<Field<'a>>,
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+    pub(crate) column: String,
+    pub(crate) primary_key: Option<&'a syn::Attribute>,
+    pub(crate) foreign_key: Option<ForeignKey<'a>>,
+}
+
+pub(crate) struct ForeignKey<'a> {
+    /// `T` in `ForeignKey<T>`.
+    pub(crate) target: &'a Type,
+    pub(crate) nullable: bool,
+    /// The reverse name, and the `related_name` literal if one was given.
+    pub(crate) related_name: (String, Option<LitStr>),
+    pub(crate) many_to_many: Option<LitStr>,
+}
+
+impl<'a> Model<'a> {
+    /// Parses the input; `None` when it is not a struct with named fields.
+    pub(crate) fn from_syn(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let container = attr::container(cx, &input.attrs);
+        if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+            cx.error_at(
+                &input.generics,
+                "`#[derive(Model)]` does not support generic structs: a model is one table",
+            );
+        }
+        let named = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => named,
+                _ => {
+                    cx.error_at(
+                        &input.ident,
+                        "`#[derive(Model)]` needs a struct with named fields; \
+                         tuple and unit structs are not supported",
+                    );
+                    return None;
+                }
+            },
+            Data::Enum(data) => {
+                cx.error_at(
+                    data.enum_token,
+                    "`#[derive(Model)]` supports structs with named fields, not enums",
+                );
+                return None;
+            }
+            Data::Union(data) => {
+                cx.error_at(
+                    data.union_token,
+                    "`#[derive(Model)]` supports structs with named fields, not unions",
+                );
+                return None;
+            }
+        };
+        let child = input.ident.unraw().to_string();
+        let fields = named
+            .named
+            .iter()
+            .filter_map(|field| Field::from_syn(cx, field, &child))
+            .collect();
+        let table = match container.table {
+            Some(lit) => (lit.value(), Some(lit)),
+            None => (snake_case(&child), None),
+        };
+        Some(Model {
+            ident: &input.ident,
+            vis: &input.vis,
+            table,
+            fields,
+        })
+    }
+
+    /// Index of the primary-key field: the one marked `#[primary_key]`, else the
+    /// one named `id`. `check` reports when there is none or more than one.
+    pub(crate) fn primary_key(&self) -> Option<usize> {
+        self.fields
+            .iter()
+            .position(|f| f.primary_key.is_some())
+            .or_else(|| self.fields.iter().position(|f| f.ident == "id"))
+    }
+
+    pub(crate) fn foreign_keys(&self) -> impl Iterator<Item = (&Field<'a>, &ForeignKey<'a>)> {
+        self.fields
+            .iter()
+            .filter_map(|f| f.foreign_key.as_ref().map(|fk| (f, fk)))
+    }
+}
+
+impl<'a> Field<'a> {
+    fn from_syn(cx: &Ctxt, field: &'a syn::Field, child: &str) -> Option<Self> {
+        let ident = field.ident.as_ref()?;
+        let attrs = attr::field(cx, &field.attrs);
+        let name = ident.unraw().to_string();
+        let foreign_key = match (foreign_key_target(&field.ty), attrs.foreign_key) {
+            (Some((target, nullable)), attr) => {
+                let (related_name, many_to_many) = attr
+                    .map(|a| (a.related_name, a.many_to_many))
+                    .unwrap_or_default();
+                let related_name = match related_name {
+                    Some(lit) => (lit.value(), Some(lit)),
+                    None => (format!("{}_set", snake_case(child)), None),
+                };
+                Some(ForeignKey {
+                    target,
+                    nullable,
+                    related_name,
+                    many_to_many,
+                })
+            }
+            (None, Some(_)) => {
+                cx.error_at(
+                    &field.ty,
+                    "`#[foreign_key]` needs a field of type `ForeignKey<T>` or \
+                     `Option<ForeignKey<T>>`, where `T` is the model it points at",
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        let column = if foreign_key.is_some() {
+            format!("{name}_id")
+        } else {
+            name
+        };
+        Some(Field {
+            ident,
+            ty: &field.ty,
+            column,
+            primary_key: attrs.primary_key,
+            foreign_key,
+        })
+    }
+
+    pub(crate) fn span(&self) -> Span {
+        self.ident.span()
+    }
+}
+
+/// `T` and whether it is nullable, for `ForeignKey<T>` and `Option<ForeignKey<T>>`.
+fn foreign_key_target(ty: &Type) -> Option<(&Type, bool)> {
+    if let Some(inner) = single_argument(ty, "Option") {
+        return single_argument(inner, "ForeignKey").map(|t| (t, true));
+    }
+    single_argument(ty, "ForeignKey").map(|t| (t, false))
+}
+
+/// `T` in `Name<T>` (with any path prefix), when `ty` is that.
+fn single_argument<'t>(ty: &'t Type, name: &str) -> Option<&'t Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>()[..] {
+        [GenericArgument::Type(inner)] => Some(inner),
+        _ => None,
+    }
+}
