@@ -24,13 +24,24 @@ fn main() -> orm_core::Result<()> {
     let conn = Connection::open_in_memory()?;
     Category::create_table(&conn)?;
     Product::create_table(&conn)?;
-    Category { id: 1, name: "Books".into() }.insert(&conn)?;
-    Product { id: 1, name: "Dune".into(), price: 9.5, note: None, category: ForeignKey::new(1) }.insert(&conn)?;
+    Category {
+        id: 1,
+        name: "Books".into(),
+    }
+    .insert(&conn)?;
+    Product {
+        id: 1,
+        name: "Dune".into(),
+        price: 9.5,
+        note: None,
+        category: ForeignKey::new(1),
+    }
+    .insert(&conn)?;
 
     let cats: Vec<Category> = Category::all(&conn)?;
     let pairs: Vec<(Category, Vec<Product>)> = Category::prefetch_products(&conn, cats)?; // one query
     let books: Category = Category::get(&conn, 1)?.unwrap();
-    let products: Vec<Product> = books.products(&conn)?;                                   // one query
+    let products: Vec<Product> = books.products(&conn)?; // one query
     println!("{pairs:?}\n{products:?}");
     println!("{:?}", products[0].category(&conn)?);
     Ok(())

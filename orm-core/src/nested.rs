@@ -33,13 +33,14 @@ use crate::error::{Error, Result};
 /// ```
 pub trait Nested<P, C> {
     /// Runs `f` once over every child and regroups its output under the parents.
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity)] // the nesting is the point
     fn nested<X, F>(self, conn: &Connection, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
     where
         F: FnOnce(&Connection, Vec<C>) -> Result<Vec<(C, X)>>;
 }
 
 impl<P, C> Nested<P, C> for Vec<(P, Vec<C>)> {
+    #[allow(clippy::type_complexity)]
     fn nested<X, F>(self, conn: &Connection, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
     where
         F: FnOnce(&Connection, Vec<C>) -> Result<Vec<(C, X)>>,

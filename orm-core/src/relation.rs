@@ -32,6 +32,8 @@ pub trait ForeignKeyRelation: 'static {
 
 /// The model a relation's foreign key points at.
 pub type Parent<R> = <<R as ForeignKeyRelation>::Field as ForeignKeyField>::Target;
+/// Each parent paired with its children, as the `prefetch_*` functions return.
+type Pairs<P, C> = Vec<(P, Vec<C>)>;
 type Loaded<R> = <<R as ForeignKeyRelation>::Field as ForeignKeyField>::Loaded;
 
 /// A many-to-many relation through a junction model with two foreign keys,
@@ -79,7 +81,7 @@ pub fn load_reverse<R: ForeignKeyRelation>(
 pub fn prefetch_reverse<R: ForeignKeyRelation>(
     conn: &Connection,
     parents: Vec<Parent<R>>,
-) -> Result<Vec<(Parent<R>, Vec<R::Child>)>> {
+) -> Result<Pairs<Parent<R>, R::Child>> {
     let children = load_reverse::<R>(conn, &parents)?;
     Ok(parents.into_iter().zip(children).collect())
 }
@@ -197,11 +199,11 @@ pub fn load_through<M: ManyToMany>(
 }
 
 /// [`load_through`], each model paired with its far models.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity)] // two associated-type projections, nothing to factor
 pub fn prefetch_through<M: ManyToMany>(
     conn: &Connection,
     near: Vec<Parent<M::Near>>,
-) -> Result<Vec<(Parent<M::Near>, Vec<Parent<M::Far>>)>> {
+) -> Result<Pairs<Parent<M::Near>, Parent<M::Far>>> {
     let far = load_through::<M>(conn, &near)?;
     Ok(near.into_iter().zip(far).collect())
 }

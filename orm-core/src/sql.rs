@@ -115,9 +115,19 @@ pub(crate) fn select_all(table: &str, columns: &[Column], order_by: &str) -> Str
 }
 
 /// The rows whose `key` column equals one bound value.
-pub(crate) fn select_where_eq(table: &str, columns: &[Column], key: &str, order_by: &str) -> String {
+pub(crate) fn select_where_eq(
+    table: &str,
+    columns: &[Column],
+    key: &str,
+    order_by: &str,
+) -> String {
     let mut out = select_from(table, columns);
-    let _ = write!(out, " WHERE {} = ? ORDER BY {}", ident(key), ident(order_by));
+    let _ = write!(
+        out,
+        " WHERE {} = ? ORDER BY {}",
+        ident(key),
+        ident(order_by)
+    );
     out
 }
 

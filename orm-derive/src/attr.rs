@@ -123,7 +123,13 @@ fn foreign_key(cx: &Ctxt, attr: &Attribute) -> ForeignKey {
 }
 
 /// Stores `value`, or reports a duplicate at its second occurrence.
-fn set_once(cx: &Ctxt, slot: &mut Option<LitStr>, value: LitStr, meta: &ParseNestedMeta<'_>, key: &str) {
+fn set_once(
+    cx: &Ctxt,
+    slot: &mut Option<LitStr>,
+    value: LitStr,
+    meta: &ParseNestedMeta<'_>,
+    key: &str,
+) {
     if slot.is_some() {
         cx.error_at(&meta.path, format!("duplicate `{key}`"));
     } else {
@@ -133,7 +139,12 @@ fn set_once(cx: &Ctxt, slot: &mut Option<LitStr>, value: LitStr, meta: &ParseNes
 
 /// Reports an unknown key with the accepted ones, then skips its value so the
 /// rest of the attribute is still read.
-fn unknown_key(cx: &Ctxt, meta: &ParseNestedMeta<'_>, attr: &str, accepted: &[&str]) -> syn::Result<()> {
+fn unknown_key(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    attr: &str,
+    accepted: &[&str],
+) -> syn::Result<()> {
     let key = meta
         .path
         .get_ident()

@@ -34,13 +34,20 @@ pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {
 fn check_table(cx: &Ctxt, model: &Model<'_>) {
     if let (name, Some(lit)) = &model.table {
         if name.is_empty() {
-            cx.error_at(lit, "`#[model(table = \"...\")]` needs a non-empty table name");
+            cx.error_at(
+                lit,
+                "`#[model(table = \"...\")]` needs a non-empty table name",
+            );
         }
     }
 }
 
 fn check_primary_key(cx: &Ctxt, model: &Model<'_>) {
-    let marked: Vec<_> = model.fields.iter().filter(|f| f.primary_key.is_some()).collect();
+    let marked: Vec<_> = model
+        .fields
+        .iter()
+        .filter(|f| f.primary_key.is_some())
+        .collect();
     for extra in marked.iter().skip(1) {
         cx.error_at(
             extra.primary_key,

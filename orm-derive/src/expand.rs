@@ -11,7 +11,9 @@ use crate::ast::{Field, ForeignKey, Model};
 
 pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let model_impl = model_impl(model);
-    let relations = model.foreign_keys().map(|(field, fk)| relation(model, field, fk));
+    let relations = model
+        .foreign_keys()
+        .map(|(field, fk)| relation(model, field, fk));
     let many_to_many = many_to_many(model);
     quote! {
         #[allow(non_camel_case_types, clippy::all)]
@@ -89,7 +91,8 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
     });
     let values = model.fields.iter().map(|f| {
         let field = f.ident;
-        quote!(&self.#field as &dyn ::orm_core::rusqlite::ToSql)
+        let ty = f.ty;
+        quote_spanned!(ty.span()=> &self.#field as &dyn ::orm_core::rusqlite::ToSql)
     });
 
     quote! {
@@ -159,7 +162,9 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
     let child_name = child.unraw().to_string();
 
     let (related, related_lit) = &fk.related_name;
-    let span = related_lit.as_ref().map_or_else(|| field.span(), |lit| lit.span());
+    let span = related_lit
+        .as_ref()
+        .map_or_else(|| field.span(), |lit| lit.span());
     let prefetch_reverse = method(&format!("prefetch_{related}"), span);
     let load_reverse = method(&format!("load_{related}"), span);
     let reverse = method(related, span);
@@ -189,9 +194,8 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
     let doc_prefetch_forward = format!(
         "Every `{child_name}` with the `{parent_name}` its `{field_name}` points at, in one query."
     );
-    let doc_load_forward = format!(
-        "The `{parent_name}` of each `{child_name}`, aligned with `children`."
-    );
+    let doc_load_forward =
+        format!("The `{parent_name}` of each `{child_name}`, aligned with `children`.");
     let doc_forward = format!(
         "The `{parent_name}` this `{child_name}`'s `{field_name}` points at, in one query. \
          Refused inside `orm_core::strict`; batch with [`{child_name}::{prefetch_forward}`]."
@@ -202,6 +206,47 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
     let result = quote!(::orm_core::Result);
     let private = quote!(::orm_core::__private);
     let field_trait = quote_spanned!(field_ty.span()=> ::orm_core::ForeignKeyField);
+
+    // Spanned at the `related_name` literal, so that two models claiming one
+    // name on the same parent get a duplicate-definition error pointing at it.
+    let reverse_fns = quote_spanned! {span=>
+        #[doc = #doc_prefetch_reverse]
+        #vis fn #prefetch_reverse(#conn, parents: #vec<#parent>)
+            -> #result<#vec<(#parent, #vec<#child>)>>
+        {
+            #private::prefetch_reverse::<#marker>(conn, parents)
+        }
+
+        #[doc = #doc_load_reverse]
+        #vis fn #load_reverse(#conn, parents: &[#parent]) -> #result<#vec<#vec<#child>>> {
+            #private::load_reverse::<#marker>(conn, parents)
+        }
+
+        #[doc = #doc_reverse]
+        #vis fn #reverse(&self, #conn) -> #result<#vec<#child>> {
+            #private::reverse_of::<#marker>(conn, self)
+        }
+    };
+
+    let field_span = field.span();
+    let forward_fns = quote_spanned! {field_span=>
+        #[doc = #doc_prefetch_forward]
+        #vis fn #prefetch_forward(#conn, children: #vec<#child>)
+            -> #result<#vec<(#child, #loaded)>>
+        {
+            #private::prefetch_forward::<#marker>(conn, children)
+        }
+
+        #[doc = #doc_load_forward]
+        #vis fn #load_forward(#conn, children: &[#child]) -> #result<#vec<#loaded>> {
+            #private::load_forward::<#marker>(conn, children)
+        }
+
+        #[doc = #doc_forward]
+        #vis fn #field_ident(&self, #conn) -> #result<#loaded> {
+            #private::forward_of::<#marker>(conn, self)
+        }
+    };
 
     quote! {
         struct #marker;
@@ -223,43 +268,15 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
         }
 
         #[automatically_derived]
+        #[allow(dead_code)]
         impl #parent {
-            #[doc = #doc_prefetch_reverse]
-            #vis fn #prefetch_reverse(#conn, parents: #vec<#parent>)
-                -> #result<#vec<(#parent, #vec<#child>)>>
-            {
-                #private::prefetch_reverse::<#marker>(conn, parents)
-            }
-
-            #[doc = #doc_load_reverse]
-            #vis fn #load_reverse(#conn, parents: &[#parent]) -> #result<#vec<#vec<#child>>> {
-                #private::load_reverse::<#marker>(conn, parents)
-            }
-
-            #[doc = #doc_reverse]
-            #vis fn #reverse(&self, #conn) -> #result<#vec<#child>> {
-                #private::reverse_of::<#marker>(conn, self)
-            }
+            #reverse_fns
         }
 
         #[automatically_derived]
+        #[allow(dead_code)]
         impl #child {
-            #[doc = #doc_prefetch_forward]
-            #vis fn #prefetch_forward(#conn, children: #vec<#child>)
-                -> #result<#vec<(#child, #loaded)>>
-            {
-                #private::prefetch_forward::<#marker>(conn, children)
-            }
-
-            #[doc = #doc_load_forward]
-            #vis fn #load_forward(#conn, children: &[#child]) -> #result<#vec<#loaded>> {
-                #private::load_forward::<#marker>(conn, children)
-            }
-
-            #[doc = #doc_forward]
-            #vis fn #field_ident(&self, #conn) -> #result<#loaded> {
-                #private::forward_of::<#marker>(conn, self)
-            }
+            #forward_fns
         }
     }
 }
@@ -270,7 +287,10 @@ fn many_to_many(model: &Model<'_>) -> TokenStream {
     let [(near_field, near), (far_field, far)] = fks[..] else {
         return TokenStream::new();
     };
-    let one_side = |near_field: &Field<'_>, near: &ForeignKey<'_>, far_field: &Field<'_>, far: &ForeignKey<'_>| {
+    let one_side = |near_field: &Field<'_>,
+                    near: &ForeignKey<'_>,
+                    far_field: &Field<'_>,
+                    far: &ForeignKey<'_>| {
         let Some(lit) = &near.many_to_many else {
             return TokenStream::new();
         };
@@ -300,6 +320,25 @@ fn many_to_many(model: &Model<'_>) -> TokenStream {
         );
         let conn = quote!(conn: &::orm_core::rusqlite::Connection);
         let private = quote!(::orm_core::__private);
+        let vec = quote!(::std::vec::Vec);
+        let fns = quote_spanned! {lit.span()=>
+            #[doc = #doc_prefetch]
+            #vis fn #prefetch(#conn, rows: #vec<#near_ty>)
+                -> ::orm_core::Result<#vec<(#near_ty, #vec<#far_ty>)>>
+            {
+                #private::prefetch_through::<#marker>(conn, rows)
+            }
+
+            #[doc = #doc_load]
+            #vis fn #load(#conn, rows: &[#near_ty]) -> ::orm_core::Result<#vec<#vec<#far_ty>>> {
+                #private::load_through::<#marker>(conn, rows)
+            }
+
+            #[doc = #doc_accessor]
+            #vis fn #accessor(&self, #conn) -> ::orm_core::Result<#vec<#far_ty>> {
+                #private::through_of::<#marker>(conn, self)
+            }
+        };
         quote! {
             struct #marker;
 
@@ -312,25 +351,9 @@ fn many_to_many(model: &Model<'_>) -> TokenStream {
             }
 
             #[automatically_derived]
+            #[allow(dead_code)]
             impl #near_ty {
-                #[doc = #doc_prefetch]
-                #vis fn #prefetch(#conn, rows: ::std::vec::Vec<#near_ty>)
-                    -> ::orm_core::Result<::std::vec::Vec<(#near_ty, ::std::vec::Vec<#far_ty>)>>
-                {
-                    #private::prefetch_through::<#marker>(conn, rows)
-                }
-
-                #[doc = #doc_load]
-                #vis fn #load(#conn, rows: &[#near_ty])
-                    -> ::orm_core::Result<::std::vec::Vec<::std::vec::Vec<#far_ty>>>
-                {
-                    #private::load_through::<#marker>(conn, rows)
-                }
-
-                #[doc = #doc_accessor]
-                #vis fn #accessor(&self, #conn) -> ::orm_core::Result<::std::vec::Vec<#far_ty>> {
-                    #private::through_of::<#marker>(conn, self)
-                }
+                #fns
             }
         }
     };

@@ -41,16 +41,29 @@ fn all_errors_of_one_derive_are_reported_together() {
     assert!(out.contains("unknown key `realted_name`"), "{out}");
     assert!(out.contains("no primary key"), "{out}");
     // The fallback impl keeps the type usable as a `Model`.
-    assert!(out.contains("impl :: orm_core :: Model for Product"), "{out}");
+    assert!(
+        out.contains("impl :: orm_core :: Model for Product"),
+        "{out}"
+    );
 }
 
 #[test]
 fn non_structs_are_rejected_without_panicking() {
     for input in [
-        quote!(enum E { A }),
+        quote!(
+            enum E {
+                A,
+            }
+        ),
         quote!(union U { a: u8 }),
-        quote!(struct T(i64);),
-        quote!(struct G<T> { id: T }),
+        quote!(
+            struct T(i64);
+        ),
+        quote!(
+            struct G<T> {
+                id: T,
+            }
+        ),
     ] {
         let out = expand(input);
         assert!(out.contains("compile_error"), "{out}");

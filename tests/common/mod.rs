@@ -1,0 +1,59 @@
+//! Models and fixtures shared by the integration tests.
+#![allow(dead_code)]
+
+use orm_core::rusqlite::Connection;
+use orm_core::{ForeignKey, Model};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "categories")]
+pub struct Category {
+    #[primary_key]
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+pub struct Product {
+    #[primary_key]
+    pub id: i64,
+    pub name: String,
+    pub price: f64,
+    pub note: Option<String>,
+    #[foreign_key(related_name = "products")]
+    pub category: ForeignKey<Category>,
+}
+
+pub fn category(id: i64) -> Category {
+    Category {
+        id,
+        name: format!("category {id}"),
+    }
+}
+
+pub fn product(id: i64, category: i64) -> Product {
+    Product {
+        id,
+        name: format!("product {id}"),
+        price: id as f64 / 2.0,
+        note: (id % 3 == 0).then(|| format!("note {id}")),
+        category: ForeignKey::new(category),
+    }
+}
+
+/// A shop with `categories` categories; category `c` has `c % 4` products,
+/// inserted in descending id order so that key order is not insertion order.
+pub fn shop(categories: i64) -> orm_core::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    Category::create_table(&conn)?;
+    Product::create_table(&conn)?;
+    let cats: Vec<_> = (1..=categories).map(category).collect();
+    Category::insert_all(&conn, &cats)?;
+    let mut id = 10_000;
+    for c in 1..=categories {
+        for _ in 0..c % 4 {
+            product(id, c).insert(&conn)?;
+            id -= 1;
+        }
+    }
+    Ok(conn)
+}
