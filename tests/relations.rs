@@ -153,7 +153,9 @@ mod music {
 
     type Tree = Vec<(Artist, Vec<(Album, Vec<(Track, Vec<InvoiceLine>)>)>)>;
 
-    fn shape(tree: &Tree) -> Vec<(i64, Vec<(i64, Vec<(i64, Vec<i64>)>)>)> {
+    type Shape = Vec<(i64, Vec<(i64, Vec<(i64, Vec<i64>)>)>)>;
+
+    fn shape(tree: &Tree) -> Shape {
         tree.iter()
             .map(|(a, albums)| {
                 let albums = albums
@@ -548,7 +550,7 @@ fn strict_covers_transactions_and_is_restored_after_a_panic() -> R {
             id: 1,
             name: "c1".into(),
         };
-        strict(&conn_of(&tx), || {
+        strict(conn_of(&tx), || {
             assert!(matches!(cat.products(&tx), Err(Error::LazyLoad { .. })))
         });
     }
