@@ -1,5 +1,9 @@
+//! A shop's categories and their products: the N+1 loop next to one prefetch.
+//!
+//! Run with `cargo run --example shop`.
+
 use orm_core::rusqlite::Connection;
-use orm_core::{ForeignKey, Model};
+use orm_core::{count_queries, ForeignKey, Model};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "categories")]
@@ -21,28 +25,86 @@ struct Product {
 }
 
 fn main() -> orm_core::Result<()> {
-    let conn = Connection::open_in_memory()?;
+    let mut conn = Connection::open_in_memory()?;
     Category::create_table(&conn)?;
     Product::create_table(&conn)?;
-    Category {
-        id: 1,
-        name: "Books".into(),
+    let tx = conn.transaction()?;
+    for (id, name) in [(1, "Books"), (2, "Games"), (3, "Music"), (4, "Garden")] {
+        Category {
+            id,
+            name: name.into(),
+        }
+        .insert(&tx)?;
     }
-    .insert(&conn)?;
-    Product {
-        id: 1,
-        name: "Dune".into(),
-        price: 9.5,
-        note: None,
-        category: ForeignKey::new(1),
+    let stock = [
+        ("Dune", 9.5, 1),
+        ("Neuromancer", 8.0, 1),
+        ("Chess set", 25.0, 2),
+        ("Go board", 40.0, 2),
+        ("Kind of Blue", 12.0, 3),
+        ("Hyperion", 7.5, 1),
+    ];
+    for (i, (name, price, category)) in stock.into_iter().enumerate() {
+        let note = (price > 20.0).then(|| "ships separately".to_string());
+        let category = ForeignKey::new(category);
+        Product {
+            id: i as i64 + 1,
+            name: name.into(),
+            price,
+            note,
+            category,
+        }
+        .insert(&tx)?;
     }
-    .insert(&conn)?;
+    tx.commit()?;
 
-    let cats: Vec<Category> = Category::all(&conn)?;
-    let pairs: Vec<(Category, Vec<Product>)> = Category::prefetch_products(&conn, cats)?; // one query
-    let books: Category = Category::get(&conn, 1)?.unwrap();
-    let products: Vec<Product> = books.products(&conn)?; // one query
-    println!("{pairs:?}\n{products:?}");
-    println!("{:?}", products[0].category(&conn)?);
+    // N+1: one query for the categories, then one per category.
+    let (listing, n_plus_one) = count_queries(&mut conn, |conn| -> orm_core::Result<_> {
+        let mut listing = Vec::new();
+        for cat in Category::all(conn)? {
+            let products = cat.products(conn)?;
+            listing.push((cat, products));
+        }
+        Ok(listing)
+    });
+    let listing = listing?;
+
+    // Prefetch: one query for the categories, one for all their products.
+    let (pairs, prefetch) = count_queries(&mut conn, |conn| {
+        Category::prefetch_products(conn, Category::all(conn)?)
+    });
+    let pairs = pairs?;
+    assert_eq!(pairs, listing);
+
+    for (cat, products) in &pairs {
+        let names: Vec<&str> = products.iter().map(|p| p.name.as_str()).collect();
+        println!(
+            "{:<7} {} product(s): {}",
+            cat.name,
+            products.len(),
+            names.join(", ")
+        );
+    }
+    println!("N+1 loop: {n_plus_one} statements; prefetch_products: {prefetch} statements");
+
+    // The other direction: every product with its category, in one query.
+    let (with_category, n) = count_queries(&mut conn, |conn| {
+        Product::prefetch_category(conn, Product::all(conn)?)
+    });
+    for (product, category) in with_category? {
+        println!(
+            "{:<13} {:>6.2}  in {}",
+            product.name, product.price, category.name
+        );
+    }
+    println!("prefetch_category: {n} statements");
+
+    // One category's products: the typed reverse accessor.
+    let books = Category::get(&conn, 1)?.expect("category 1 exists");
+    println!(
+        "{} has {} products",
+        books.name,
+        books.products(&conn)?.len()
+    );
     Ok(())
 }

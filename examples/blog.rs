@@ -1,0 +1,135 @@
+//! A blog: posts with their comments, posts and tags many-to-many, and
+//! comments' authors nested under the posts.
+//!
+//! Run with `cargo run --example blog`.
+
+use orm_core::rusqlite::Connection;
+use orm_core::{count_queries, ForeignKey, Model, Nested};
+
+#[derive(Model, Debug, Clone)]
+struct Person {
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone)]
+struct Post {
+    id: i64,
+    title: String,
+}
+
+#[derive(Model, Debug, Clone)]
+struct Comment {
+    id: i64,
+    body: String,
+    #[foreign_key(related_name = "comments")]
+    post: ForeignKey<Post>,
+    #[foreign_key(related_name = "comments_written")]
+    author: ForeignKey<Person>,
+}
+
+#[derive(Model, Debug, Clone)]
+struct Tag {
+    id: i64,
+    name: String,
+}
+
+/// The junction: `many_to_many` names the relation on each side.
+#[derive(Model, Debug, Clone)]
+struct PostTag {
+    id: i64,
+    #[foreign_key(related_name = "post_tags", many_to_many = "tags")]
+    post: ForeignKey<Post>,
+    #[foreign_key(related_name = "tag_posts", many_to_many = "posts")]
+    tag: ForeignKey<Tag>,
+}
+
+fn seed(conn: &Connection) -> orm_core::Result<()> {
+    Person::create_table(conn)?;
+    Post::create_table(conn)?;
+    Comment::create_table(conn)?;
+    Tag::create_table(conn)?;
+    PostTag::create_table(conn)?;
+    for (id, name) in [(1, "ada"), (2, "brian"), (3, "grace")] {
+        Person {
+            id,
+            name: name.into(),
+        }
+        .insert(conn)?;
+    }
+    for (id, title) in [
+        (1, "Prefetch, explained"),
+        (2, "Why N+1 hurts"),
+        (3, "Draft"),
+    ] {
+        Post {
+            id,
+            title: title.into(),
+        }
+        .insert(conn)?;
+    }
+    for (id, name) in [(1, "rust"), (2, "sqlite"), (3, "orm")] {
+        Tag {
+            id,
+            name: name.into(),
+        }
+        .insert(conn)?;
+    }
+    for (id, post, tag) in [(1, 1, 1), (2, 1, 3), (3, 2, 2), (4, 2, 3)] {
+        PostTag {
+            id,
+            post: ForeignKey::new(post),
+            tag: ForeignKey::new(tag),
+        }
+        .insert(conn)?;
+    }
+    let comments = [
+        (1, "Clear!", 1, 2),
+        (2, "What about nesting?", 1, 3),
+        (3, "Measured it", 2, 1),
+    ];
+    for (id, body, post, author) in comments {
+        let (post, author) = (ForeignKey::new(post), ForeignKey::new(author));
+        Comment {
+            id,
+            body: body.into(),
+            post,
+            author,
+        }
+        .insert(conn)?;
+    }
+    Ok(())
+}
+
+fn main() -> orm_core::Result<()> {
+    let mut conn = Connection::open_in_memory()?;
+    seed(&conn)?;
+
+    // Posts, their tags, their comments, and each comment's author: 4 statements
+    // for any number of posts.
+    let (page, n) = count_queries(&mut conn, |conn| -> orm_core::Result<_> {
+        let posts = Post::all(conn)?;
+        let tags = Post::load_tags(conn, &posts)?;
+        let comments =
+            Post::prefetch_comments(conn, posts)?.nested(conn, Comment::prefetch_author)?;
+        Ok((comments, tags))
+    });
+    let (comments, tags) = page?;
+    for ((post, comments), tags) in comments.iter().zip(&tags) {
+        let tags: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+        println!("{} [{}]", post.title, tags.join(", "));
+        for (comment, author) in comments {
+            println!("    {}: {}", author.name, comment.body);
+        }
+    }
+    println!("posts + tags + comments + authors: {n} statements");
+
+    // The other side of the many-to-many.
+    let (by_tag, n) = count_queries(&mut conn, |conn| Tag::prefetch_posts(conn, Tag::all(conn)?));
+    for (tag, posts) in by_tag? {
+        let titles: Vec<&str> = posts.iter().map(|p| p.title.as_str()).collect();
+        println!("#{:<7} {}", tag.name, titles.join(" | "));
+    }
+    println!("tags with their posts: {n} statements");
+    Ok(())
+}
