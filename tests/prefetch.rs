@@ -74,7 +74,7 @@ fn keys_are_deduplicated_before_binding() -> R {
     let (pairs, sql) = record_queries(&mut conn, |c| Category::prefetch_products(c, input));
     pairs?;
     assert_eq!(sql.len(), 1);
-    assert_eq!(sql[0].matches('?').count(), 3, "{}", sql[0]);
+    assert_eq!(in_list_len(&sql[0]), 3, "{}", sql[0]);
     Ok(())
 }
 
@@ -94,6 +94,28 @@ fn the_runtime_variable_limit_is_respected_and_read_on_every_call() -> R {
         assert!(sql.iter().all(|s| s == &sql[0]));
         assert!(sql[0].matches('?').count() <= limit as usize);
     }
+    Ok(())
+}
+
+#[test]
+fn few_keys_probe_the_index_and_many_keys_scan_the_table() -> R {
+    // 81 keys at a limit of 10 take 9 IN lists, or one full scan of `product`.
+    let keys: Vec<Category> = (1..=81).map(category).collect();
+    let expected = |conn: &Connection| Category::prefetch_products(conn, keys.clone());
+
+    // 81 of 1000 categories: under a tenth of the table, so the index is probed.
+    let mut big = shop(1000)?;
+    let want = expected(&big)?;
+    big.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 10)?;
+    let (got, n) = count_queries(&mut big, |c| Category::prefetch_products(c, keys.clone()));
+    assert_eq!((got?, n), (want, 9));
+
+    // 81 of 100 categories: a single scan, filtered and grouped in Rust.
+    let mut small = shop(100)?;
+    let want = expected(&small)?;
+    small.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 10)?;
+    let (got, n) = count_queries(&mut small, |c| Category::prefetch_products(c, keys.clone()));
+    assert_eq!((got?, n), (want, 1));
     Ok(())
 }
 

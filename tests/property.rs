@@ -45,7 +45,9 @@ proptest! {
 
     #[test]
     fn prefetch_equals_one_query_per_parent(
-        stored in proptest::collection::btree_set(0i64..40, 0..30),
+        // Up to 400 parents, so that the keys sometimes cover under a tenth of
+        // them (the index is probed) and sometimes more (the table is scanned).
+        stored in proptest::collection::btree_set(0i64..400, 0..300),
         // Keys up to 50 dangle; None is NULL.
         children in proptest::collection::vec(proptest::option::of(0i64..50), 0..150),
         input in proptest::collection::vec(0i64..45, 0..60),
@@ -72,7 +74,9 @@ proptest! {
         let (got, n) = count_queries(&mut conn, |c| Parent::prefetch_children(c, parents.clone()));
         let got = got.unwrap();
         let distinct = input.iter().collect::<std::collections::HashSet<_>>().len();
-        prop_assert_eq!(n, distinct.div_ceil(limit as usize));
+        // One IN list per `limit` keys, or a single scan when the keys are many.
+        let chunks = distinct.div_ceil(limit as usize);
+        prop_assert!(n == chunks || (n == 1 && chunks > 1), "{} statements for {} chunks", n, chunks);
         prop_assert_eq!(got.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), parents.clone());
         prop_assert_eq!(got.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), expected.clone());
         prop_assert_eq!(Parent::load_children(&conn, &parents).unwrap(), expected);

@@ -264,8 +264,9 @@ mod forward {
         let (pairs, sql) = record_queries(&mut conn, |c| Product::prefetch_category(c, products));
         let pairs = pairs?;
         assert_eq!(sql.len(), 1);
+        let list = sql[0].split(" IN (").nth(1).expect("an IN list");
         assert_eq!(
-            sql[0].matches('?').count(),
+            list[..list.find(')').expect(")")].matches('?').count(),
             3,
             "keys are deduplicated: {}",
             sql[0]

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::foreign_key::ForeignKeyField;
-use crate::loader::{self, Source};
+use crate::loader::{self, Query, Source};
 use crate::{guard, sql, Model};
 
 /// One `#[foreign_key]` field of a model, described for the loader. The derive
@@ -58,23 +58,18 @@ pub fn load_reverse<R: ForeignKeyRelation>(
     conn: &Connection,
     parents: &[Parent<R>],
 ) -> Result<Vec<Vec<R::Child>>> {
-    let column = fk_column::<R>();
     let source = Source {
         model: R::Child::NAME,
         table: R::Child::TABLE,
         key_index: R::COLUMN,
-        key_column: column,
-    };
-    loader::load(
-        conn,
-        parents.iter().map(|p| Some(p.primary_key())),
-        &source,
-        |n| {
-            let pk = R::Child::primary_key_column();
-            sql::select_where_in(R::Child::TABLE, R::Child::COLUMNS, column, pk, n)
+        key_column: fk_column::<R>(),
+        query: Query::Table {
+            columns: R::Child::COLUMNS,
+            sized_by: Parent::<R>::TABLE,
         },
-        R::Child::from_row,
-    )
+    };
+    let keys = parents.iter().map(|p| Some(p.primary_key()));
+    loader::load(conn, keys, &source, R::Child::from_row, Model::primary_key)
 }
 
 /// [`load_reverse`], each parent paired with its children.
@@ -116,19 +111,23 @@ pub fn load_forward<R: ForeignKeyRelation>(
     conn: &Connection,
     children: &[R::Child],
 ) -> Result<Vec<Loaded<R>>> {
-    let pk = Parent::<R>::primary_key_column();
     let source = Source {
         model: Parent::<R>::NAME,
         table: Parent::<R>::TABLE,
         key_index: Parent::<R>::PRIMARY_KEY,
-        key_column: pk,
+        key_column: Parent::<R>::primary_key_column(),
+        query: Query::Table {
+            columns: Parent::<R>::COLUMNS,
+            sized_by: Parent::<R>::TABLE,
+        },
     };
+    let keys = children.iter().map(|c| R::field(c).target_key());
     let found = loader::load(
         conn,
-        children.iter().map(|c| R::field(c).target_key()),
+        keys,
         &source,
-        |n| sql::select_where_in(Parent::<R>::TABLE, Parent::<R>::COLUMNS, pk, pk, n),
         Parent::<R>::from_row,
+        Model::primary_key,
     )?;
     children
         .iter()
@@ -172,30 +171,25 @@ pub fn load_through<M: ManyToMany>(
     near: &[Parent<M::Near>],
 ) -> Result<Vec<Vec<Parent<M::Far>>>> {
     type Junction<M> = <<M as ManyToMany>::Near as ForeignKeyRelation>::Child;
-    let near_column = fk_column::<M::Near>();
+    type Far<M> = Parent<<M as ManyToMany>::Far>;
+    let junction = sql::Junction {
+        table: Junction::<M>::TABLE,
+        near: fk_column::<M::Near>(),
+        far: fk_column::<M::Far>(),
+    };
+    let sql_for = |n| {
+        let far_key = Far::<M>::primary_key_column();
+        sql::select_through(Far::<M>::TABLE, Far::<M>::COLUMNS, far_key, &junction, n)
+    };
     let source = Source {
         model: Junction::<M>::NAME,
         table: Junction::<M>::TABLE,
-        key_index: Parent::<M::Far>::COLUMNS.len(),
-        key_column: near_column,
+        key_index: Far::<M>::COLUMNS.len(),
+        key_column: junction.near,
+        query: Query::InList(&sql_for),
     };
-    let junction = sql::Junction {
-        table: Junction::<M>::TABLE,
-        primary_key: Junction::<M>::primary_key_column(),
-        near: near_column,
-        far: fk_column::<M::Far>(),
-    };
-    loader::load(
-        conn,
-        near.iter().map(|p| Some(p.primary_key())),
-        &source,
-        |n| {
-            let far = Parent::<M::Far>::primary_key_column();
-            let columns = Parent::<M::Far>::COLUMNS;
-            sql::select_through(Parent::<M::Far>::TABLE, columns, far, &junction, n)
-        },
-        Parent::<M::Far>::from_row,
-    )
+    let keys = near.iter().map(|p| Some(p.primary_key()));
+    loader::load(conn, keys, &source, Far::<M>::from_row, Model::primary_key)
 }
 
 /// [`load_through`], each model paired with its far models.

@@ -57,3 +57,11 @@ pub fn shop(categories: i64) -> orm_core::Result<Connection> {
     }
     Ok(conn)
 }
+
+/// How many keys the statement's `IN (...)` list binds.
+pub fn in_list_len(sql: &str) -> usize {
+    let list = sql.split(" IN (").nth(1).expect("an IN list");
+    list[..list.find(')').expect("closing parenthesis")]
+        .matches('?')
+        .count()
+}

@@ -1,0 +1,529 @@
+//! Reverse prefetch against hand-written rusqlite, on file databases.
+//!
+//! `cargo bench --bench prefetch` generates the databases on first run (in
+//! `target/bench-data/`), times every variant round-robin, and prints medians
+//! with ratios to the hand-written batched IN list and to the floor, statement
+//! counts and peak heap. `-- --smoke` runs tiny data once, for CI; `-- --chart`
+//! also writes `docs/n-plus-one-vs-prefetch.svg`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use orm_core::rusqlite::limits::Limit;
+use orm_core::rusqlite::{params_from_iter, Connection, OpenFlags};
+use orm_core::{count_queries, ForeignKey, Model};
+use peak_alloc::PeakAlloc;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Category {
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Product {
+    id: i64,
+    name: String,
+    price: f64,
+    #[foreign_key(related_name = "products")]
+    category: ForeignKey<Category>,
+}
+
+/// One database: how many categories, and how many products each has.
+struct Dataset {
+    name: &'static str,
+    /// The database file it reads (M/100 reads M's).
+    file: &'static str,
+    categories: usize,
+    products_of: fn(usize) -> usize,
+    /// Only every `step`-th category is given to the loaders.
+    step: usize,
+    rounds: usize,
+}
+
+fn zipf(rank: usize) -> usize {
+    // Harmonic weights over 1,000 ranks, scaled to about 100,000 products.
+    const H_1000: f64 = 7.485_470_860_550_345;
+    ((100_000.0 / (H_1000 * rank as f64)).round() as usize).max(1)
+}
+
+const DATASETS: &[Dataset] = &[
+    Dataset {
+        name: "S",
+        file: "S",
+        categories: 1_000,
+        products_of: |_| 10,
+        step: 1,
+        rounds: 30,
+    },
+    Dataset {
+        name: "M",
+        file: "M",
+        categories: 10_000,
+        products_of: |_| 10,
+        step: 1,
+        rounds: 12,
+    },
+    Dataset {
+        name: "L",
+        file: "L",
+        categories: 50_000,
+        products_of: |_| 4,
+        step: 1,
+        rounds: 6,
+    },
+    Dataset {
+        name: "Z",
+        file: "Z",
+        categories: 1_000,
+        products_of: zipf,
+        step: 1,
+        rounds: 12,
+    },
+    Dataset {
+        name: "M/10",
+        file: "M",
+        categories: 10_000,
+        products_of: |_| 10,
+        step: 10,
+        rounds: 30,
+    },
+    Dataset {
+        name: "M/30",
+        file: "M",
+        categories: 10_000,
+        products_of: |_| 10,
+        step: 30,
+        rounds: 40,
+    },
+    Dataset {
+        name: "M/100",
+        file: "M",
+        categories: 10_000,
+        products_of: |_| 10,
+        step: 100,
+        rounds: 60,
+    },
+];
+
+const SMOKE: Dataset = Dataset {
+    name: "smoke",
+    file: "smoke",
+    categories: 50,
+    products_of: |c| c % 4,
+    step: 1,
+    rounds: 1,
+};
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data")
+}
+
+/// Opens the dataset's file, creating it on first use. Products are shuffled
+/// over the table, as in a table that grew over time.
+fn open(set: &Dataset, dir: &Path) -> Result<Connection, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}-v2.sqlite3", set.file));
+    if !path.exists() {
+        let tmp = path.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut conn = Connection::open(&tmp)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+             CREATE TABLE category (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+             CREATE TABLE product (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                 price REAL NOT NULL, category_id INTEGER NOT NULL REFERENCES category(id));",
+        )?;
+        let mut owners = Vec::new();
+        for c in 1..=set.categories {
+            owners.extend(std::iter::repeat_n(c as i64, (set.products_of)(c)));
+        }
+        owners.shuffle(&mut StdRng::seed_from_u64(27_833));
+        let tx = conn.transaction()?;
+        let cats: Vec<Category> = (1..=set.categories as i64)
+            .map(|id| Category {
+                id,
+                name: format!("category {id}"),
+            })
+            .collect();
+        Category::insert_all(&tx, &cats)?;
+        let products: Vec<Product> = owners
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| Product {
+                id: i as i64 + 1,
+                name: format!("product {}", i + 1),
+                price: (i % 1000) as f64 / 4.0,
+                category: ForeignKey::new(c),
+            })
+            .collect();
+        Product::insert_all(&tx, &products)?;
+        tx.execute_batch("CREATE INDEX product_category_id ON product (category_id);")?;
+        tx.commit()?;
+        drop(conn);
+        std::fs::rename(&tmp, &path)?;
+    }
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    Ok(conn)
+}
+
+// ---- the variants -----------------------------------------------------------
+
+type Output = Vec<Vec<Product>>;
+
+fn product(row: &orm_core::rusqlite::Row<'_>) -> orm_core::rusqlite::Result<Product> {
+    Ok(Product {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        price: row.get(2)?,
+        category: ForeignKey::new(row.get(3)?),
+    })
+}
+
+/// (2) One cached query per category.
+fn n_plus_one(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, name, price, category_id FROM product WHERE category_id = ?1 ORDER BY id",
+    )?;
+    let mut out = Vec::with_capacity(cats.len());
+    for cat in cats {
+        let rows = stmt.query_map([cat.id], product)?;
+        out.push(rows.collect::<Result<Vec<_>, _>>()?);
+    }
+    Ok(out)
+}
+
+/// (3) What a careful engineer writes: IN lists chunked at the runtime limit,
+/// cached statements, HashMap grouping, assembled in input order.
+fn batched(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> {
+    let limit = conn.limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER)? as usize;
+    let mut slot: HashMap<i64, usize> = HashMap::with_capacity(cats.len());
+    for (i, cat) in cats.iter().enumerate() {
+        slot.entry(cat.id).or_insert(i);
+    }
+    let mut out: Output = (0..cats.len()).map(|_| Vec::new()).collect();
+    let keys: Vec<i64> = cats.iter().map(|c| c.id).collect();
+    for chunk in keys.chunks(limit.max(1)) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = format!(
+            "SELECT id, name, price, category_id FROM product WHERE category_id IN ({marks})"
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(chunk))?;
+        while let Some(row) = rows.next()? {
+            let p = product(row)?;
+            out[slot[p.category.key()]].push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// (5) Hand-written full scan of `product`, kept when the key is wanted: what
+/// beats any IN list once the keys cover much of the table.
+fn scan_filter(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> {
+    let mut slot: HashMap<i64, usize> = HashMap::with_capacity(cats.len());
+    for (i, cat) in cats.iter().enumerate() {
+        slot.entry(cat.id).or_insert(i);
+    }
+    let mut out: Output = (0..cats.len()).map(|_| Vec::new()).collect();
+    let mut stmt = conn.prepare_cached("SELECT id, name, price, category_id FROM product")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        if let Some(&i) = slot.get(&row.get::<_, i64>(3)?) {
+            out[i].push(product(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// (4) The floor: every product row stepped once into one `Vec`.
+fn floor(conn: &Connection) -> orm_core::Result<Vec<Product>> {
+    let mut stmt = conn.prepare_cached("SELECT id, name, price, category_id FROM product")?;
+    let rows = stmt.query_map([], product)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A variant gets its own copy of the categories, made before the clock starts
+/// (`prefetch_products` consumes them; the others borrow).
+struct Variant {
+    name: &'static str,
+    run: fn(&Connection, Vec<Category>) -> orm_core::Result<usize>,
+}
+
+fn total(out: &Output) -> usize {
+    out.iter().map(Vec::len).sum()
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "orm prefetch_products",
+        run: |conn, cats| {
+            let pairs = Category::prefetch_products(conn, cats)?;
+            Ok(pairs.iter().map(|(_, p)| p.len()).sum())
+        },
+    },
+    Variant {
+        name: "orm load_products",
+        run: |conn, cats| Ok(total(&Category::load_products(conn, &cats)?)),
+    },
+    Variant {
+        name: "hand-written N+1",
+        run: |conn, cats| Ok(total(&n_plus_one(conn, &cats)?)),
+    },
+    Variant {
+        name: "hand-written batched",
+        run: |conn, cats| Ok(total(&batched(conn, &cats)?)),
+    },
+    Variant {
+        name: "hand-written scan + hash filter",
+        run: |conn, cats| Ok(total(&scan_filter(conn, &cats)?)),
+    },
+    Variant {
+        name: "floor (all rows, one Vec)",
+        run: |conn, _| Ok(floor(conn)?.len()),
+    },
+];
+
+const BATCHED: usize = 3;
+const FLOOR: usize = 5;
+
+// ---- measuring ----------------------------------------------------------------
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+struct Measured {
+    median: Duration,
+    statements: usize,
+    peak_heap: usize,
+    rows: usize,
+}
+
+/// Peak heap above what was live before the call, with the input already built.
+fn peak_of(f: impl FnOnce() -> orm_core::Result<usize>) -> orm_core::Result<(usize, usize)> {
+    let before = HEAP.current_usage();
+    HEAP.reset_peak_usage();
+    let rows = f()?;
+    Ok((rows, HEAP.peak_usage().saturating_sub(before)))
+}
+
+fn measure(
+    conn: &mut Connection,
+    cats: &[Category],
+    rounds: usize,
+) -> orm_core::Result<Vec<Measured>> {
+    let mut times = vec![Vec::with_capacity(rounds); VARIANTS.len()];
+    // Every variant once per round, so that a noisy moment hits all alike, in
+    // a new order each round: whatever runs after the floor's full scan finds
+    // SQLite's page cache full of table pages instead of index pages, and that
+    // must not always be the same variant. Round 0 warms up.
+    let mut rng = StdRng::seed_from_u64(4662);
+    let mut order: Vec<usize> = (0..VARIANTS.len()).collect();
+    for round in 0..=rounds {
+        order.shuffle(&mut rng);
+        for &v in &order {
+            let variant = &VARIANTS[v];
+            let input = cats.to_vec();
+            let start = Instant::now();
+            let rows = (variant.run)(conn, input)?;
+            let elapsed = start.elapsed();
+            std::hint::black_box(rows);
+            if round > 0 || rounds == 1 {
+                times[v].push(elapsed);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (v, variant) in VARIANTS.iter().enumerate() {
+        let (rows, statements) = count_queries(conn, |conn| (variant.run)(conn, cats.to_vec()));
+        let rows = rows?;
+        let input = cats.to_vec();
+        let (_, peak_heap) = peak_of(|| (variant.run)(conn, input))?;
+        out.push(Measured {
+            median: median(std::mem::take(&mut times[v])),
+            statements,
+            peak_heap,
+            rows,
+        });
+    }
+    Ok(out)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn report(set: &Dataset, cats: usize, rounds: usize, results: &[Measured]) {
+    println!(
+        "\n### {} ({} categories given, {} products loaded, {} rounds)\n",
+        set.name, cats, results[0].rows, rounds
+    );
+    println!("| variant | median ms | × batched | × floor | statements | peak heap MiB | heap × batched |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let base = ms(results[BATCHED].median);
+    let low = ms(results[FLOOR].median);
+    let heap = results[BATCHED].peak_heap.max(1) as f64;
+    for (variant, m) in VARIANTS.iter().zip(results) {
+        let t = ms(m.median);
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.2} |",
+            variant.name,
+            t,
+            t / base,
+            t / low,
+            m.statements,
+            mib(m.peak_heap),
+            m.peak_heap as f64 / heap
+        );
+    }
+    for (variant, m) in VARIANTS.iter().zip(results).take(FLOOR) {
+        // The floor loads every product, whichever categories were given.
+        assert_eq!(
+            m.rows, results[BATCHED].rows,
+            "{} loaded a different number of rows",
+            variant.name
+        );
+    }
+}
+
+/// Time against number of parents on M: N+1 against prefetch, as an SVG.
+fn chart(
+    conn: &Connection,
+    all: &[Category],
+    out: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let sizes = [1usize, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000];
+    let mut n1 = Vec::new();
+    let mut pf = Vec::new();
+    for &n in &sizes {
+        // Spread over the whole table, like M/100.
+        let cats: Vec<Category> = all.iter().step_by(all.len() / n).take(n).cloned().collect();
+        let rounds = 7;
+        let time = |f: &dyn Fn() -> orm_core::Result<usize>| -> orm_core::Result<f64> {
+            f()?;
+            let v = (0..rounds)
+                .map(|_| {
+                    let s = Instant::now();
+                    f().map(|_| s.elapsed())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ms(median(v)))
+        };
+        n1.push((n as f64, time(&|| Ok(total(&n_plus_one(conn, &cats)?)))?));
+        pf.push((
+            n as f64,
+            time(&|| Ok(total(&Category::load_products(conn, &cats)?)))?,
+        ));
+    }
+    let root = SVGBackend::new(out, (720, 440)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max = n1.iter().chain(&pf).map(|p| p.1).fold(0.0, f64::max) * 1.5;
+    let min = n1.iter().chain(&pf).map(|p| p.1).fold(f64::MAX, f64::min) / 1.5;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Loading each category's products (M: 10 products per category)",
+            ("sans-serif", 18),
+        )
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d((1.0f64..10_000.0).log_scale(), (min..max).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("categories given")
+        .y_desc("median time, ms")
+        .draw()?;
+    let red = RGBColor(200, 40, 40);
+    let blue = RGBColor(30, 90, 200);
+    chart
+        .draw_series(LineSeries::new(n1.clone(), red.stroke_width(2)))?
+        .label("N+1: one query per category (prepare_cached)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red.stroke_width(2)));
+    chart.draw_series(n1.iter().map(|&p| Circle::new(p, 3, red.filled())))?;
+    chart
+        .draw_series(LineSeries::new(pf.clone(), blue.stroke_width(2)))?
+        .label("Category::load_products: one query")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(2)));
+    chart.draw_series(pf.iter().map(|&p| Circle::new(p, 3, blue.filled())))?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    println!("\nchart written to {}", out.display());
+    for ((n, a), (_, b)) in n1.iter().zip(&pf) {
+        println!(
+            "  {n:>6} categories: N+1 {a:>9.3} ms, prefetch {b:>8.3} ms, {:.1}x",
+            a / b
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let want_chart = args.iter().any(|a| a == "--chart");
+    let rounds: Option<usize> = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--rounds="))
+        .and_then(|r| r.parse().ok());
+    let only: Vec<&str> = args
+        .iter()
+        .filter_map(|a| a.strip_prefix("--only="))
+        .flat_map(|s| s.split(','))
+        .collect();
+
+    let (sets, dir): (Vec<&Dataset>, PathBuf) = if smoke {
+        let dir = std::env::temp_dir().join(format!("orm-bench-smoke-{}", std::process::id()));
+        (vec![&SMOKE], dir)
+    } else {
+        (
+            DATASETS
+                .iter()
+                .filter(|s| only.is_empty() || only.contains(&s.name))
+                .collect(),
+            data_dir(),
+        )
+    };
+    println!(
+        "prefetch benchmark: medians; ratios to the hand-written batched IN list (x batched) \
+         and to stepping every product row once (x floor)"
+    );
+    for set in sets {
+        let mut conn = open(set, &dir)?;
+        let cats: Vec<Category> = Category::all(&conn)?
+            .into_iter()
+            .step_by(set.step)
+            .collect();
+        let rounds = rounds.unwrap_or(set.rounds);
+        let results = measure(&mut conn, &cats, rounds)?;
+        report(set, cats.len(), rounds, &results);
+        if want_chart && set.name == "M" {
+            let out =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/n-plus-one-vs-prefetch.svg");
+            std::fs::create_dir_all(out.parent().expect("docs/"))?;
+            chart(&conn, &cats, &out)?;
+        }
+    }
+    if smoke {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
