@@ -509,3 +509,41 @@ fn foreign_key_is_typed_and_copy_when_the_key_is() {
     assert_eq!(format!("{fk:?}"), "ForeignKey<Category>(3)");
     assert_eq!(fk.into_key(), 3);
 }
+
+mod without_rowid {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Country {
+        #[primary_key]
+        pub code: String,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct City {
+        pub id: i64,
+        #[foreign_key(related_name = "cities")]
+        pub country: ForeignKey<Country>,
+    }
+
+    #[test]
+    fn tables_without_rowid_fall_back_to_the_in_list() -> R {
+        let mut conn = Connection::open_in_memory()?;
+        // Tables made by hand, as an existing schema may be.
+        conn.execute_batch(
+            "CREATE TABLE country (code TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+             CREATE TABLE city (id INTEGER PRIMARY KEY NOT NULL, country_id TEXT NOT NULL);
+             INSERT INTO country VALUES ('fr'), ('jp');
+             INSERT INTO city VALUES (1, 'jp'), (2, 'fr'), (3, 'jp');",
+        )?;
+        let countries = Country::all(&conn)?;
+        let (pairs, n) = count_queries(&mut conn, |c| Country::prefetch_cities(c, countries));
+        assert_eq!(n, 1);
+        let got: Vec<(String, Vec<i64>)> = pairs?
+            .into_iter()
+            .map(|(c, cities)| (c.code, cities.iter().map(|c| c.id).collect()))
+            .collect();
+        assert_eq!(got, vec![("fr".into(), vec![2]), ("jp".into(), vec![1, 3])]);
+        Ok(())
+    }
+}

@@ -94,7 +94,7 @@ where
     let n = groups.keys.len();
     // The scan takes one parameter besides the keys; offer it only where that
     // does not add a statement.
-    let scan = match source.query {
+    let mut scan = match source.query {
         Query::Table { columns, sized_by }
             if limit > 1 && n.div_ceil(limit - 1) == n.div_ceil(limit) =>
         {
@@ -102,18 +102,32 @@ where
         }
         _ => None,
     };
-    let first_key = usize::from(scan.is_some());
-    let chunk = (limit - first_key).min(n);
-    let sql = match (&source.query, scan) {
-        (_, Some((columns, sized_by))) => {
-            sql::select_where_in_or_scan(source.table, columns, source.key_column, sized_by, chunk)
+    let mut stmt = None;
+    if let Some((columns, sized_by)) = scan {
+        let chunk = (limit - 1).min(n);
+        let sql =
+            sql::select_where_in_or_scan(source.table, columns, source.key_column, sized_by, chunk);
+        // A table without rowid (WITHOUT ROWID, or a view) cannot be sized:
+        // fall back to the plain IN list, which works everywhere.
+        match conn.prepare_cached(&sql) {
+            Ok(prepared) => stmt = Some((prepared, chunk)),
+            Err(_) => scan = None,
         }
-        (Query::Table { columns, .. }, None) => {
-            sql::select_where_in(source.table, columns, source.key_column, chunk)
+    }
+    let (mut stmt, chunk) = match stmt {
+        Some(prepared) => prepared,
+        None => {
+            let chunk = limit.min(n);
+            let sql = match &source.query {
+                Query::Table { columns, .. } => {
+                    sql::select_where_in(source.table, columns, source.key_column, chunk)
+                }
+                Query::InList(sql_for) => sql_for(chunk),
+            };
+            (conn.prepare_cached(&sql).map_err(wrap)?, chunk)
         }
-        (Query::InList(sql_for), None) => sql_for(chunk),
     };
-    let mut stmt = conn.prepare_cached(&sql).map_err(wrap)?;
+    let first_key = usize::from(scan.is_some());
     let threshold = i64::try_from(groups.keys.len())
         .unwrap_or(i64::MAX)
         .saturating_mul(SCAN_RATIO);
