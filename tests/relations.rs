@@ -1,6 +1,9 @@
 //! Several relations at once, nested, forward and many-to-many prefetch, and
 //! the N+1 guards; each asserted on results and on statements run.
 
+mod common;
+
+use common::in_list_len;
 use orm_core::rusqlite::limits::Limit;
 use orm_core::rusqlite::Connection;
 use orm_core::{
@@ -264,13 +267,7 @@ mod forward {
         let (pairs, sql) = record_queries(&mut conn, |c| Product::prefetch_category(c, products));
         let pairs = pairs?;
         assert_eq!(sql.len(), 1);
-        let list = sql[0].split(" IN (").nth(1).expect("an IN list");
-        assert_eq!(
-            list[..list.find(')').expect(")")].matches('?').count(),
-            3,
-            "keys are deduplicated: {}",
-            sql[0]
-        );
+        assert_eq!(in_list_len(&sql[0]), 3, "keys are deduplicated: {}", sql[0]);
         let got: Vec<(i64, i64)> = pairs.iter().map(|(p, c)| (p.id, c.id)).collect();
         assert_eq!(got, vec![(10, 1), (11, 2), (12, 1), (13, 3)]);
 

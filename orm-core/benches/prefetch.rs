@@ -439,6 +439,7 @@ fn chart(
             ("sans-serif", 18),
         )
         .margin(16)
+        .margin_right(36)
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d((1.0f64..10_000.0).log_scale(), (min..max).log_scale())?;
@@ -446,6 +447,8 @@ fn chart(
         .configure_mesh()
         .x_desc("categories given")
         .y_desc("median time, ms")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y}"))
         .draw()?;
     let red = RGBColor(200, 40, 40);
     let blue = RGBColor(30, 90, 200);
