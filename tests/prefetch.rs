@@ -247,6 +247,43 @@ mod text_keys {
     }
 }
 
+mod text_child_keys {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Shelf {
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Item {
+        #[primary_key]
+        pub code: String,
+        #[foreign_key(related_name = "items")]
+        pub shelf: ForeignKey<Shelf>,
+    }
+
+    #[test]
+    fn children_in_key_order_when_rows_arrive_out_of_it() -> R {
+        let conn = Connection::open_in_memory()?;
+        Shelf::create_table(&conn)?;
+        Item::create_table(&conn)?;
+        let shelves: Vec<Shelf> = (1..=20).map(|id| Shelf { id }).collect();
+        Shelf::insert_all(&conn, &shelves)?;
+        // Rowid order (insertion) is not key order; "Z" sorts before "a" bytewise.
+        for code in ["m", "b", "Z", "a", "é", "c"] {
+            Item { code: code.into(), shelf: ForeignKey::new(1) }.insert(&conn)?;
+        }
+        let codes = |items: &[Item]| items.iter().map(|i| i.code.clone()).collect::<Vec<_>>();
+        let want = ["Z", "a", "b", "c", "m", "é"];
+        // One shelf of twenty: the index is probed. Twenty of twenty: a scan.
+        assert_eq!(codes(&Shelf::load_items(&conn, &shelves[..1])?[0]), want);
+        assert_eq!(codes(&Shelf::load_items(&conn, &shelves)?[0]), want);
+        assert_eq!(codes(&shelves[0].items(&conn)?), want);
+        Ok(())
+    }
+}
+
 mod self_reference {
     use super::*;
 

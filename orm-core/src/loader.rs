@@ -4,11 +4,12 @@
 //! in as few statements as the connection's bound-variable limit allows, and
 //! hands every row to the slots whose key it carries.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hash;
 
 use rusqlite::limits::Limit;
-use rusqlite::types::FromSql;
+use rusqlite::types::{FromSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, Row, ToSql};
 
 use crate::error::{Error, Result};
@@ -68,7 +69,7 @@ pub(crate) fn load<'k, K, T, O, I>(
 ) -> Result<Vec<Vec<T>>>
 where
     K: Eq + Hash + ToSql + FromSql + 'k,
-    O: Ord + ?Sized,
+    O: ToSql + ?Sized,
     I: IntoIterator<Item = Option<&'k K>>,
     I::IntoIter: ExactSizeIterator,
 {
@@ -135,7 +136,9 @@ where
     let mut unordered = false;
     let mut push = |slot: &mut Vec<T>, item: T| {
         // The last element sits next to where the new one goes: a cheap check.
-        unordered |= slot.last().is_some_and(|last| order(last) > order(&item));
+        unordered |= slot
+            .last()
+            .is_some_and(|last| sql_order(order(last), order(&item)).is_gt());
         slot.push(item);
     };
     for keys in groups.keys.chunks(chunk) {
@@ -185,12 +188,49 @@ where
     }
     if unordered {
         for slot in &mut slots {
-            if !slot.is_sorted_by(|a, b| order(a) <= order(b)) {
-                slot.sort_by(|a, b| order(a).cmp(order(b)));
+            if !slot.is_sorted_by(|a, b| sql_order(order(a), order(b)).is_le()) {
+                slot.sort_by(|a, b| sql_order(order(a), order(b)));
             }
         }
     }
     Ok(slots)
+}
+
+/// How SQLite orders two values in an `ORDER BY` with the default `BINARY`
+/// collation: NULL, then numbers by value, then text, then blobs, bytewise.
+/// Keys need only be `ToSql`, not `Ord`, and sort as the database would.
+fn sql_order<O: ToSql + ?Sized>(a: &O, b: &O) -> Ordering {
+    fn rank(v: &ValueRef<'_>) -> u8 {
+        match v {
+            ValueRef::Null => 0,
+            ValueRef::Integer(_) | ValueRef::Real(_) => 1,
+            ValueRef::Text(_) => 2,
+            ValueRef::Blob(_) => 3,
+        }
+    }
+    let (Ok(a), Ok(b)) = (a.to_sql(), b.to_sql()) else {
+        return Ordering::Equal;
+    };
+    let (a, b) = (value_ref(&a), value_ref(&b));
+    match (a, b) {
+        (ValueRef::Integer(x), ValueRef::Integer(y)) => x.cmp(&y),
+        (ValueRef::Integer(x), ValueRef::Real(y)) => (x as f64).total_cmp(&y),
+        (ValueRef::Real(x), ValueRef::Integer(y)) => x.total_cmp(&(y as f64)),
+        (ValueRef::Real(x), ValueRef::Real(y)) => x.total_cmp(&y),
+        (ValueRef::Text(x), ValueRef::Text(y)) | (ValueRef::Blob(x), ValueRef::Blob(y)) => {
+            x.cmp(y)
+        }
+        (a, b) => rank(&a).cmp(&rank(&b)),
+    }
+}
+
+fn value_ref<'a>(out: &'a ToSqlOutput<'_>) -> ValueRef<'a> {
+    match out {
+        ToSqlOutput::Borrowed(v) => *v,
+        ToSqlOutput::Owned(v) => v.into(),
+        // Zeroblobs and other special outputs do not occur as keys.
+        _ => ValueRef::Null,
+    }
 }
 
 /// The connection's current `SQLITE_LIMIT_VARIABLE_NUMBER`, read on every call
@@ -252,5 +292,24 @@ impl<'k, K: Eq + Hash> Groups<'k, K> {
             i => &self.more[i],
         };
         Some((group.first, more))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql_order;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn keys_sort_as_sqlite_sorts_them() {
+        assert_eq!(sql_order(&1i64, &2i64), Less);
+        assert_eq!(sql_order(&-5i32, &-7i32), Greater);
+        assert_eq!(sql_order("b", "a"), Greater);
+        // Bytewise, as the BINARY collation: "B" < "a", "é" after "z".
+        assert_eq!(sql_order("B", "a"), Less);
+        assert_eq!(sql_order("é", "z"), Greater);
+        assert_eq!(sql_order(&2.5f64, &-1.0f64), Greater);
+        assert_eq!(sql_order(&Some(1i64), &None::<i64>), Greater);
+        assert_eq!(sql_order(&vec![1u8, 2], &vec![1u8]), Greater);
     }
 }

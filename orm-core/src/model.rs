@@ -61,9 +61,8 @@ impl Column {
 /// the basic table operations. Relation functions (`prefetch_*`, `load_*` and the
 /// accessors) are generated as inherent methods; see the crate docs.
 pub trait Model: Sized {
-    /// The primary key's type. `Ord` orders children by key, as SQLite's
-    /// `BINARY` collation does for integers and text.
-    type Key: SqlType + Ord + Hash + Clone + Debug;
+    /// The primary key's type: integers, `String`, or any `Eq + Hash` column type.
+    type Key: SqlType + Eq + Hash + Clone + Debug;
 
     /// The struct's name, for messages.
     const NAME: &'static str;
