@@ -272,7 +272,11 @@ mod text_child_keys {
         Shelf::insert_all(&conn, &shelves)?;
         // Rowid order (insertion) is not key order; "Z" sorts before "a" bytewise.
         for code in ["m", "b", "Z", "a", "é", "c"] {
-            Item { code: code.into(), shelf: ForeignKey::new(1) }.insert(&conn)?;
+            Item {
+                code: code.into(),
+                shelf: ForeignKey::new(1),
+            }
+            .insert(&conn)?;
         }
         let codes = |items: &[Item]| items.iter().map(|i| i.code.clone()).collect::<Vec<_>>();
         let want = ["Z", "a", "b", "c", "m", "é"];

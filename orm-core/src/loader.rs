@@ -217,9 +217,7 @@ fn sql_order<O: ToSql + ?Sized>(a: &O, b: &O) -> Ordering {
         (ValueRef::Integer(x), ValueRef::Real(y)) => (x as f64).total_cmp(&y),
         (ValueRef::Real(x), ValueRef::Integer(y)) => x.total_cmp(&(y as f64)),
         (ValueRef::Real(x), ValueRef::Real(y)) => x.total_cmp(&y),
-        (ValueRef::Text(x), ValueRef::Text(y)) | (ValueRef::Blob(x), ValueRef::Blob(y)) => {
-            x.cmp(y)
-        }
+        (ValueRef::Text(x), ValueRef::Text(y)) | (ValueRef::Blob(x), ValueRef::Blob(y)) => x.cmp(y),
         (a, b) => rank(&a).cmp(&rank(&b)),
     }
 }

@@ -1,0 +1,81 @@
+//! Column types from other crates, behind orm-core's features:
+//! `cargo test -p orm-core --all-features --test column_types`.
+#![cfg(all(
+    feature = "chrono",
+    feature = "time",
+    feature = "uuid",
+    feature = "serde_json"
+))]
+
+use orm_core::rusqlite::Connection;
+use orm_core::{count_queries, ForeignKey, Model};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Account {
+    #[primary_key]
+    id: uuid::Uuid,
+    opened: chrono::NaiveDate,
+    seen: Option<chrono::DateTime<chrono::Utc>>,
+    settings: serde_json::Value,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Login {
+    id: i64,
+    at: time::PrimitiveDateTime,
+    #[foreign_key(related_name = "logins")]
+    account: ForeignKey<Account>,
+}
+
+#[test]
+fn dates_uuids_and_json_round_trip_and_key_relations() -> orm_core::Result<()> {
+    let mut conn = Connection::open_in_memory()?;
+    Account::create_table(&conn)?;
+    Login::create_table(&conn)?;
+    let schema: String = conn.query_row(
+        "SELECT sql FROM sqlite_master WHERE name = 'account'",
+        [],
+        |r| r.get(0),
+    )?;
+    assert!(
+        schema.contains("\"id\" BLOB PRIMARY KEY NOT NULL"),
+        "{schema}"
+    );
+    assert!(schema.contains("\"opened\" TEXT NOT NULL"), "{schema}");
+
+    let ids = [uuid::Uuid::from_u128(7), uuid::Uuid::from_u128(3)];
+    for (i, id) in ids.into_iter().enumerate() {
+        Account {
+            id,
+            opened: chrono::NaiveDate::from_ymd_opt(2026, 11, 1 + i as u32).expect("a date"),
+            seen: None,
+            settings: serde_json::json!({ "theme": "dark", "n": i }),
+        }
+        .insert(&conn)?;
+    }
+    let at = time::macros::datetime!(2026-11-25 21:16);
+    for (id, account) in [(1, ids[0]), (2, ids[1]), (3, ids[0])] {
+        Login {
+            id,
+            at,
+            account: ForeignKey::new(account),
+        }
+        .insert(&conn)?;
+    }
+    let accounts = Account::all(&conn)?;
+    // Primary-key order of 16-byte blobs: 3 before 7.
+    assert_eq!(
+        accounts.iter().map(|a| a.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[0]]
+    );
+    assert_eq!(accounts[1].settings["theme"], "dark");
+    let (pairs, n) = count_queries(&mut conn, |c| Account::prefetch_logins(c, accounts));
+    assert_eq!(n, 1);
+    let logins: Vec<Vec<i64>> = pairs?
+        .iter()
+        .map(|(_, l)| l.iter().map(|l| l.id).collect())
+        .collect();
+    assert_eq!(logins, vec![vec![2], vec![1, 3]]);
+    assert_eq!(Login::get(&conn, 1)?.expect("login 1").at, at);
+    Ok(())
+}
