@@ -251,10 +251,28 @@ fn floor(conn: &Connection) -> orm_core::Result<Vec<Product>> {
 }
 
 /// A variant gets its own copy of the categories, made before the clock starts
-/// (`prefetch_products` consumes them; the others borrow).
+/// (`prefetch_products` consumes them; the others borrow), and hands back what
+/// it produced, so that the clock stops before the result is dropped.
 struct Variant {
     name: &'static str,
-    run: fn(&Connection, Vec<Category>) -> orm_core::Result<usize>,
+    run: fn(&Connection, Vec<Category>) -> orm_core::Result<Loaded>,
+}
+
+/// What a variant produced.
+enum Loaded {
+    Pairs(Vec<(Category, Vec<Product>)>),
+    Groups(Output),
+    Flat(Vec<Product>),
+}
+
+impl Loaded {
+    fn rows(&self) -> usize {
+        match self {
+            Loaded::Pairs(pairs) => pairs.iter().map(|(_, p)| p.len()).sum(),
+            Loaded::Groups(groups) => total(groups),
+            Loaded::Flat(rows) => rows.len(),
+        }
+    }
 }
 
 fn total(out: &Output) -> usize {
@@ -264,30 +282,27 @@ fn total(out: &Output) -> usize {
 const VARIANTS: &[Variant] = &[
     Variant {
         name: "orm prefetch_products",
-        run: |conn, cats| {
-            let pairs = Category::prefetch_products(conn, cats)?;
-            Ok(pairs.iter().map(|(_, p)| p.len()).sum())
-        },
+        run: |conn, cats| Ok(Loaded::Pairs(Category::prefetch_products(conn, cats)?)),
     },
     Variant {
         name: "orm load_products",
-        run: |conn, cats| Ok(total(&Category::load_products(conn, &cats)?)),
+        run: |conn, cats| Ok(Loaded::Groups(Category::load_products(conn, &cats)?)),
     },
     Variant {
         name: "hand-written N+1",
-        run: |conn, cats| Ok(total(&n_plus_one(conn, &cats)?)),
+        run: |conn, cats| Ok(Loaded::Groups(n_plus_one(conn, &cats)?)),
     },
     Variant {
         name: "hand-written batched",
-        run: |conn, cats| Ok(total(&batched(conn, &cats)?)),
+        run: |conn, cats| Ok(Loaded::Groups(batched(conn, &cats)?)),
     },
     Variant {
         name: "hand-written scan + hash filter",
-        run: |conn, cats| Ok(total(&scan_filter(conn, &cats)?)),
+        run: |conn, cats| Ok(Loaded::Groups(scan_filter(conn, &cats)?)),
     },
     Variant {
         name: "floor (all rows, one Vec)",
-        run: |conn, _| Ok(floor(conn)?.len()),
+        run: |conn, _| Ok(Loaded::Flat(floor(conn)?)),
     },
 ];
 
@@ -302,18 +317,24 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 struct Measured {
+    /// Until the result is produced.
     median: Duration,
+    /// Until it is also dropped.
+    with_drop: Duration,
     statements: usize,
     peak_heap: usize,
     rows: usize,
 }
 
-/// Peak heap above what was live before the call, with the input already built.
-fn peak_of(f: impl FnOnce() -> orm_core::Result<usize>) -> orm_core::Result<(usize, usize)> {
+/// Peak heap above what was live before the call, with the input already built
+/// and the result still alive.
+fn peak_of(f: impl FnOnce() -> orm_core::Result<Loaded>) -> orm_core::Result<usize> {
     let before = HEAP.current_usage();
     HEAP.reset_peak_usage();
-    let rows = f()?;
-    Ok((rows, HEAP.peak_usage().saturating_sub(before)))
+    let loaded = f()?;
+    let peak = HEAP.peak_usage().saturating_sub(before);
+    drop(loaded);
+    Ok(peak)
 }
 
 fn measure(
@@ -322,6 +343,7 @@ fn measure(
     rounds: usize,
 ) -> orm_core::Result<Vec<Measured>> {
     let mut times = vec![Vec::with_capacity(rounds); VARIANTS.len()];
+    let mut with_drop = times.clone();
     // Every variant once per round, so that a noisy moment hits all alike, in
     // a new order each round: whatever runs after the floor's full scan finds
     // SQLite's page cache full of table pages instead of index pages, and that
@@ -334,22 +356,25 @@ fn measure(
             let variant = &VARIANTS[v];
             let input = cats.to_vec();
             let start = Instant::now();
-            let rows = (variant.run)(conn, input)?;
-            let elapsed = start.elapsed();
-            std::hint::black_box(rows);
+            let loaded = (variant.run)(conn, input)?;
+            let produced = start.elapsed();
+            drop(std::hint::black_box(loaded));
+            let freed = start.elapsed();
             if round > 0 || rounds == 1 {
-                times[v].push(elapsed);
+                times[v].push(produced);
+                with_drop[v].push(freed);
             }
         }
     }
     let mut out = Vec::new();
     for (v, variant) in VARIANTS.iter().enumerate() {
         let (rows, statements) = count_queries(conn, |conn| (variant.run)(conn, cats.to_vec()));
-        let rows = rows?;
+        let rows = rows?.rows();
         let input = cats.to_vec();
-        let (_, peak_heap) = peak_of(|| (variant.run)(conn, input))?;
+        let peak_heap = peak_of(|| (variant.run)(conn, input))?;
         out.push(Measured {
             median: median(std::mem::take(&mut times[v])),
+            with_drop: median(std::mem::take(&mut with_drop[v])),
             statements,
             peak_heap,
             rows,
@@ -371,19 +396,28 @@ fn report(set: &Dataset, cats: usize, rounds: usize, results: &[Measured]) {
         "\n### {} ({} categories given, {} products loaded, {} rounds)\n",
         set.name, cats, results[0].rows, rounds
     );
-    println!("| variant | median ms | × batched | × floor | statements | peak heap MiB | heap × batched |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| variant | median ms | × batched | × floor | with drop ms | × batched | × floor \
+         | statements | peak heap MiB | heap × batched |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let base = ms(results[BATCHED].median);
     let low = ms(results[FLOOR].median);
+    let base_drop = ms(results[BATCHED].with_drop);
+    let low_drop = ms(results[FLOOR].with_drop);
     let heap = results[BATCHED].peak_heap.max(1) as f64;
     for (variant, m) in VARIANTS.iter().zip(results) {
         let t = ms(m.median);
+        let d = ms(m.with_drop);
         println!(
-            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.2} |",
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.2} |",
             variant.name,
             t,
             t / base,
             t / low,
+            d,
+            d / base_drop,
+            d / low_drop,
             m.statements,
             mib(m.peak_heap),
             m.peak_heap as f64 / heap
