@@ -205,7 +205,6 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
     let vec = quote!(::std::vec::Vec);
     let result = quote!(::orm_core::Result);
     let private = quote!(::orm_core::__private);
-    let field_trait = quote_spanned!(field_ty.span()=> ::orm_core::ForeignKeyField);
 
     // Spanned at the `related_name` literal, so that two models claiming one
     // name on the same parent get a duplicate-definition error pointing at it.
@@ -261,9 +260,7 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
             const PREFETCH_REVERSE: &'static str = #reverse_path;
             const PREFETCH_FORWARD: &'static str = #forward_path;
             fn field(child: &#child) -> &#field_ty {
-                // Checks here, on the user's field, that the type is a foreign key.
-                fn is_foreign_key<F: #field_trait>(f: &F) -> &F { f }
-                is_foreign_key(&child.#field_ident)
+                &child.#field_ident
             }
         }
 
