@@ -1,9 +1,9 @@
 //! `#[derive(Model)]` for `orm-core`. Use it through `orm_core::Model`; this
 //! crate is an implementation detail of that one.
 //!
-//! The derive runs in three steps: [`ast`] parses the struct and its
-//! attributes into a typed view that keeps the user's tokens, [`check`]
-//! applies every rule and collects all errors, and [`expand`] writes the code.
+//! The derive runs in three steps: `ast` parses the struct and its
+//! attributes into a typed view that keeps the user's tokens, `check`
+//! applies every rule and collects all errors, and `expand` writes the code.
 #![forbid(unsafe_code)]
 
 mod ast;
