@@ -77,7 +77,7 @@ const DATASETS: &[Dataset] = &[
         categories: 50_000,
         products_of: |_| 4,
         step: 1,
-        rounds: 6,
+        rounds: 12,
     },
     Dataset {
         name: "Z",
