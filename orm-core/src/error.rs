@@ -4,6 +4,21 @@
 ///
 /// Every variant that comes from a model names it, with its table and, where
 /// there is one, the column, so a message alone says where to look.
+///
+/// ```
+/// use orm_core::{Error, Model};
+/// #[derive(Model, Debug)]
+/// struct Reading { id: i64, celsius: f64 }
+///
+/// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+/// Reading::create_table(&conn)?;
+/// conn.execute("INSERT INTO reading VALUES (1, 'warm')", [])?;
+/// match Reading::all(&conn) {
+///     Err(Error::Column { model, column, .. }) => assert_eq!((model, column), ("Reading", "celsius")),
+///     other => panic!("expected a column error, got {other:?}"),
+/// }
+/// # Ok::<(), orm_core::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

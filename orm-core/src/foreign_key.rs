@@ -102,6 +102,14 @@ impl<T: Model> SqlType for ForeignKey<T> {
 
 /// A field type that can carry `#[foreign_key]`: `ForeignKey<T>` or
 /// `Option<ForeignKey<T>>`. Used by generated code.
+///
+/// ```
+/// use orm_core::{ForeignKey, ForeignKeyField, Model};
+/// # #[derive(Model)] struct Category { id: i64 }
+/// let set: Option<ForeignKey<Category>> = Some(ForeignKey::new(4));
+/// let unset: Option<ForeignKey<Category>> = None;
+/// assert_eq!((set.target_key(), unset.target_key()), (Some(&4), None));
+/// ```
 pub trait ForeignKeyField: SqlType {
     /// The model the key points at.
     type Target: Model;

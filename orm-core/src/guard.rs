@@ -31,6 +31,16 @@ pub fn count_queries<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -
 
 /// Runs `f` and returns its result with the SQL text of every statement it
 /// ran on `conn`, in order. See [`count_queries`].
+///
+/// ```
+/// use orm_core::{record_queries, Model};
+/// # #[derive(Model)] struct Category { id: i64 }
+/// let mut conn = orm_core::rusqlite::Connection::open_in_memory()?;
+/// Category::create_table(&conn)?;
+/// let (_, sql) = record_queries(&mut conn, |conn| Category::get(conn, 1));
+/// assert_eq!(sql, ["SELECT \"id\" FROM \"category\" WHERE \"id\" = ? ORDER BY \"id\""]);
+/// # Ok::<(), orm_core::Error>(())
+/// ```
 pub fn record_queries<T>(
     conn: &mut Connection,
     f: impl FnOnce(&mut Connection) -> T,
@@ -135,6 +145,15 @@ pub fn strict<T>(conn: &Connection, f: impl FnOnce() -> T) -> T {
 }
 
 /// Whether `conn` is inside a [`strict`] scope on this thread.
+///
+/// ```
+/// use orm_core::{is_strict, strict};
+/// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+/// assert!(!is_strict(&conn));
+/// assert!(strict(&conn, || is_strict(&conn)));
+/// assert!(!is_strict(&conn));
+/// # Ok::<(), orm_core::Error>(())
+/// ```
 pub fn is_strict(conn: &Connection) -> bool {
     let conn = address(conn);
     STRICT.with(|s| s.borrow().contains(&conn))

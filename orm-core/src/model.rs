@@ -10,6 +10,23 @@ use crate::error::{Error, Result};
 use crate::{sql, SqlType};
 
 /// One column of a model's table, as `#[derive(Model)]` describes it.
+///
+/// ```
+/// use orm_core::{ForeignKey, Model};
+/// # #[derive(Model)] struct Category { id: i64 }
+/// #[derive(Model)]
+/// struct Product {
+///     id: i64,
+///     note: Option<String>,
+///     #[foreign_key(related_name = "products")]
+///     category: ForeignKey<Category>,
+/// }
+///
+/// let fk = &Product::COLUMNS[2];
+/// assert_eq!((fk.name(), fk.sql_type(), fk.nullable()), ("category_id", "INTEGER", false));
+/// assert_eq!(fk.references(), Some(("category", "id")));
+/// assert!(Product::COLUMNS[1].nullable());
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     name: &'static str,
@@ -60,6 +77,30 @@ impl Column {
 /// The derive implements the items without a default; the provided methods are
 /// the basic table operations. Relation functions (`prefetch_*`, `load_*` and the
 /// accessors) are generated as inherent methods; see the crate docs.
+///
+/// ```
+/// use orm_core::rusqlite::Connection;
+/// use orm_core::Model;
+///
+/// #[derive(Model, Debug, PartialEq)]
+/// #[model(table = "tags")]
+/// struct Tag {
+///     #[primary_key]
+///     slug: String,
+///     uses: i64,
+/// }
+///
+/// let conn = Connection::open_in_memory()?;
+/// Tag::create_table(&conn)?;
+/// Tag { slug: "sql".into(), uses: 3 }.insert(&conn)?;
+/// Tag::insert_all(&conn, &[Tag { slug: "orm".into(), uses: 1 }])?;
+///
+/// assert_eq!(Tag::all(&conn)?.len(), 2); // in key order: "orm", "sql"
+/// assert_eq!(Tag::get(&conn, "sql".to_string())?, Some(Tag { slug: "sql".into(), uses: 3 }));
+/// assert_eq!(Tag::get(&conn, "nope".to_string())?, None);
+/// assert_eq!((Tag::TABLE, Tag::primary_key_column()), ("tags", "slug"));
+/// # Ok::<(), orm_core::Error>(())
+/// ```
 pub trait Model: Sized {
     /// The primary key's type: integers, `String`, or any `Eq + Hash` column type.
     type Key: SqlType + Eq + Hash + Clone + Debug;
