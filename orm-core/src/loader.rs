@@ -10,7 +10,7 @@ use std::hash::Hash;
 
 use rusqlite::limits::Limit;
 use rusqlite::types::{FromSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, Row, ToSql};
+use rusqlite::{CachedStatement, Connection, Row, ToSql};
 
 use crate::error::{Error, Result};
 use crate::model::Column;
@@ -34,6 +34,16 @@ pub(crate) struct Source<'a> {
     /// That column's name, for messages.
     pub(crate) key_column: &'static str,
     pub(crate) query: Query<'a>,
+}
+
+impl Source<'_> {
+    fn query_error(&self, source: rusqlite::Error) -> Error {
+        Error::Query {
+            model: self.model,
+            table: self.table,
+            source,
+        }
+    }
 }
 
 pub(crate) enum Query<'a> {
@@ -86,49 +96,14 @@ where
         return Ok(slots);
     }
 
-    let wrap = |e| Error::Query {
-        model: source.model,
-        table: source.table,
-        source: e,
-    };
-    let limit = variable_limit(conn)?;
+    let wrap = |e| source.query_error(e);
     let n = groups.keys.len();
-    // The scan takes one parameter besides the keys; offer it only where that
-    // does not add a statement.
-    let mut scan = match source.query {
-        Query::Table { columns, sized_by }
-            if limit > 1 && n.div_ceil(limit - 1) == n.div_ceil(limit) =>
-        {
-            Some((columns, sized_by))
-        }
-        _ => None,
-    };
-    let mut stmt = None;
-    if let Some((columns, sized_by)) = scan {
-        let chunk = (limit - 1).min(n);
-        let sql =
-            sql::select_where_in_or_scan(source.table, columns, source.key_column, sized_by, chunk);
-        // A table without rowid (WITHOUT ROWID, or a view) cannot be sized:
-        // fall back to the plain IN list, which works everywhere.
-        match conn.prepare_cached(&sql) {
-            Ok(prepared) => stmt = Some((prepared, chunk)),
-            Err(_) => scan = None,
-        }
-    }
-    let (mut stmt, chunk) = match stmt {
-        Some(prepared) => prepared,
-        None => {
-            let chunk = limit.min(n);
-            let sql = match &source.query {
-                Query::Table { columns, .. } => {
-                    sql::select_where_in(source.table, columns, source.key_column, chunk)
-                }
-                Query::InList(sql_for) => sql_for(chunk),
-            };
-            (conn.prepare_cached(&sql).map_err(wrap)?, chunk)
-        }
-    };
-    let first_key = usize::from(scan.is_some());
+    let Prepared {
+        mut stmt,
+        chunk,
+        marker,
+    } = prepare(conn, source, n)?;
+    let first_key = usize::from(marker.is_some());
     let threshold = i64::try_from(groups.keys.len())
         .unwrap_or(i64::MAX)
         .saturating_mul(SCAN_RATIO);
@@ -142,7 +117,7 @@ where
         slot.push(item);
     };
     for keys in groups.keys.chunks(chunk) {
-        if scan.is_some() {
+        if marker.is_some() {
             stmt.raw_bind_parameter(1, threshold).map_err(wrap)?;
         }
         for i in 0..chunk {
@@ -156,8 +131,8 @@ where
         while let Some(row) = rows.next().map_err(wrap)? {
             if first_row {
                 first_row = false;
-                if let Some((columns, _)) = scan {
-                    scanned = row.get::<_, i64>(columns.len()).map_err(wrap)? == 0;
+                if let Some(marker) = marker {
+                    scanned = row.get::<_, i64>(marker).map_err(wrap)? == 0;
                 }
             }
             let key: K = match row.get(source.key_index) {
@@ -194,6 +169,53 @@ where
         }
     }
     Ok(slots)
+}
+
+/// The statement for `n` distinct keys, and how many keys each run binds.
+struct Prepared<'c> {
+    stmt: CachedStatement<'c>,
+    chunk: usize,
+    /// For the statement that may scan: the index of the column that says
+    /// which plan ran (see [`sql::select_where_in_or_scan`]).
+    marker: Option<usize>,
+}
+
+fn prepare<'c>(conn: &'c Connection, source: &Source<'_>, n: usize) -> Result<Prepared<'c>> {
+    let limit = variable_limit(conn)?;
+    // The scan takes one parameter besides the keys; offer it only where that
+    // does not add a statement.
+    if let Query::Table { columns, sized_by } = source.query {
+        if limit > 1 && n.div_ceil(limit - 1) == n.div_ceil(limit) {
+            let chunk = (limit - 1).min(n);
+            let key = source.key_column;
+            let sql = sql::select_where_in_or_scan(source.table, columns, key, sized_by, chunk);
+            // A table without rowid (WITHOUT ROWID, or a view) cannot be sized:
+            // fall back to the plain IN list below, which works everywhere.
+            if let Ok(stmt) = conn.prepare_cached(&sql) {
+                let marker = Some(columns.len());
+                return Ok(Prepared {
+                    stmt,
+                    chunk,
+                    marker,
+                });
+            }
+        }
+    }
+    let chunk = limit.min(n);
+    let sql = match &source.query {
+        Query::Table { columns, .. } => {
+            sql::select_where_in(source.table, columns, source.key_column, chunk)
+        }
+        Query::InList(sql_for) => sql_for(chunk),
+    };
+    let stmt = conn
+        .prepare_cached(&sql)
+        .map_err(|e| source.query_error(e))?;
+    Ok(Prepared {
+        stmt,
+        chunk,
+        marker: None,
+    })
 }
 
 /// How SQLite orders two values in an `ORDER BY` with the default `BINARY`
