@@ -184,38 +184,25 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-type Run<'a> = Box<dyn FnMut() -> Result<usize, String> + 'a>;
-
-/// Medians of `rounds` rounds after one warm-up, every variant once per round
-/// in a new order each round (as in the main benchmark: what runs first after
-/// another variant's large read finds a colder cache). A variant that fails is
-/// dropped with its error.
-fn time_all(rounds: usize, runs: &mut [Run<'_>]) -> Vec<Result<(Duration, usize), String>> {
-    let mut out: Vec<Result<(Vec<Duration>, usize), String>> = runs
-        .iter_mut()
-        .map(|run| run().map(|rows| (Vec::new(), rows)))
-        .collect();
-    let mut order: Vec<usize> = (0..runs.len()).collect();
-    let mut seed = 0x2783_3u64;
+/// Median of `rounds` runs after one warm-up, or the first error.
+///
+/// Each variant is timed alone, on its own connection, one after the other.
+/// Interleaving them (as the main benchmark does with its variants, which all
+/// share one connection) misleads here: with three connections on one file,
+/// each with its own page cache, whichever ran after another's large read was
+/// up to 40% faster or slower than alone.
+fn time_alone(
+    rounds: usize,
+    mut run: impl FnMut() -> Result<usize, String>,
+) -> Result<(Duration, usize), String> {
+    let rows = run()?;
+    let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
-        // A small LCG is enough to vary the order; the order needs no quality.
-        for i in (1..order.len()).rev() {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            order.swap(i, (seed >> 33) as usize % (i + 1));
-        }
-        for &v in &order {
-            if let Ok((times, _)) = &mut out[v] {
-                let start = Instant::now();
-                match runs[v]() {
-                    Ok(_) => times.push(start.elapsed()),
-                    Err(e) => out[v] = Err(e),
-                }
-            }
-        }
+        let start = Instant::now();
+        run()?;
+        times.push(start.elapsed());
     }
-    out.into_iter()
-        .map(|r| r.map(|(times, rows)| (median(times), rows)))
-        .collect()
+    Ok((median(times), rows))
 }
 
 fn main() -> AnyResult<()> {
@@ -239,36 +226,40 @@ fn main() -> AnyResult<()> {
         }
         let url = path.to_str().ok_or("path is not UTF-8")?;
 
-        let raw = rusqlite::Connection::open(&path)?;
-        let ids: Vec<i64> = {
+        let base = {
+            let raw = rusqlite::Connection::open(&path)?;
             let mut stmt = raw.prepare("SELECT id FROM category ORDER BY id")?;
             let ids = stmt
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<Vec<i64>, _>>()?;
-            ids.into_iter().step_by(step).collect()
+            let ids: Vec<i64> = ids.into_iter().step_by(step).collect();
+            time_alone(rounds, || batched(&raw, &ids).map_err(|e| e.to_string()))?
         };
-        use diesel::Connection as _;
-        let mut dconn = diesel::SqliteConnection::establish(url)?;
-        let dcats: Vec<_> = with_diesel::categories(&mut dconn)?
-            .into_iter()
-            .step_by(step)
-            .collect();
-        if std::env::var_os("SHOW_SQL").is_some() {
-            eprintln!("{}", &with_diesel::sql(&dcats[..3.min(dcats.len())]));
-        }
-        let db = sea_orm::Database::connect(format!("sqlite://{url}?mode=ro"))?;
-        let scats: Vec<_> = with_sea_orm::categories(&db)?
-            .into_iter()
-            .step_by(step)
-            .collect();
-
-        let mut runs: Vec<Run<'_>> = vec![
-            Box::new(|| batched(&raw, &ids).map_err(|e| e.to_string())),
-            Box::new(|| with_diesel::prefetch(&mut dconn, &dcats).map_err(|e| e.to_string())),
-            Box::new(|| with_sea_orm::prefetch(&db, &scats).map_err(|e| e.to_string())),
-        ];
-        let results = time_all(rounds, &mut runs);
-        let base = results[0].clone()?;
+        let diesel = {
+            use diesel::Connection as _;
+            let mut conn = diesel::SqliteConnection::establish(url)?;
+            let cats: Vec<_> = with_diesel::categories(&mut conn)?
+                .into_iter()
+                .step_by(step)
+                .collect();
+            if std::env::var_os("SHOW_SQL").is_some() {
+                eprintln!("{}", &with_diesel::sql(&cats[..3.min(cats.len())]));
+            }
+            time_alone(rounds, || {
+                with_diesel::prefetch(&mut conn, &cats).map_err(|e| e.to_string())
+            })
+        };
+        let sea = {
+            let db = sea_orm::Database::connect(format!("sqlite://{url}?mode=ro"))?;
+            let cats: Vec<_> = with_sea_orm::categories(&db)?
+                .into_iter()
+                .step_by(step)
+                .collect();
+            time_alone(rounds, || {
+                with_sea_orm::prefetch(&db, &cats).map_err(|e| e.to_string())
+            })
+        };
+        let results = [Ok(base), diesel, sea];
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let names = [
             "hand-written batched (rusqlite 0.38)",
