@@ -4,7 +4,9 @@
 //! `target/bench-data/`), times every variant round-robin, and prints medians
 //! with ratios to the hand-written batched IN list and to the floor, statement
 //! counts and peak heap. `-- --smoke` runs tiny data once, for CI; `-- --chart`
-//! also writes `docs/n-plus-one-vs-prefetch.svg`.
+//! also writes `docs/n-plus-one-vs-prefetch.svg`; `-- --alone` times each
+//! variant's rounds back to back instead of interleaved; `-- --only=M,Z` and
+//! `-- --rounds=N` narrow a run; `-- --profile=V` loops variant V for a profiler.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -341,6 +343,7 @@ fn measure(
     conn: &mut Connection,
     cats: &[Category],
     rounds: usize,
+    alone: bool,
 ) -> orm_core::Result<Vec<Measured>> {
     let mut times = vec![Vec::with_capacity(rounds); VARIANTS.len()];
     let mut with_drop = times.clone();
@@ -348,11 +351,24 @@ fn measure(
     // a new order each round: whatever runs after the floor's full scan finds
     // SQLite's page cache full of table pages instead of index pages, and that
     // must not always be the same variant. Round 0 warms up.
+    // With `--alone`, each variant's rounds run back to back instead, so each
+    // finds the cache as it left it, as a program repeating one task would.
     let mut rng = StdRng::seed_from_u64(4662);
     let mut order: Vec<usize> = (0..VARIANTS.len()).collect();
-    for round in 0..=rounds {
-        order.shuffle(&mut rng);
-        for &v in &order {
+    let schedule: Vec<(usize, usize)> = if alone {
+        (0..VARIANTS.len())
+            .flat_map(|v| (0..=rounds).map(move |round| (round, v)))
+            .collect()
+    } else {
+        (0..=rounds)
+            .flat_map(|round| {
+                order.shuffle(&mut rng);
+                order.clone().into_iter().map(move |v| (round, v))
+            })
+            .collect()
+    };
+    {
+        for &(round, v) in &schedule {
             let variant = &VARIANTS[v];
             let input = cats.to_vec();
             let start = Instant::now();
@@ -517,6 +533,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let smoke = args.iter().any(|a| a == "--smoke");
     let want_chart = args.iter().any(|a| a == "--chart");
+    let alone = args.iter().any(|a| a == "--alone");
     let rounds: Option<usize> = args
         .iter()
         .find_map(|a| a.strip_prefix("--rounds="))
@@ -550,7 +567,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .step_by(set.step)
             .collect();
         let rounds = rounds.unwrap_or(set.rounds);
-        let results = measure(&mut conn, &cats, rounds)?;
+        let results = measure(&mut conn, &cats, rounds, alone)?;
         report(set, cats.len(), rounds, &results);
         if want_chart && set.name == "M" {
             let out =
