@@ -291,6 +291,16 @@ const VARIANTS: &[Variant] = &[
         run: |conn, cats| Ok(Loaded::Groups(Category::load_products(conn, &cats)?)),
     },
     Variant {
+        name: "orm accessor per category (N+1)",
+        run: |conn, cats| {
+            let groups = cats
+                .iter()
+                .map(|c| c.products(conn))
+                .collect::<orm_core::Result<_>>()?;
+            Ok(Loaded::Groups(groups))
+        },
+    },
+    Variant {
         name: "hand-written N+1",
         run: |conn, cats| Ok(Loaded::Groups(n_plus_one(conn, &cats)?)),
     },
@@ -308,8 +318,8 @@ const VARIANTS: &[Variant] = &[
     },
 ];
 
-const BATCHED: usize = 3;
-const FLOOR: usize = 5;
+const BATCHED: usize = 4;
+const FLOOR: usize = 6;
 
 // ---- measuring ----------------------------------------------------------------
 

@@ -183,9 +183,10 @@ struct Prepared<'c> {
 fn prepare<'c>(conn: &'c Connection, source: &Source<'_>, n: usize) -> Result<Prepared<'c>> {
     let limit = variable_limit(conn)?;
     // The scan takes one parameter besides the keys; offer it only where that
-    // does not add a statement.
+    // does not add a statement, and not for one key (the single-row accessors),
+    // where the choice costs more than it can save.
     if let Query::Table { columns, sized_by } = source.query {
-        if limit > 1 && n.div_ceil(limit - 1) == n.div_ceil(limit) {
+        if n > 1 && limit > 1 && n.div_ceil(limit - 1) == n.div_ceil(limit) {
             let chunk = (limit - 1).min(n);
             let key = source.key_column;
             let sql = sql::select_where_in_or_scan(source.table, columns, key, sized_by, chunk);
