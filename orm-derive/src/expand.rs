@@ -58,9 +58,10 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
     let ident = model.ident;
     let name = ident.unraw().to_string();
     let table = &model.table.0;
-    // `check` guarantees a primary key before expansion.
-    let pk = model.primary_key().unwrap_or(0);
-    let pk_field = &model.fields[pk];
+    // `check` reports a missing primary key before expansion runs.
+    let Some((pk, pk_field)) = model.primary_key().map(|i| (i, &model.fields[i])) else {
+        return quote!(::core::compile_error!("`#[derive(Model)]` needs a primary key"););
+    };
     let pk_ident = pk_field.ident;
     let pk_ty = pk_field.ty;
     let key_type = quote_spanned!(pk_ty.span()=> #pk_ty);
