@@ -69,12 +69,30 @@ fn input_order_duplicates_and_childless_parents() -> R {
 
 #[test]
 fn keys_are_deduplicated_before_binding() -> R {
-    let mut conn = shop(6)?;
+    // Seven keys, three distinct: at a limit of three variables, one statement
+    // binds them all, so each was bound once.
+    let mut conn = shop(60)?;
+    conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 3)?;
     let input: Vec<Category> = [1, 2, 1, 2, 3, 3, 3].into_iter().map(category).collect();
     let (pairs, sql) = record_queries(&mut conn, |c| Category::prefetch_products(c, input));
-    pairs?;
+    assert_eq!(pairs?.len(), 7);
     assert_eq!(sql.len(), 1);
-    assert_eq!(in_list_len(&sql[0]), 3, "{}", sql[0]);
+    assert!(in_list_len(&sql[0]) <= 3, "{}", sql[0]);
+    Ok(())
+}
+
+#[test]
+fn calls_with_similar_key_counts_share_one_statement() -> R {
+    let mut conn = shop(1000)?;
+    let (_, sql) = record_queries(&mut conn, |c| -> R {
+        for n in [20, 21, 30, 32] {
+            Category::load_products(c, &(1..=n).map(category).collect::<Vec<_>>())?;
+        }
+        Ok(())
+    });
+    assert_eq!(sql.len(), 4);
+    assert!(sql.iter().all(|s| s == &sql[0]), "{sql:#?}");
+    assert_eq!(in_list_len(&sql[0]), 32);
     Ok(())
 }
 

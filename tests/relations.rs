@@ -264,10 +264,14 @@ mod forward {
     fn forward_foreign_keys_in_one_query() -> R {
         let mut conn = catalog()?;
         let products = Product::all(&conn)?;
+        // Four products, three distinct keys: at a limit of three variables one
+        // statement binds them all, so each was bound once.
+        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 3)?;
         let (pairs, sql) = record_queries(&mut conn, |c| Product::prefetch_category(c, products));
+        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)?;
         let pairs = pairs?;
         assert_eq!(sql.len(), 1);
-        assert_eq!(in_list_len(&sql[0]), 3, "keys are deduplicated: {}", sql[0]);
+        assert!(in_list_len(&sql[0]) <= 3, "{}", sql[0]);
         let got: Vec<(i64, i64)> = pairs.iter().map(|(p, c)| (p.id, c.id)).collect();
         assert_eq!(got, vec![(10, 1), (11, 2), (12, 1), (13, 3)]);
 

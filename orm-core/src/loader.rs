@@ -62,8 +62,9 @@ pub(crate) enum Query<'a> {
 /// slot whose key is `None` stays empty. No statement runs when no slot has a
 /// key.
 ///
-/// Every chunk of keys has the same length (the last is padded by repeating a
-/// key, which `IN` ignores), so every chunk uses one cached statement. A row is
+/// Every chunk of keys has the same length, a power of two or the limit (the
+/// last is padded by repeating a key, which `IN` ignores), so every chunk, and
+/// every call with a similar number of keys, uses one cached statement. A row is
 /// decoded once per slot that wants it, so duplicate keys need no `Clone`.
 ///
 /// Each slot comes out ordered by `order`. Rows usually arrive in that order
@@ -187,7 +188,7 @@ fn prepare<'c>(conn: &'c Connection, source: &Source<'_>, n: usize) -> Result<Pr
     // where the choice costs more than it can save.
     if let Query::Table { columns, sized_by } = source.query {
         if n > 1 && limit > 1 && n.div_ceil(limit - 1) == n.div_ceil(limit) {
-            let chunk = (limit - 1).min(n);
+            let chunk = bucket(n, limit - 1);
             let key = source.key_column;
             let sql = sql::select_where_in_or_scan(source.table, columns, key, sized_by, chunk);
             // A table without rowid (WITHOUT ROWID, or a view) cannot be sized:
@@ -202,7 +203,7 @@ fn prepare<'c>(conn: &'c Connection, source: &Source<'_>, n: usize) -> Result<Pr
             }
         }
     }
-    let chunk = limit.min(n);
+    let chunk = bucket(n, limit);
     let sql = match &source.query {
         Query::Table { columns, .. } => {
             sql::select_where_in(source.table, columns, source.key_column, chunk)
@@ -217,6 +218,14 @@ fn prepare<'c>(conn: &'c Connection, source: &Source<'_>, n: usize) -> Result<Pr
         chunk,
         marker: None,
     })
+}
+
+/// How many keys one statement binds for `n` keys: `n` rounded up to a power
+/// of two (padded by repeating a key), so that calls with 20, 21 or 30 keys
+/// share one statement text and one cached statement instead of evicting
+/// each other from rusqlite's 16-entry cache; never more than `max`.
+fn bucket(n: usize, max: usize) -> usize {
+    n.checked_next_power_of_two().unwrap_or(max).min(max)
 }
 
 /// How SQLite orders two values in an `ORDER BY` with the default `BINARY`
@@ -323,6 +332,17 @@ impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
 mod tests {
     use super::sql_order;
     use std::cmp::Ordering::*;
+
+    #[test]
+    fn chunks_round_up_to_powers_of_two_under_the_limit() {
+        use super::bucket;
+        let got: Vec<usize> = [1, 2, 3, 20, 32, 33, 40_000]
+            .iter()
+            .map(|&n| bucket(n, 32_765))
+            .collect();
+        assert_eq!(got, [1, 2, 4, 32, 32, 64, 32_765]);
+        assert_eq!(bucket(7, 5), 5);
+    }
 
     #[test]
     fn keys_sort_as_sqlite_sorts_them() {
