@@ -77,6 +77,19 @@ fn main() -> orm_core::Result<()> {
     }
     tx.commit()?;
 
+    // The page the N+1 way: one query per user for its orders, one per order
+    // for its lines.
+    let (lines, n_plus_one) = count_queries(&mut conn, |conn| -> orm_core::Result<usize> {
+        let mut lines = 0;
+        for user in User::all(conn)? {
+            for order in user.orders(conn)? {
+                lines += order.lines(conn)?.len();
+            }
+        }
+        Ok(lines)
+    });
+    println!("the N+1 way: {} lines in {n_plus_one} statements", lines?);
+
     // The strict scope proves the page has no N+1: a lazy accessor would fail.
     let (page, n) = count_queries(&mut conn, |conn| strict(conn, || render(conn)));
     let page = page?;

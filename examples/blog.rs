@@ -105,6 +105,19 @@ fn main() -> orm_core::Result<()> {
     let mut conn = Connection::open_in_memory()?;
     seed(&conn)?;
 
+    // The same page the N+1 way: a query per post for its tags and its
+    // comments, and one per comment for its author.
+    let (walked, n_plus_one) = count_queries(&mut conn, |conn| -> orm_core::Result<()> {
+        for post in Post::all(conn)? {
+            post.tags(conn)?;
+            for comment in post.comments(conn)? {
+                comment.author(conn)?;
+            }
+        }
+        Ok(())
+    });
+    walked?;
+
     // Posts, their tags, their comments, and each comment's author: 4 statements
     // for any number of posts.
     let (page, n) = count_queries(&mut conn, |conn| -> orm_core::Result<_> {
@@ -122,7 +135,7 @@ fn main() -> orm_core::Result<()> {
             println!("    {}: {}", author.name, comment.body);
         }
     }
-    println!("posts + tags + comments + authors: {n} statements");
+    println!("posts + tags + comments + authors: {n} statements (the N+1 way: {n_plus_one})");
 
     // The other side of the many-to-many.
     let (by_tag, n) = count_queries(&mut conn, |conn| Tag::prefetch_posts(conn, Tag::all(conn)?));
