@@ -606,3 +606,49 @@ mod without_rowid {
         Ok(())
     }
 }
+
+mod mismatched_schema {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Team {
+        #[primary_key]
+        pub code: String,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Player {
+        pub id: i64,
+        #[foreign_key(related_name = "players")]
+        pub team: ForeignKey<Team>,
+    }
+
+    #[test]
+    fn a_key_column_of_the_wrong_type_is_an_error_on_either_plan() -> R {
+        let conn = Connection::open_in_memory()?;
+        // Made by hand: the model says TEXT keys, the table stores integers.
+        conn.execute_batch(
+            "CREATE TABLE team (code TEXT PRIMARY KEY NOT NULL);
+             CREATE TABLE player (id INTEGER PRIMARY KEY, team_id INTEGER NOT NULL);
+             INSERT INTO team VALUES ('1'), ('2'), ('3'), ('4'), ('5'), ('6');
+             INSERT INTO player VALUES (1, 1), (2, 2);",
+        )?;
+        let teams = Team::all(&conn)?;
+        // One team of six probes the index; all six scan the table.
+        for input in [&teams[..1], &teams[..]] {
+            let err = Team::load_players(&conn, input).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Column {
+                        model: "Player",
+                        column: "team_id",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        Ok(())
+    }
+}

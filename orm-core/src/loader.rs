@@ -138,8 +138,9 @@ where
             }
             let key: K = match row.get(source.key_index) {
                 Ok(key) => key,
-                // A scan also meets rows no key asked for, NULL or not a key at all.
-                Err(_) if scanned => continue,
+                // A scan also meets rows with a NULL key, which no key asked for.
+                Err(_) if scanned && row.get_ref(source.key_index).is_ok_and(is_null) => continue,
+                // A key that does not fit its type is bad data, whichever plan ran.
                 Err(e) => {
                     return Err(Error::Column {
                         model: source.model,
@@ -218,6 +219,10 @@ fn prepare<'c>(conn: &'c Connection, source: &Source<'_>, n: usize) -> Result<Pr
         chunk,
         marker: None,
     })
+}
+
+fn is_null(value: ValueRef<'_>) -> bool {
+    matches!(value, ValueRef::Null)
 }
 
 /// How many keys one statement binds for `n` keys: `n` rounded up to a power
