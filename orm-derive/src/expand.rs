@@ -186,11 +186,11 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
     .replace("{variable limit}", "`SQLITE_LIMIT_VARIABLE_NUMBER`");
     let doc_load_reverse = format!(
         "The `{child_name}`s of each `{parent_name}`, aligned with `parents`; \
-         the borrowing form of [`{parent_name}::{prefetch_reverse}`]."
+         the borrowing form of `{parent_name}::{prefetch_reverse}`."
     );
     let doc_reverse = format!(
         "This `{parent_name}`'s `{child_name}`s, in one query. \
-         Refused inside `orm_core::strict`; batch with [`{parent_name}::{prefetch_reverse}`]."
+         Refused inside `orm_core::strict`; batch with `{parent_name}::{prefetch_reverse}`."
     );
     let doc_prefetch_forward = format!(
         "Every `{child_name}` with the `{parent_name}` its `{field_name}` points at, in one query."
@@ -199,7 +199,7 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
         format!("The `{parent_name}` of each `{child_name}`, aligned with `children`.");
     let doc_forward = format!(
         "The `{parent_name}` this `{child_name}`'s `{field_name}` points at, in one query. \
-         Refused inside `orm_core::strict`; batch with [`{child_name}::{prefetch_forward}`]."
+         Refused inside `orm_core::strict`; batch with `{child_name}::{prefetch_forward}`."
     );
 
     let conn = quote!(conn: &::orm_core::rusqlite::Connection);
@@ -314,7 +314,7 @@ fn many_to_many(model: &Model<'_>) -> TokenStream {
         );
         let doc_accessor = format!(
             "This `{near_name}`'s `{far_name}`s through `{junction}`, in one query. \
-             Refused inside `orm_core::strict`; batch with [`{near_name}::{prefetch}`]."
+             Refused inside `orm_core::strict`; batch with `{near_name}::{prefetch}`."
         );
         let conn = quote!(conn: &::orm_core::rusqlite::Connection);
         let private = quote!(::orm_core::__private);
