@@ -560,10 +560,19 @@ mod across_modules {
     }
 }
 
+/// A model that derives nothing else: `ForeignKey<Bare>` still has every trait.
+#[derive(Model)]
+pub struct Bare {
+    pub id: i64,
+}
+
 #[test]
 fn foreign_key_is_typed_and_copy_when_the_key_is() {
-    fn assert_copy<T: Copy + Eq + std::hash::Hash + std::fmt::Debug>() {}
+    fn assert_copy<T: Copy + Clone + Eq + std::hash::Hash + std::fmt::Debug>() {}
+    fn assert_clone<T: Clone + Eq + std::hash::Hash + std::fmt::Debug>() {}
     assert_copy::<ForeignKey<Category>>();
+    assert_copy::<ForeignKey<Bare>>();
+    assert_clone::<ForeignKey<text_keys::Tag>>();
     let fk: ForeignKey<Category> = ForeignKey::new(3);
     assert_eq!(format!("{fk:?}"), "ForeignKey<Category>(3)");
     assert_eq!(fk.into_key(), 3);
