@@ -45,8 +45,10 @@ proptest! {
 
     #[test]
     fn prefetch_equals_one_query_per_parent(
-        // Up to 400 parents, so that the keys sometimes cover under a tenth of
-        // them (the index is probed) and sometimes more (the table is scanned).
+        // Parent ids below `span`: with 20 the keys usually cover a third of the
+        // parent table or more (the table is scanned), with 400 less (the
+        // index is probed).
+        span in prop_oneof![Just(20i64), Just(400i64)],
         stored in proptest::collection::btree_set(0i64..400, 0..300),
         // Keys up to 50 dangle; None is NULL.
         children in proptest::collection::vec(proptest::option::of(0i64..50), 0..150),
@@ -57,12 +59,14 @@ proptest! {
         conn.pragma_update(None, "foreign_keys", false).unwrap();
         Parent::create_table(&conn).unwrap();
         Child::create_table(&conn).unwrap();
+        let stored: std::collections::BTreeSet<i64> = stored.into_iter().map(|id| id % span).collect();
         for &id in &stored {
             Parent { id }.insert(&conn).unwrap();
         }
-        // Ids in a scrambled order, so that key order differs from insertion order.
+        // Ids in a scrambled order (a permutation modulo the prime 1009), so
+        // that key order differs from insertion order.
         for (i, parent) in children.iter().enumerate() {
-            let id = (i as i64 * 7919) % 1_000_003;
+            let id = (i as i64 * 7919) % 1009;
             Child { id, label: format!("c{i}"), parent: parent.map(ForeignKey::new) }
                 .insert(&conn)
                 .unwrap();
@@ -124,7 +128,7 @@ proptest! {
             Tag { id, name: format!("t{id}") }.insert(&conn).unwrap();
         }
         for (i, &(post, tag)) in pairs.iter().enumerate() {
-            let id = (i as i64 * 7919) % 1_000_003;
+            let id = (i as i64 * 7919) % 1009;
             PostTag { id, post: ForeignKey::new(post), tag: ForeignKey::new(tag) }.insert(&conn).unwrap();
         }
         conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, limit).unwrap();
