@@ -66,6 +66,14 @@
 //! statement, so the choice costs no extra query. The README's benchmark shows
 //! both sides of that choice against hand-written rusqlite.
 //!
+//! # Crate features
+//!
+//! `chrono`, `time`, `uuid` and `serde_json` make those crates' date and time,
+//! UUID and JSON types usable as columns (and, where they are `Eq + Hash`, as
+//! primary keys), stored as rusqlite stores them. None is on by default.
+//!
+//! # Across modules and crates
+//!
 //! The parent-side functions are inherent methods of `P` written by `C`'s
 //! derive, so `P` and `C` must be in the same crate (Rust allows inherent
 //! `impl` blocks only there); they may be in different modules. A derive whose
