@@ -189,6 +189,16 @@ fn product(row: &orm_core::rusqlite::Row<'_>) -> orm_core::rusqlite::Result<Prod
     })
 }
 
+/// What hand-written grouping starts from: each category's position by id,
+/// and one empty `Vec` per category.
+fn slots(cats: &[Category]) -> (HashMap<i64, usize>, Output) {
+    let mut slot = HashMap::with_capacity(cats.len());
+    for (i, cat) in cats.iter().enumerate() {
+        slot.entry(cat.id).or_insert(i);
+    }
+    (slot, (0..cats.len()).map(|_| Vec::new()).collect())
+}
+
 /// (2) One cached query per category.
 fn n_plus_one(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> {
     let mut stmt = conn.prepare_cached(
@@ -206,11 +216,7 @@ fn n_plus_one(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> 
 /// cached statements, HashMap grouping, assembled in input order.
 fn batched(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> {
     let limit = conn.limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER)? as usize;
-    let mut slot: HashMap<i64, usize> = HashMap::with_capacity(cats.len());
-    for (i, cat) in cats.iter().enumerate() {
-        slot.entry(cat.id).or_insert(i);
-    }
-    let mut out: Output = (0..cats.len()).map(|_| Vec::new()).collect();
+    let (slot, mut out) = slots(cats);
     let keys: Vec<i64> = cats.iter().map(|c| c.id).collect();
     for chunk in keys.chunks(limit.max(1)) {
         let marks = vec!["?"; chunk.len()].join(",");
@@ -230,11 +236,7 @@ fn batched(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> {
 /// (5) Hand-written full scan of `product`, kept when the key is wanted: what
 /// beats any IN list once the keys cover much of the table.
 fn scan_filter(conn: &Connection, cats: &[Category]) -> orm_core::Result<Output> {
-    let mut slot: HashMap<i64, usize> = HashMap::with_capacity(cats.len());
-    for (i, cat) in cats.iter().enumerate() {
-        slot.entry(cat.id).or_insert(i);
-    }
-    let mut out: Output = (0..cats.len()).map(|_| Vec::new()).collect();
+    let (slot, mut out) = slots(cats);
     let mut stmt = conn.prepare_cached("SELECT id, name, price, category_id FROM product")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {

@@ -136,12 +136,7 @@ pub trait Model: Sized {
 
     /// Inserts this row.
     fn insert(&self, conn: &Connection) -> Result<()> {
-        let mut stmt = conn
-            .prepare_cached(&sql::insert(Self::TABLE, Self::COLUMNS))
-            .map_err(query_error::<Self>)?;
-        self.__with_values(|values| stmt.execute(values))
-            .map_err(query_error::<Self>)?;
-        Ok(())
+        Self::insert_all(conn, std::iter::once(self))
     }
 
     /// Inserts every row with one prepared statement. Wrap the call in a
