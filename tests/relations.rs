@@ -480,7 +480,7 @@ fn count_queries_sees_raw_sql_and_removes_its_hook() -> R {
 
 #[test]
 #[should_panic(
-    expected = "expected 1 statement(s), 2 ran:\n  1. SELECT \"id\", \"name\" FROM \"category\""
+    expected = "expected 1 statement(s), 2 ran:\n  1. SELECT t.\"id\", t.\"name\" FROM \"category\" AS t"
 )]
 fn assert_queries_lists_every_statement() {
     let mut conn = catalog().unwrap();

@@ -1,5 +1,7 @@
 //! The one error type of the crate.
 
+use crate::value::ValueError;
+
 /// What can go wrong when loading or storing models.
 ///
 /// Every variant that comes from a model names it, with its table and, where
@@ -22,9 +24,14 @@
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An error from SQLite or rusqlite outside of any one model's query.
+    /// An error from SQLite or rusqlite outside of any one model's statement.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+
+    /// An error from PostgreSQL outside of any one model's statement.
+    #[cfg(feature = "postgres")]
+    #[error(transparent)]
+    Postgres(#[from] postgres::Error),
 
     /// A statement on a model's table failed (a missing table, a constraint, ...).
     #[error("{model}: statement on table `{table}` failed: {source}")]
@@ -33,9 +40,42 @@ pub enum Error {
         model: &'static str,
         /// Its table.
         table: &'static str,
-        /// What SQLite said.
+        /// What the database said; [`DbError::sqlstate`] gives its code.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
+    },
+
+    /// The table lacks a column the model expects: the schema is older or newer
+    /// than the struct. [`Model::check_table`](crate::Model::check_table) lists
+    /// every difference at once.
+    #[error("{model}: table `{table}` has no column `{column}`, which the struct expects")]
+    NoSuchColumn {
+        /// The Rust model.
+        model: &'static str,
+        /// Its table.
+        table: &'static str,
+        /// The missing column.
+        column: String,
+        /// What the database said.
+        #[source]
+        source: DbError,
+    },
+
+    /// The database is locked by another connection's write (`SQLITE_BUSY`).
+    /// Give connections a busy timeout so they wait instead:
+    /// `conn.busy_timeout(Duration::from_secs(5))`.
+    #[error(
+        "{model}: table `{table}` is locked by another connection (SQLITE_BUSY); \
+         set a busy timeout with `Connection::busy_timeout` to wait for it: {source}"
+    )]
+    Busy {
+        /// The Rust model.
+        model: &'static str,
+        /// Its table.
+        table: &'static str,
+        /// What the database said.
+        #[source]
+        source: DbError,
     },
 
     /// A stored value could not be read into its field (TEXT in a REAL column, NULL
@@ -48,9 +88,9 @@ pub enum Error {
         table: &'static str,
         /// The column whose value does not fit the field.
         column: &'static str,
-        /// What rusqlite said.
+        /// Why it does not fit.
         #[source]
-        source: rusqlite::Error,
+        source: ValueError,
     },
 
     /// A non-null foreign key points at a row that does not exist.
@@ -65,6 +105,39 @@ pub enum Error {
         /// The key, as `Debug` prints it.
         key: String,
     },
+
+    /// [`Model::update`](crate::Model::update) found no row with the instance's key.
+    #[error("{model}: no row in `{table}` has primary key {key}")]
+    NotFound {
+        /// The Rust model.
+        model: &'static str,
+        /// Its table.
+        table: &'static str,
+        /// The key, as `Debug` prints it.
+        key: String,
+    },
+
+    /// A statement would need more bound values than the connection allows,
+    /// even with every `is_in` list bound as one value.
+    #[error(
+        "{model}: a statement on `{table}` needs {needed} bound values, \
+         more than the connection's limit of {limit}"
+    )]
+    TooManyParameters {
+        /// The Rust model.
+        model: &'static str,
+        /// Its table.
+        table: &'static str,
+        /// How many values the statement binds.
+        needed: usize,
+        /// The connection's `SQLITE_LIMIT_VARIABLE_NUMBER`.
+        limit: usize,
+    },
+
+    /// The live table differs from the model:
+    /// [`Model::check_table`](crate::Model::check_table) lists every difference.
+    #[error("{0}")]
+    Schema(#[from] crate::schema::SchemaError),
 
     /// A single-instance relation accessor was called inside [`strict`](crate::strict).
     #[error(
@@ -91,5 +164,93 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The database's code for the failure, wherever in this error it is: a
+    /// PostgreSQL SQLSTATE (`23505` for a unique violation), or SQLite's
+    /// extended result code as a number.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Error::Postgres(e) => e.code().map(|c| c.code().to_owned()),
+            Error::Sqlite(e) => DbError::sqlite_code(e),
+            Error::Query { source, .. }
+            | Error::NoSuchColumn { source, .. }
+            | Error::Busy { source, .. } => source.sqlstate(),
+            _ => None,
+        }
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the database driver said about a failed statement.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// From SQLite, through rusqlite.
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
+    /// From PostgreSQL, through the `postgres` crate.
+    #[cfg(feature = "postgres")]
+    #[error("{}", postgres_message(.0))]
+    Postgres(postgres::Error),
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+impl DbError {
+    /// The SQLSTATE code of a PostgreSQL error (`23505` for a unique
+    /// violation), or SQLite's extended result code as a number.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            DbError::Sqlite(e) => Self::sqlite_code(e),
+            #[cfg(feature = "postgres")]
+            DbError::Postgres(e) => e.code().map(|c| c.code().to_owned()),
+        }
+    }
+
+    fn sqlite_code(e: &rusqlite::Error) -> Option<String> {
+        match e {
+            rusqlite::Error::SqliteFailure(e, _) => Some(e.extended_code.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The name of the column the statement named but the table lacks.
+    pub(crate) fn missing_column(&self) -> Option<String> {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(_, Some(message))) => {
+                message.strip_prefix("no such column: ").map(str::to_owned)
+            }
+            DbError::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            DbError::Postgres(e) => {
+                let db = e.as_db_error()?;
+                if *db.code() != postgres::error::SqlState::UNDEFINED_COLUMN {
+                    return None;
+                }
+                // `column t.name does not exist`
+                let message = db.message();
+                let name = message
+                    .strip_prefix("column ")?
+                    .strip_suffix(" does not exist")?;
+                Some(name.to_owned())
+            }
+        }
+    }
+
+    pub(crate) fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}

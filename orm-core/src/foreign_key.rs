@@ -4,9 +4,8 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
-use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-
-use crate::{Model, SqlType};
+use crate::value::{Value, ValueError};
+use crate::{ColumnType, Model, SqlType};
 
 /// The primary key of a row of `T`, stored in a column named after the field
 /// with `_id` appended (a field `category` is the column `category_id`).
@@ -84,24 +83,18 @@ impl<T: Model> Hash for ForeignKey<T> {
     }
 }
 
-impl<T: Model> ToSql for ForeignKey<T> {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        self.key.to_sql()
-    }
-}
-
-impl<T: Model> FromSql for ForeignKey<T> {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        T::Key::column_result(value).map(Self::new)
-    }
-}
-
 impl<T: Model> SqlType for ForeignKey<T> {
-    const SQL_TYPE: &'static str = <T::Key as SqlType>::SQL_TYPE;
+    const COLUMN_TYPE: ColumnType = <T::Key as SqlType>::COLUMN_TYPE;
+    fn to_value(&self) -> Value<'_> {
+        self.key.to_value()
+    }
+    fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+        T::Key::from_value(value).map(Self::new)
+    }
 }
 
 /// A field type that can carry `#[foreign_key]`: `ForeignKey<T>` or
-/// `Option<ForeignKey<T>>`. Used by generated code.
+/// `Option<ForeignKey<T>>`. Implemented by the crate for those two only.
 ///
 /// ```
 /// use orm_core::{ForeignKey, ForeignKeyField, Model};
@@ -113,42 +106,52 @@ impl<T: Model> SqlType for ForeignKey<T> {
 pub trait ForeignKeyField: SqlType {
     /// The model the key points at.
     type Target: Model;
-    /// What a forward load yields for one row: `T`, or `Option<T>` when nullable.
-    type Loaded;
     /// The key, or `None` for NULL.
     fn target_key(&self) -> Option<&<Self::Target as Model>::Key>;
+}
+
+/// What a forward load yields for one row of a foreign-key field to `T`: the
+/// `T`, or `Option<T>` when the key is nullable. Reachable only through
+/// `__private`: the crate implements it for the two foreign-key field types.
+pub trait Found<T> {
+    /// `T`, or `Option<T>` when nullable.
+    type Loaded;
     /// The loaded value for a row found under this key.
-    #[doc(hidden)]
-    fn __found(target: Self::Target) -> Self::Loaded;
+    fn found(target: T) -> Self::Loaded;
     /// The loaded value for NULL (`None` where NULL cannot occur).
-    #[doc(hidden)]
-    fn __null() -> Option<Self::Loaded>;
+    fn null() -> Option<Self::Loaded>;
 }
 
 impl<T: Model> ForeignKeyField for ForeignKey<T> {
     type Target = T;
-    type Loaded = T;
     fn target_key(&self) -> Option<&T::Key> {
         Some(&self.key)
     }
-    fn __found(target: T) -> T {
+}
+
+impl<T: Model> Found<T> for ForeignKey<T> {
+    type Loaded = T;
+    fn found(target: T) -> T {
         target
     }
-    fn __null() -> Option<T> {
+    fn null() -> Option<T> {
         None
     }
 }
 
 impl<T: Model> ForeignKeyField for Option<ForeignKey<T>> {
     type Target = T;
-    type Loaded = Option<T>;
     fn target_key(&self) -> Option<&T::Key> {
         self.as_ref().map(ForeignKey::key)
     }
-    fn __found(target: T) -> Option<T> {
+}
+
+impl<T: Model> Found<T> for Option<ForeignKey<T>> {
+    type Loaded = Option<T>;
+    fn found(target: T) -> Option<T> {
         Some(target)
     }
-    fn __null() -> Option<Option<T>> {
+    fn null() -> Option<Option<T>> {
         Some(None)
     }
 }

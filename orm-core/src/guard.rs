@@ -1,19 +1,38 @@
 //! Guards against N+1: counting statements, and a scope where lazy loads fail.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::Connection;
 
+use crate::backend::{Conn, Db};
 use crate::error::{Error, Result};
+
+/// A connection whose statements [`count_queries`], [`record_queries`] and
+/// [`assert_queries`] can see: a `rusqlite::Connection`, a
+/// [`Postgres`](crate::Postgres) connection, or a pooled connection of either
+/// (feature `r2d2`). Sealed.
+pub trait Recordable: Db {
+    #[doc(hidden)]
+    fn __start_recording(&mut self);
+    #[doc(hidden)]
+    fn __stop_recording(&mut self) -> Vec<String>;
+}
 
 /// Runs `f` and returns its result with the number of statements it ran on
 /// `conn`: every statement, the crate's and your own raw SQL alike.
 ///
-/// This is Django's `assertNumQueries` for your tests. It installs SQLite's
-/// trace hook (which needs `&mut Connection`) for the duration of `f` and
-/// removes it afterwards, replacing any trace hook you had installed.
+/// This is Django's `assertNumQueries` for your tests. On SQLite it installs
+/// SQLite's trace hook (which needs `&mut Connection`) for the duration of `f`
+/// and removes it afterwards, also when `f` panics, replacing any trace hook
+/// you had installed. Scopes nest: each counts every statement run inside it,
+/// including those an inner scope counts too. The `BEGIN` and `COMMIT` the
+/// crate wraps around a load that takes several statements are not counted.
+/// On PostgreSQL it counts the statements run through the
+/// [`Postgres`](crate::Postgres) connection.
 ///
 /// ```
 /// use orm_core::{count_queries, Model};
@@ -24,7 +43,10 @@ use crate::error::{Error, Result};
 /// assert_eq!((all?.len(), n), (0, 1));
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub fn count_queries<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> T) -> (T, usize) {
+pub fn count_queries<C, T>(conn: &mut C, f: impl FnOnce(&mut C) -> T) -> (T, usize)
+where
+    C: Recordable + ?Sized,
+{
     let (out, sql) = record_queries(conn, f);
     (out, sql.len())
 }
@@ -38,31 +60,22 @@ pub fn count_queries<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -
 /// let mut conn = orm_core::rusqlite::Connection::open_in_memory()?;
 /// Category::create_table(&conn)?;
 /// let (_, sql) = record_queries(&mut conn, |conn| Category::get(conn, 1));
-/// assert_eq!(sql, ["SELECT \"id\" FROM \"category\" WHERE \"id\" = ? ORDER BY \"id\""]);
+/// assert_eq!(sql, [r#"SELECT t."id" FROM "category" AS t WHERE t."id" = ?1 ORDER BY t."id""#]);
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub fn record_queries<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&mut Connection) -> T,
-) -> (T, Vec<String>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    let hook = move |event: TraceEvent<'_>| {
-        if let TraceEvent::Stmt(_, sql) = event {
-            // Trigger bodies are reported as `-- ...` comments; they are not statements.
-            if !sql.starts_with("--") {
-                sink.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(sql.to_owned());
-            }
-        }
-    };
-    // Installing or removing the hook only fails for a bad mask, which these are not.
-    let _ = conn.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(hook));
-    let out = f(conn);
-    let _ = conn.trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>);
-    let seen = std::mem::take(&mut *seen.lock().unwrap_or_else(PoisonError::into_inner));
-    (out, seen)
+pub fn record_queries<C, T>(conn: &mut C, f: impl FnOnce(&mut C) -> T) -> (T, Vec<String>)
+where
+    C: Recordable + ?Sized,
+{
+    conn.__start_recording();
+    // The scope ends however `f` ends: a panic must not leave the hook
+    // recording into a buffer nobody will read.
+    let out = panic::catch_unwind(AssertUnwindSafe(|| f(conn)));
+    let seen = conn.__stop_recording();
+    match out {
+        Ok(out) => (out, seen),
+        Err(panic) => panic::resume_unwind(panic),
+    }
 }
 
 /// Runs `f` and panics, listing the SQL of every statement seen, unless it ran
@@ -76,11 +89,10 @@ pub fn record_queries<T>(
 /// assert_queries(&mut conn, 0, |conn| Category::all(conn)); // panics: 1 statement
 /// ```
 #[track_caller]
-pub fn assert_queries<T>(
-    conn: &mut Connection,
-    expected: usize,
-    f: impl FnOnce(&mut Connection) -> T,
-) -> T {
+pub fn assert_queries<C, T>(conn: &mut C, expected: usize, f: impl FnOnce(&mut C) -> T) -> T
+where
+    C: Recordable + ?Sized,
+{
     let (out, seen) = record_queries(conn, f);
     if seen.len() != expected {
         let mut list = String::new();
@@ -95,15 +107,119 @@ pub fn assert_queries<T>(
     out
 }
 
-thread_local! {
-    /// Addresses of the connections inside a `strict` scope on this thread.
-    /// A `Connection` is `!Sync` and stays borrowed for the whole scope, so its
-    /// address identifies it and it cannot be used from another thread meanwhile.
-    static STRICT: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+/// The statements seen by the open recording scopes of one connection.
+#[derive(Default)]
+pub(crate) struct Frames {
+    /// One list per open scope, outermost first; each statement goes to all.
+    stack: Vec<Vec<String>>,
+    /// While positive, statements are the crate's own bookkeeping (`BEGIN`,
+    /// `COMMIT` around a load): not counted.
+    quiet: u32,
 }
 
-fn address(conn: &Connection) -> usize {
-    std::ptr::from_ref(conn) as usize
+impl Frames {
+    pub(crate) fn push(&mut self) {
+        self.stack.push(Vec::new());
+    }
+
+    /// Closes the innermost scope; its statements, and whether it was the last.
+    pub(crate) fn pop(&mut self) -> (Vec<String>, bool) {
+        let seen = self.stack.pop().unwrap_or_default();
+        (seen, self.stack.is_empty())
+    }
+
+    pub(crate) fn record(&mut self, sql: &str) {
+        // Trigger bodies are reported as `-- ...` comments; they are not statements.
+        if self.quiet > 0 || sql.starts_with("--") {
+            return;
+        }
+        for frame in &mut self.stack {
+            frame.push(sql.to_owned());
+        }
+    }
+
+    pub(crate) fn set_quiet(&mut self, quiet: bool) {
+        if quiet {
+            self.quiet += 1;
+        } else {
+            self.quiet = self.quiet.saturating_sub(1);
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Frames>>;
+
+/// The recording state of every SQLite connection with an open scope, by
+/// address: the trace hook writes into it, nested scopes and the loader's
+/// quiet statements find it here.
+static SQLITE: Mutex<Option<HashMap<usize, Shared>>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn sqlite_frames(identity: usize) -> Option<Shared> {
+    lock(&SQLITE).as_ref()?.get(&identity).cloned()
+}
+
+impl Recordable for Connection {
+    fn __start_recording(&mut self) {
+        let identity = Conn::Sqlite(self).identity();
+        if let Some(frames) = sqlite_frames(identity) {
+            lock(&frames).push();
+            return;
+        }
+        let frames: Shared = Arc::default();
+        lock(&frames).push();
+        let sink = Arc::clone(&frames);
+        let hook = move |event: TraceEvent<'_>| {
+            if let TraceEvent::Stmt(_, sql) = event {
+                lock(&sink).record(sql);
+            }
+        };
+        // Installing or removing the hook only fails for a bad mask, which these are not.
+        let _ = self.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(hook));
+        lock(&SQLITE)
+            .get_or_insert_with(HashMap::new)
+            .insert(identity, frames);
+    }
+
+    fn __stop_recording(&mut self) -> Vec<String> {
+        let identity = Conn::Sqlite(self).identity();
+        let Some(frames) = sqlite_frames(identity) else {
+            return Vec::new();
+        };
+        let (seen, last) = lock(&frames).pop();
+        if last {
+            let _ = self.trace_v2(TraceEventCodes::empty(), None::<fn(TraceEvent<'_>)>);
+            if let Some(map) = lock(&SQLITE).as_mut() {
+                map.remove(&identity);
+            }
+        }
+        seen
+    }
+}
+
+/// Runs the crate's own bookkeeping statement `f` on the connection with this
+/// identity without counting it in open recording scopes.
+pub(crate) fn quietly<T>(identity: usize, f: impl FnOnce() -> T) -> T {
+    let Some(frames) = sqlite_frames(identity) else {
+        return f();
+    };
+    lock(&frames).set_quiet(true);
+    let out = panic::catch_unwind(AssertUnwindSafe(f));
+    lock(&frames).set_quiet(false);
+    match out {
+        Ok(out) => out,
+        Err(panic) => panic::resume_unwind(panic),
+    }
+}
+
+thread_local! {
+    /// Identities of the connections inside a `strict` scope on this thread.
+    /// A connection is `!Sync` and stays borrowed for the whole scope, so its
+    /// address identifies it and it cannot be used from another thread meanwhile.
+    static STRICT: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with lazy loading refused on `conn`: inside it, the single-row
@@ -132,14 +248,15 @@ fn address(conn: &Connection) -> usize {
 /// })?;
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub fn strict<T>(conn: &Connection, f: impl FnOnce() -> T) -> T {
+pub fn strict<C: Db + ?Sized, T>(conn: &C, f: impl FnOnce() -> T) -> T {
     struct Scope;
     impl Drop for Scope {
         fn drop(&mut self) {
             STRICT.with(|s| s.borrow_mut().pop());
         }
     }
-    STRICT.with(|s| s.borrow_mut().push(address(conn)));
+    let identity = conn.__conn().identity();
+    STRICT.with(|s| s.borrow_mut().push(identity));
     let _scope = Scope;
     f()
 }
@@ -154,18 +271,22 @@ pub fn strict<T>(conn: &Connection, f: impl FnOnce() -> T) -> T {
 /// assert!(!is_strict(&conn));
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub fn is_strict(conn: &Connection) -> bool {
-    let conn = address(conn);
-    STRICT.with(|s| s.borrow().contains(&conn))
+pub fn is_strict<C: Db + ?Sized>(conn: &C) -> bool {
+    is_strict_conn(conn.__conn())
+}
+
+fn is_strict_conn(conn: Conn<'_>) -> bool {
+    let identity = conn.identity();
+    STRICT.with(|s| s.borrow().contains(&identity))
 }
 
 pub(crate) fn refuse_lazy(
-    conn: &Connection,
+    conn: Conn<'_>,
     model: &'static str,
     relation: &'static str,
     prefetch: &'static str,
 ) -> Result<()> {
-    if is_strict(conn) {
+    if is_strict_conn(conn) {
         return Err(Error::LazyLoad {
             model,
             relation,

@@ -81,22 +81,38 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backend;
 mod error;
+mod exec;
 mod foreign_key;
 mod guard;
 mod loader;
+pub mod log;
 mod model;
 mod nested;
+mod query;
 mod relation;
-mod sql;
+mod render;
+mod schema;
+mod statement;
 mod types;
+mod value;
 
-pub use error::{Error, Result};
+#[cfg(feature = "postgres")]
+pub use backend::postgres::Postgres;
+pub use backend::{Db, Row};
+pub use error::{DbError, Error, Result};
 pub use foreign_key::{ForeignKey, ForeignKeyField};
-pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict};
+pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict, Recordable};
 pub use model::{Column, Model};
 pub use nested::Nested;
-pub use types::SqlType;
+pub use query::{
+    Assignable, Assignment, Condition, Field, NullableColumn, Order, Plain, PrimaryKey, Query,
+    TextColumn, ValueFor,
+};
+pub use schema::{Difference, SchemaError};
+pub use types::{ColumnType, SqlType};
+pub use value::{Value, ValueError};
 
 /// The derive; see the [crate documentation](crate) and the README for its attributes.
 pub use orm_derive::Model;
@@ -105,21 +121,72 @@ pub use orm_derive::Model;
 /// `orm_core::rusqlite::Connection` is the connection type every function takes.
 pub use rusqlite;
 
+/// The `postgres` crate behind [`Postgres`] (feature `postgres`), so that
+/// users need no second dependency for its types.
+#[cfg(feature = "postgres")]
+pub use postgres;
+
 /// What generated code calls. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::backend::Conn;
+    pub use crate::foreign_key::Found;
     pub use crate::relation::{
-        forward_of, load_forward, load_reverse, load_through, prefetch_forward, prefetch_reverse,
-        prefetch_through, reverse_of, through_of, ForeignKeyRelation, ManyToMany,
+        count_reverse, count_reverse_with, count_through, count_through_with, forward_of,
+        load_forward, load_reverse, load_reverse_with, load_through, load_through_with,
+        prefetch_forward, prefetch_reverse, prefetch_reverse_with, prefetch_through,
+        prefetch_through_with, reverse_of, through_of, ForeignKeyRelation, ManyToMany,
     };
+    pub use crate::types::native::NativeValue;
+    pub use crate::value::Owned;
     pub use core::result::Result::Ok;
 
+    /// Seals [`Db`](crate::Db) and [`Recordable`](crate::Recordable): only the
+    /// crate's connection types implement them.
+    pub trait Sealed {}
+
+    /// What generated code provides besides [`Model`](crate::Model): it seals
+    /// `Model`, so that every model comes from the derive.
+    pub trait ModelImpl {
+        /// The key is `#[primary_key(auto)]`: assigned by the database.
+        const AUTO_KEY: bool;
+        /// Calls `f` with every field as a value, in column order.
+        fn __with_values<R>(&self, f: impl FnOnce(&[crate::Value<'_>]) -> R) -> R;
+    }
+
+    /// Converts a value to what a column of type `T` stores. Sealed: see
+    /// [`ValueFor`](crate::ValueFor).
+    pub trait IntoOwned<T> {
+        /// The value, owned by the query.
+        fn __into_owned(self) -> Owned;
+    }
+
+    /// Marks the integer types `#[primary_key(auto)]` accepts.
+    #[diagnostic::on_unimplemented(
+        message = "`#[primary_key(auto)]` needs an integer key, not `{Self}`",
+        label = "the database assigns keys by counting"
+    )]
+    pub trait AutoKey {}
+    impl AutoKey for i64 {}
+    impl AutoKey for i32 {}
+    impl AutoKey for i16 {}
+
+    /// The connection behind any [`Db`](crate::Db).
+    pub fn conn<C: crate::Db + ?Sized>(conn: &C) -> Conn<'_> {
+        conn.__conn()
+    }
+
     /// Reads column `index` of `M` from `row` into a field of type `T`.
-    pub fn read<M: crate::Model, T: rusqlite::types::FromSql>(
-        row: &rusqlite::Row<'_>,
+    pub fn read<M: crate::Model, T: crate::SqlType>(
+        row: &crate::Row<'_>,
         index: usize,
     ) -> crate::Result<T> {
-        crate::model::read_column::<M, T>(row, index)
+        row.get(index).map_err(|source| crate::Error::Column {
+            model: M::NAME,
+            table: M::TABLE,
+            column: M::COLUMNS.get(index).map_or("?", crate::Column::name),
+            source,
+        })
     }
 
     /// The referenced table and column of a foreign key to `P`, computed when

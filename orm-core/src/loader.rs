@@ -1,278 +1,391 @@
 //! The batch loader every relation function is built on.
 //!
 //! Given one optional key per output slot, it binds each distinct key once,
-//! in as few statements as the connection's bound-variable limit allows, and
+//! in as few statements as the connection allows (one array parameter on
+//! PostgreSQL; chunks under `SQLITE_LIMIT_VARIABLE_NUMBER` on SQLite), and
 //! hands every row to the slots whose key it carries.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Mutex;
 
-use rusqlite::limits::Limit;
-use rusqlite::types::{FromSql, ToSqlOutput, ValueRef};
-use rusqlite::{CachedStatement, Connection, Row, ToSql};
-
+use crate::backend::{Caps, Conn, Ctx, Row};
 use crate::error::{Error, Result};
-use crate::model::Column;
-use crate::sql;
+use crate::exec::{self, Binds};
+use crate::render;
+use crate::statement::{KeyColumn, Keys, Projection, Select, Shape, Table};
+use crate::value::{Owned, Value, ValueError};
+use crate::SqlType;
 
-/// Keys covering at least 1/`SCAN_RATIO` of the rows of the sizing table make
-/// a full scan cheaper than probing the index once per key. Measured on the
-/// benchmark's M dataset (README): the scan costs about 10 ms per 100k rows
-/// plus 0.4 µs per row kept, the index about 0.7 µs per row found, so they
-/// cross near a third of the table.
+/// Keys covering at least 1/`SCAN_RATIO` of the rows of the parent table make
+/// a full scan of the child table cheaper than probing its index once per
+/// key. Measured on the benchmark's M dataset (README): the scan costs about
+/// 10 ms per 100k rows plus 0.4 µs per row kept, the index about 0.7 µs per
+/// row found, so they cross near a third of the table.
 const SCAN_RATIO: i64 = 3;
 
-/// What to select, and where each row's grouping key is.
-pub(crate) struct Source<'a> {
-    /// The model the rows decode into, for messages.
-    pub(crate) model: &'static str,
-    /// The table queried, for messages.
-    pub(crate) table: &'static str,
-    /// Index of the column, in each row, that holds the grouping key.
-    pub(crate) key_index: usize,
-    /// That column's name, for messages.
-    pub(crate) key_column: &'static str,
-    pub(crate) query: Query<'a>,
+/// What a batch load selects and where each row's key is.
+pub(crate) struct Plan<'q> {
+    pub(crate) ctx: Ctx,
+    /// The table whose rows are loaded.
+    pub(crate) table: Table,
+    pub(crate) key: KeyColumn,
+    /// Who owns the key column, for the error when a key does not read:
+    /// model, table and column.
+    pub(crate) key_owner: (&'static str, &'static str, &'static str),
+    pub(crate) shape: &'q Shape,
+    /// The parent table, when a scan of `table` may replace the index probes.
+    pub(crate) scan_sized_by: Option<&'static str>,
 }
 
-impl Source<'_> {
-    fn query_error(&self, source: rusqlite::Error) -> Error {
-        Error::Query {
-            model: self.model,
-            table: self.table,
+impl Plan<'_> {
+    fn key_error(&self, source: ValueError) -> Error {
+        let (model, table, column) = self.key_owner;
+        Error::Column {
+            model,
+            table,
+            column,
             source,
         }
     }
+
+    /// Rows come in the query's order from SQL, not in key order from Rust.
+    fn ordered(&self) -> bool {
+        !self.shape.order.is_empty() || self.shape.is_windowed()
+    }
 }
 
-pub(crate) enum Query<'a> {
-    /// Every column of the table, where `key_column` is one of the keys; when
-    /// the keys are many compared with the rows of `sized_by`, a full scan
-    /// filtered here instead (see [`sql::select_where_in_or_scan`]).
-    Table {
-        columns: &'static [Column],
-        sized_by: &'static str,
-    },
-    /// Any statement with `n` placeholders for `n` keys.
-    InList(&'a dyn Fn(usize) -> String),
+/// How one load binds its keys: how many per statement, and whether it may scan.
+struct Chunking {
+    chunk: usize,
+    lists_as_json: bool,
+    scan: Option<&'static str>,
+}
+
+fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -> Result<Chunking> {
+    let dialect = conn.dialect();
+    let limit = match conn.caps()? {
+        Caps::Variables(limit) => limit,
+        #[cfg(feature = "postgres")]
+        Caps::Arrays => {
+            return Ok(Chunking {
+                chunk: n,
+                lists_as_json: false,
+                scan: None,
+            })
+        }
+    };
+    // What the statement binds besides the keys: the filter's values (with
+    // long lists as one value each, or every list so if that is what fits),
+    // and a window's two numbers.
+    let fixed = |json| match projection {
+        Projection::CountPerKey => plan
+            .shape
+            .filter
+            .as_ref()
+            .map_or(0, |f| render::params_of(dialect, f, json)),
+        _ => render::shape_params(dialect, plan.shape, json),
+    };
+    let lists_as_json = fixed(false) >= limit;
+    let fixed = fixed(lists_as_json);
+    if fixed >= limit {
+        return Err(Error::TooManyParameters {
+            model: plan.ctx.model,
+            table: plan.ctx.table,
+            needed: fixed + 1,
+            limit,
+        });
+    }
+    let room = limit - fixed;
+    // The scan takes one parameter besides the keys; offer it only where that
+    // does not add a statement, not for one key (the single-row accessors),
+    // where the choice costs more than it can save, and not where an earlier
+    // call learned that the parent table is far larger than the keys.
+    let scan = plan.scan_sized_by.filter(|&parent| {
+        projection == Projection::Model
+            && !plan.ordered()
+            && n > 1
+            && room > 1
+            && n.div_ceil(room - 1) == n.div_ceil(room)
+            && !sizes::clearly_larger(conn.identity(), parent, threshold(n))
+    });
+    let room = if scan.is_some() { room - 1 } else { room };
+    Ok(Chunking {
+        chunk: render::bucket(n, room),
+        lists_as_json,
+        scan,
+    })
+}
+
+fn threshold(keys: usize) -> i64 {
+    i64::try_from(keys)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(SCAN_RATIO)
+}
+
+/// The keys of one statement, as values: the chunk padded to `count` by
+/// repeating its first key (same text, same result), or every key where the
+/// backend binds them as one array.
+fn key_values<'k, K: SqlType>(keys: &[&'k K], count: usize) -> Vec<Value<'k>> {
+    (0..count.max(keys.len()))
+        .map(|i| keys.get(i).unwrap_or(&keys[0]).to_value())
+        .collect()
 }
 
 /// One `Vec` per slot: the rows whose key column equals that slot's key. A
 /// slot whose key is `None` stays empty. No statement runs when no slot has a
-/// key.
+/// key, or when the plan's query can match nothing.
 ///
 /// Every chunk of keys has the same length, a power of two or the limit (the
 /// last is padded by repeating a key, which `IN` ignores), so every chunk, and
 /// every call with a similar number of keys, uses one cached statement. A row is
 /// decoded once per slot that wants it, so duplicate keys need no `Clone`.
+/// The chunks of one call run in one read transaction, so they see one
+/// snapshot of the database.
 ///
-/// Each slot comes out ordered by `order`. Rows usually arrive in that order
-/// already (index order or rowid order), so the loader only notes, as it
-/// pushes, whether some row came before its predecessor, and sorts only then:
-/// an `ORDER BY` cost 40% on 100k rows, a separate pass over every group 5%.
-pub(crate) fn load<'k, K, T, O, I>(
-    conn: &Connection,
-    slot_keys: I,
-    source: &Source<'_>,
+/// Without an order in the query, each slot comes out ordered by `order`
+/// (the primary key). Rows usually arrive in that order already (index order
+/// or rowid order), so the loader only notes, as it pushes, whether some row
+/// came before its predecessor, and sorts only then: an `ORDER BY` cost 40%
+/// on 100k rows, a separate pass over every group 5%.
+pub(crate) fn load<'k, K, T, O>(
+    conn: Conn<'_>,
+    slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
+    plan: &Plan<'_>,
     mut decode: impl FnMut(&Row<'_>) -> Result<T>,
     order: impl Fn(&T) -> &O,
 ) -> Result<Vec<Vec<T>>>
 where
-    K: Eq + Hash + Clone + ToSql + FromSql + 'k,
-    O: ToSql + ?Sized,
-    I: IntoIterator<Item = Option<&'k K>>,
-    I::IntoIter: ExactSizeIterator,
+    K: SqlType + Eq + Hash + Clone + 'k,
+    O: SqlType,
 {
-    let slot_keys = slot_keys.into_iter();
-    let mut slots: Vec<Vec<T>> = Vec::with_capacity(slot_keys.len());
-    let mut groups = Groups::with_capacity(slot_keys.len());
-    for (slot, key) in slot_keys.enumerate() {
-        slots.push(Vec::new());
-        if let Some(key) = key {
-            groups.add(key, slot);
-        }
-    }
-    if groups.keys.is_empty() {
+    let (mut slots, groups) = Groups::collect(slot_keys, Vec::new);
+    if groups.keys.is_empty() || plan.shape.is_never() {
         return Ok(slots);
     }
-
-    let wrap = |e| source.query_error(e);
     let n = groups.keys.len();
-    let Prepared {
-        mut stmt,
+    let dialect = conn.dialect();
+    let Chunking {
         chunk,
-        marker,
-    } = prepare(conn, source, n)?;
-    let first_key = usize::from(marker.is_some());
-    let threshold = i64::try_from(groups.keys.len())
-        .unwrap_or(i64::MAX)
-        .saturating_mul(SCAN_RATIO);
+        lists_as_json,
+        scan,
+    } = chunking(conn, plan, n, Projection::Model)?;
+    let ordered = plan.ordered();
+    let select = Select {
+        table: plan.table,
+        projection: Projection::Model,
+        shape: plan.shape,
+        keys: Some(Keys {
+            column: plan.key,
+            count: chunk,
+            scan_sized_by: scan,
+            per_key: true,
+        }),
+        ordered,
+    };
+    let sql = render::select(dialect, &select, lists_as_json);
+    let key_index = sql.key_index.unwrap_or(0);
+    let threshold = threshold(n);
+
     let mut scanned = false;
     let mut unordered = false;
     let mut push = |slot: &mut Vec<T>, item: T| {
         // The last element sits next to where the new one goes: a cheap check.
-        unordered |= slot
-            .last()
-            .is_some_and(|last| sql_order(order(last), order(&item)).is_gt());
+        unordered |= !ordered
+            && slot.last().is_some_and(|last| {
+                sql_order(order(last).to_value(), order(&item).to_value()).is_gt()
+            });
         slot.push(item);
     };
-    for keys in groups.keys.chunks(chunk) {
-        if marker.is_some() {
-            stmt.raw_bind_parameter(1, threshold).map_err(wrap)?;
-        }
-        for i in 0..chunk {
-            // Padding repeats the chunk's first key: same text, same result.
-            let key = keys.get(i).unwrap_or(&keys[0]);
-            stmt.raw_bind_parameter(first_key + i + 1, key)
-                .map_err(wrap)?;
-        }
-        let mut rows = stmt.raw_query();
-        let mut first_row = true;
-        while let Some(row) = rows.next().map_err(wrap)? {
-            if first_row {
-                first_row = false;
-                if let Some(marker) = marker {
-                    scanned = row.get::<_, i64>(marker).map_err(wrap)? == 0;
-                }
-            }
-            let key: K = match row.get(source.key_index) {
-                Ok(key) => key,
-                // A scan also meets rows with a NULL key, which no key asked for.
-                Err(_) if scanned && row.get_ref(source.key_index).is_ok_and(is_null) => continue,
-                // A key that does not fit its type is bad data, whichever plan ran.
-                Err(e) => {
-                    return Err(Error::Column {
-                        model: source.model,
-                        table: source.table,
-                        column: source.key_column,
-                        source: e,
-                    })
-                }
+    conn.snapshot(n.div_ceil(chunk), plan.ctx, || {
+        let mut stmt = conn.prepare(&sql.text, plan.ctx)?;
+        for keys in groups.keys.chunks(chunk) {
+            let values = key_values(keys, chunk);
+            let binds = Binds {
+                keys: &values,
+                threshold,
+                ..Binds::default()
             };
-            let Some((first, more)) = groups.slots(&key) else {
-                continue;
-            };
-            push(&mut slots[first], decode(row)?);
-            for &slot in more {
-                push(&mut slots[slot], decode(row)?);
+            let params = exec::params(dialect, &sql.slots, &binds);
+            let mut first_row = true;
+            stmt.query(&params, |row| {
+                if first_row {
+                    first_row = false;
+                    if let Some(marker) = sql.marker_index {
+                        let size: i64 = row
+                            .get(marker)
+                            .map_err(|e| plan.ctx.column_error(marker, e))?;
+                        scanned = size <= threshold;
+                        if let Some(parent) = scan {
+                            sizes::learn(conn.identity(), parent, size);
+                        }
+                    }
+                }
+                let raw = row.value(key_index).map_err(|e| plan.key_error(e))?;
+                let key = match K::from_value(raw) {
+                    Ok(key) => key,
+                    // A scan meets every row; an index probe only rows SQLite
+                    // found equal to a requested key. A key that does not read
+                    // is bad data when SQLite would have matched it, and none
+                    // of this load's business otherwise, whichever plan ran.
+                    Err(_) if scanned && !sqlite_would_match(raw, &groups) => return Ok(()),
+                    Err(e) => return Err(plan.key_error(e)),
+                };
+                let Some((first, more)) = groups.slots(&key) else {
+                    return Ok(());
+                };
+                push(&mut slots[first], decode(row)?);
+                for &slot in more {
+                    push(&mut slots[slot], decode(row)?);
+                }
+                Ok(())
+            })?;
+            if scanned {
+                // The scan saw every row, for every key of every chunk.
+                break;
             }
         }
-        if scanned {
-            // The scan saw every row, for every key of every chunk.
-            break;
-        }
-    }
+        Ok(())
+    })?;
     if unordered {
+        let cmp = |a: &T, b: &T| sql_order(order(a).to_value(), order(b).to_value());
         for slot in &mut slots {
-            if !slot.is_sorted_by(|a, b| sql_order(order(a), order(b)).is_le()) {
-                slot.sort_by(|a, b| sql_order(order(a), order(b)));
+            if !slot.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+                slot.sort_by(cmp);
             }
         }
     }
     Ok(slots)
 }
 
-/// The statement for `n` distinct keys, and how many keys each run binds.
-struct Prepared<'c> {
-    stmt: CachedStatement<'c>,
-    chunk: usize,
-    /// For the statement that may scan: the index of the column that says
-    /// which plan ran (see [`sql::select_where_in_or_scan`]).
-    marker: Option<usize>,
-}
-
-fn prepare<'c>(conn: &'c Connection, source: &Source<'_>, n: usize) -> Result<Prepared<'c>> {
-    let limit = variable_limit(conn)?;
-    // The scan takes one parameter besides the keys; offer it only where that
-    // does not add a statement, and not for one key (the single-row accessors),
-    // where the choice costs more than it can save.
-    if let Query::Table { columns, sized_by } = source.query {
-        if n > 1 && limit > 1 && n.div_ceil(limit - 1) == n.div_ceil(limit) {
-            let chunk = bucket(n, limit - 1);
-            let key = source.key_column;
-            let sql = sql::select_where_in_or_scan(source.table, columns, key, sized_by, chunk);
-            // A table without rowid (WITHOUT ROWID, or a view) cannot be sized:
-            // fall back to the plain IN list below, which works everywhere.
-            if let Ok(stmt) = conn.prepare_cached(&sql) {
-                let marker = Some(columns.len());
-                return Ok(Prepared {
-                    stmt,
-                    chunk,
-                    marker,
-                });
-            }
-        }
+/// How many rows each slot's key has, in one statement per chunk (`GROUP BY`
+/// the key; no row is decoded). A limit and an offset in the plan's query
+/// apply per key, as in [`load`].
+pub(crate) fn count<'k, K>(
+    conn: Conn<'_>,
+    slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
+    plan: &Plan<'_>,
+) -> Result<Vec<u64>>
+where
+    K: SqlType + Eq + Hash + Clone + 'k,
+{
+    let (mut counts, groups) = Groups::collect(slot_keys, || 0u64);
+    if groups.keys.is_empty() || plan.shape.is_never() {
+        return Ok(counts);
     }
-    let chunk = bucket(n, limit);
-    let sql = match &source.query {
-        Query::Table { columns, .. } => {
-            sql::select_where_in(source.table, columns, source.key_column, chunk)
-        }
-        Query::InList(sql_for) => sql_for(chunk),
-    };
-    let stmt = conn
-        .prepare_cached(&sql)
-        .map_err(|e| source.query_error(e))?;
-    Ok(Prepared {
-        stmt,
+    let n = groups.keys.len();
+    let dialect = conn.dialect();
+    let Chunking {
         chunk,
-        marker: None,
-    })
+        lists_as_json,
+        ..
+    } = chunking(conn, plan, n, Projection::CountPerKey)?;
+    let select = Select {
+        table: plan.table,
+        projection: Projection::CountPerKey,
+        shape: plan.shape,
+        keys: Some(Keys {
+            column: plan.key,
+            count: chunk,
+            scan_sized_by: None,
+            per_key: true,
+        }),
+        ordered: false,
+    };
+    let sql = render::select(dialect, &select, lists_as_json);
+    let shape = plan.shape;
+    conn.snapshot(n.div_ceil(chunk), plan.ctx, || {
+        let mut stmt = conn.prepare(&sql.text, plan.ctx)?;
+        for keys in groups.keys.chunks(chunk) {
+            let values = key_values(keys, chunk);
+            let binds = Binds {
+                keys: &values,
+                ..Binds::default()
+            };
+            let params = exec::params(dialect, &sql.slots, &binds);
+            stmt.query(&params, |row| {
+                let key: K = row.get(0).map_err(|e| plan.key_error(e))?;
+                let total: i64 = row
+                    .get(1)
+                    .map_err(|e| plan.ctx.column_error(usize::MAX, e))?;
+                let total = u64::try_from(total).unwrap_or(0);
+                let kept = total
+                    .saturating_sub(shape.offset)
+                    .min(shape.limit.unwrap_or(u64::MAX));
+                if let Some((first, more)) = groups.slots(&key) {
+                    counts[first] = kept;
+                    for &slot in more {
+                        counts[slot] = kept;
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    })?;
+    Ok(counts)
 }
 
-fn is_null(value: ValueRef<'_>) -> bool {
-    matches!(value, ValueRef::Null)
-}
-
-/// How many keys one statement binds for `n` keys: `n` rounded up to a power
-/// of two (padded by repeating a key), so that calls with 20, 21 or 30 keys
-/// share one statement text and one cached statement instead of evicting
-/// each other from rusqlite's 16-entry cache; never more than `max`.
-fn bucket(n: usize, max: usize) -> usize {
-    n.checked_next_power_of_two().unwrap_or(max).min(max)
+/// Whether SQLite's `=` would find `raw`, a value that does not read as the
+/// key type, equal to one of the requested keys: after the conversions a
+/// column's numeric or text affinity applies (`1` and `'1'`, `2.0` and `2`).
+fn sqlite_would_match<K: SqlType + Eq + Hash + Clone>(
+    raw: Value<'_>,
+    groups: &Groups<'_, K>,
+) -> bool {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let candidates: [Option<Owned>; 2] = match raw {
+        Value::Integer(i) => [
+            Some(Owned::Text(i.to_string().into())),
+            Some(Owned::Real(i as f64)),
+        ],
+        Value::Real(r) if r.fract() == 0.0 && r.abs() < 9.0e18 => {
+            [Some(Owned::Integer(r as i64)), None]
+        }
+        Value::Text(s) => [
+            s.trim().parse::<i64>().ok().map(Owned::Integer),
+            s.trim().parse::<f64>().ok().map(Owned::Real),
+        ],
+        _ => [None, None],
+    };
+    candidates
+        .into_iter()
+        .flatten()
+        .any(|c| K::from_value(c.as_value()).is_ok_and(|k| groups.slots(&k).is_some()))
 }
 
 /// How SQLite orders two values in an `ORDER BY` with the default `BINARY`
 /// collation: NULL, then numbers by value, then text, then blobs, bytewise.
-/// Keys need only be `ToSql`, not `Ord`, and sort as the database would.
-fn sql_order<O: ToSql + ?Sized>(a: &O, b: &O) -> Ordering {
-    fn rank(v: &ValueRef<'_>) -> u8 {
+/// Keys need only be `SqlType`, not `Ord`, and sort as the database would.
+pub(crate) fn sql_order(a: Value<'_>, b: Value<'_>) -> Ordering {
+    fn rank(v: &Value<'_>) -> u8 {
         match v {
-            ValueRef::Null => 0,
-            ValueRef::Integer(_) | ValueRef::Real(_) => 1,
-            ValueRef::Text(_) => 2,
-            ValueRef::Blob(_) => 3,
+            Value::Null => 0,
+            Value::Integer(_) | Value::Real(_) => 1,
+            Value::Text(_) => 2,
+            _ => 3,
         }
     }
-    let (Ok(a), Ok(b)) = (a.to_sql(), b.to_sql()) else {
-        return Ordering::Equal;
-    };
-    let (a, b) = (value_ref(&a), value_ref(&b));
+    #[allow(clippy::cast_precision_loss)]
     match (a, b) {
-        (ValueRef::Integer(x), ValueRef::Integer(y)) => x.cmp(&y),
-        (ValueRef::Integer(x), ValueRef::Real(y)) => (x as f64).total_cmp(&y),
-        (ValueRef::Real(x), ValueRef::Integer(y)) => x.total_cmp(&(y as f64)),
-        (ValueRef::Real(x), ValueRef::Real(y)) => x.total_cmp(&y),
-        (ValueRef::Text(x), ValueRef::Text(y)) | (ValueRef::Blob(x), ValueRef::Blob(y)) => x.cmp(y),
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(&y),
+        (Value::Integer(x), Value::Real(y)) => (x as f64).total_cmp(&y),
+        (Value::Real(x), Value::Integer(y)) => x.total_cmp(&(y as f64)),
+        (Value::Real(x), Value::Real(y)) => x.total_cmp(&y),
+        (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
+        // Dates, UUIDs and JSON order as SQLite stores them (ISO 8601 text,
+        // 16-byte blobs), which is also their own order.
+        (Value::Native(x), Value::Native(y)) => match (x.to_sqlite(), y.to_sqlite()) {
+            (Ok(x), Ok(y)) => sql_order(
+                crate::backend::sqlite::output_value(&x),
+                crate::backend::sqlite::output_value(&y),
+            ),
+            _ => Ordering::Equal,
+        },
         (a, b) => rank(&a).cmp(&rank(&b)),
     }
-}
-
-fn value_ref<'a>(out: &'a ToSqlOutput<'_>) -> ValueRef<'a> {
-    match out {
-        ToSqlOutput::Borrowed(v) => *v,
-        ToSqlOutput::Owned(v) => v.into(),
-        // Zeroblobs and other special outputs do not occur as keys.
-        _ => ValueRef::Null,
-    }
-}
-
-/// The connection's current `SQLITE_LIMIT_VARIABLE_NUMBER`, read on every call
-/// because `Connection::set_limit` can change it at any time.
-pub(crate) fn variable_limit(conn: &Connection) -> Result<usize> {
-    let limit = conn.limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER)?;
-    Ok(usize::try_from(limit).unwrap_or(1).max(1))
 }
 
 /// Distinct keys, and for each the slots that asked for it.
@@ -298,12 +411,25 @@ struct Group {
 const NONE: usize = usize::MAX;
 
 impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
-    fn with_capacity(n: usize) -> Self {
-        Groups {
+    /// One empty output per slot, and the groups of the slots' keys.
+    fn collect<T>(
+        slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
+        empty: impl Fn() -> T,
+    ) -> (Vec<T>, Self) {
+        let n = slot_keys.len();
+        let mut out = Vec::with_capacity(n);
+        let mut groups = Groups {
             index: HashMap::with_capacity_and_hasher(n, Default::default()),
             keys: Vec::with_capacity(n),
             more: Vec::new(),
+        };
+        for (slot, key) in slot_keys.enumerate() {
+            out.push(empty());
+            if let Some(key) = key {
+                groups.add(key, slot);
+            }
         }
+        (out, groups)
     }
 
     fn add(&mut self, key: &'k K, slot: usize) {
@@ -333,14 +459,55 @@ impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
     }
 }
 
+/// What earlier loads learned about the size of parent tables, per
+/// connection, so that a load whose keys are clearly few for the table probes
+/// the index with a plain `IN` list and skips the statement that could also
+/// scan. A stale size can only choose the slower plan, never a wrong result:
+/// a table that grew is measured again by the next statement that may scan;
+/// one that shrank keeps a load on the index, which is always correct.
+mod sizes {
+    use super::{HashMap, Mutex};
+
+    /// At most this many (connection, table) sizes are kept; past it the
+    /// map starts over, so connections opened and dropped forever cannot grow it.
+    const CAPACITY: usize = 4096;
+
+    static SIZES: Mutex<Option<HashMap<(usize, &'static str), i64>>> = Mutex::new(None);
+
+    /// The table's size, as a lower bound: the statement counts at most
+    /// `4 × threshold + 1` rows.
+    pub(super) fn learn(connection: usize, table: &'static str, size: i64) {
+        let mut sizes = SIZES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sizes = sizes.get_or_insert_with(HashMap::new);
+        if sizes.len() >= CAPACITY {
+            sizes.clear();
+        }
+        sizes.insert((connection, table), size);
+    }
+
+    /// Whether the table is known to have more than twice `threshold` rows.
+    pub(super) fn clearly_larger(connection: usize, table: &'static str, threshold: i64) -> bool {
+        let sizes = SIZES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sizes
+            .as_ref()
+            .and_then(|s| s.get(&(connection, table)))
+            .is_some_and(|&size| size > threshold.saturating_mul(2))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::sql_order;
+    use crate::value::Value;
     use std::cmp::Ordering::*;
 
     #[test]
     fn chunks_round_up_to_powers_of_two_under_the_limit() {
-        use super::bucket;
+        use crate::render::bucket;
         let got: Vec<usize> = [1, 2, 3, 20, 32, 33, 40_000]
             .iter()
             .map(|&n| bucket(n, 32_765))
@@ -351,14 +518,15 @@ mod tests {
 
     #[test]
     fn keys_sort_as_sqlite_sorts_them() {
-        assert_eq!(sql_order(&1i64, &2i64), Less);
-        assert_eq!(sql_order(&-5i32, &-7i32), Greater);
-        assert_eq!(sql_order("b", "a"), Greater);
+        let t = Value::Text;
+        assert_eq!(sql_order(Value::Integer(1), Value::Integer(2)), Less);
+        assert_eq!(sql_order(Value::Integer(-5), Value::Integer(-7)), Greater);
+        assert_eq!(sql_order(t("b"), t("a")), Greater);
         // Bytewise, as the BINARY collation: "B" < "a", "é" after "z".
-        assert_eq!(sql_order("B", "a"), Less);
-        assert_eq!(sql_order("é", "z"), Greater);
-        assert_eq!(sql_order(&2.5f64, &-1.0f64), Greater);
-        assert_eq!(sql_order(&Some(1i64), &None::<i64>), Greater);
-        assert_eq!(sql_order(&vec![1u8, 2], &vec![1u8]), Greater);
+        assert_eq!(sql_order(t("B"), t("a")), Less);
+        assert_eq!(sql_order(t("é"), t("z")), Greater);
+        assert_eq!(sql_order(Value::Real(2.5), Value::Real(-1.0)), Greater);
+        assert_eq!(sql_order(Value::Integer(1), Value::Null), Greater);
+        assert_eq!(sql_order(Value::Blob(&[1, 2]), Value::Blob(&[1])), Greater);
     }
 }

@@ -3,16 +3,17 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use rusqlite::types::ToSql;
-use rusqlite::{Connection, OptionalExtension, Row};
-
+use crate::backend::{Ctx, Db, Row};
 use crate::error::{Error, Result};
-use crate::{sql, SqlType};
+use crate::query::Query;
+use crate::render::{self, Dialect};
+use crate::statement::{Table, Write};
+use crate::{exec, schema, ColumnType, SqlType};
 
 /// One column of a model's table, as `#[derive(Model)]` describes it.
 ///
 /// ```
-/// use orm_core::{ForeignKey, Model};
+/// use orm_core::{ColumnType, ForeignKey, Model};
 /// # #[derive(Model)] struct Category { id: i64 }
 /// #[derive(Model)]
 /// struct Product {
@@ -23,14 +24,15 @@ use crate::{sql, SqlType};
 /// }
 ///
 /// let fk = &Product::COLUMNS[2];
-/// assert_eq!((fk.name(), fk.sql_type(), fk.nullable()), ("category_id", "INTEGER", false));
+/// assert_eq!((fk.name(), fk.column_type(), fk.nullable()), ("category_id", ColumnType::BigInt, false));
+/// assert_eq!(fk.column_type().sqlite(), "INTEGER");
 /// assert_eq!(fk.references(), Some(("category", "id")));
 /// assert!(Product::COLUMNS[1].nullable());
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     name: &'static str,
-    sql_type: &'static str,
+    column_type: ColumnType,
     nullable: bool,
     references: Option<fn() -> (&'static str, &'static str)>,
 }
@@ -39,13 +41,13 @@ impl Column {
     #[doc(hidden)]
     pub const fn __new(
         name: &'static str,
-        sql_type: &'static str,
+        column_type: ColumnType,
         nullable: bool,
         references: Option<fn() -> (&'static str, &'static str)>,
     ) -> Self {
         Column {
             name,
-            sql_type,
+            column_type,
             nullable,
             references,
         }
@@ -56,9 +58,9 @@ impl Column {
         self.name
     }
 
-    /// The declared SQLite type.
-    pub const fn sql_type(&self) -> &'static str {
-        self.sql_type
+    /// The column's type, which each backend names in its own DDL.
+    pub const fn column_type(&self) -> ColumnType {
+        self.column_type
     }
 
     /// Whether NULL is allowed (the field is an `Option`).
@@ -72,11 +74,13 @@ impl Column {
     }
 }
 
-/// A struct stored as rows of one SQLite table. Derive it with `#[derive(Model)]`.
+/// A struct stored as rows of one table. Derive it with `#[derive(Model)]`.
 ///
 /// The derive implements the items without a default; the provided methods are
-/// the basic table operations. Relation functions (`prefetch_*`, `load_*` and the
-/// accessors) are generated as inherent methods; see the crate docs.
+/// the table operations. Relation functions (`prefetch_*`, `load_*`, `count_*`
+/// and the accessors) are generated as inherent methods; see the crate docs.
+/// Every function takes any connection: `&conn`, `&tx`, or with the `postgres`
+/// feature `&pg` (see [`Db`]).
 ///
 /// ```
 /// use orm_core::rusqlite::Connection;
@@ -98,12 +102,22 @@ impl Column {
 /// assert_eq!(Tag::all(&conn)?.len(), 2); // in key order: "orm", "sql"
 /// assert_eq!(Tag::get(&conn, "sql".to_string())?, Some(Tag { slug: "sql".into(), uses: 3 }));
 /// assert_eq!(Tag::get(&conn, "nope".to_string())?, None);
+///
+/// Tag { slug: "sql".into(), uses: 4 }.update(&conn)?;
+/// Tag { slug: "rust".into(), uses: 1 }.upsert(&conn)?;  // inserted
+/// assert!(Tag { slug: "orm".into(), uses: 0 }.delete(&conn)?);
+/// let f = Tag::fields();
+/// assert_eq!(Tag::query().filter(f.uses.ge(1)).count(&conn)?, 2);
 /// assert_eq!((Tag::TABLE, Tag::primary_key_column()), ("tags", "slug"));
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub trait Model: Sized {
+pub trait Model: Sized + crate::__private::ModelImpl {
     /// The primary key's type: integers, `String`, or any `Eq + Hash` column type.
     type Key: SqlType + Eq + Hash + Clone + Debug;
+
+    /// The typed handles of the model's columns, one public field per struct
+    /// field, from [`fields`](Model::fields).
+    type Fields: Copy;
 
     /// The struct's name, for messages.
     const NAME: &'static str;
@@ -122,85 +136,125 @@ pub trait Model: Sized {
     /// [`Error::Column`] naming the column.
     fn from_row(row: &Row<'_>) -> Result<Self>;
 
-    /// Calls `f` with every field as a bindable value, in column order.
-    #[doc(hidden)]
-    fn __with_values<R>(&self, f: impl FnOnce(&[&dyn ToSql]) -> R) -> R;
+    /// The typed handle of every column, to build queries with:
+    /// `let f = Product::fields(); Product::query().filter(f.price.lt(10.0))`.
+    fn fields() -> Self::Fields;
+
+    /// A query of this model's rows; see [`Query`].
+    fn query() -> Query<Self> {
+        Query::new()
+    }
 
     /// Creates the table if it does not exist, with column types, `NOT NULL` on
     /// every non-`Option` field, the primary key, `REFERENCES` on foreign keys and
     /// an index on every foreign-key column.
-    fn create_table(conn: &Connection) -> Result<()> {
-        let ddl = sql::create_table(Self::TABLE, Self::COLUMNS, Self::PRIMARY_KEY);
-        conn.execute_batch(&ddl).map_err(query_error::<Self>)
+    fn create_table(conn: &impl Db) -> Result<()> {
+        let conn = conn.__conn();
+        let ddl = render::create_table(conn.dialect(), &Table::of::<Self>(), Self::AUTO_KEY);
+        conn.batch(&ddl, Ctx::of::<Self>())
     }
 
-    /// Inserts this row.
-    fn insert(&self, conn: &Connection) -> Result<()> {
-        Self::insert_all(conn, std::iter::once(self))
+    /// The SQLite DDL [`create_table`](Model::create_table) runs, for a
+    /// migration tool such as `rusqlite_migration`.
+    fn create_table_sql() -> String {
+        render::create_table(Dialect::Sqlite, &Table::of::<Self>(), Self::AUTO_KEY)
     }
 
-    /// Inserts every row with one prepared statement. Wrap the call in a
-    /// transaction to make it all-or-nothing and fast.
-    fn insert_all<'a>(conn: &Connection, rows: impl IntoIterator<Item = &'a Self>) -> Result<()>
+    /// The PostgreSQL DDL [`create_table`](Model::create_table) runs there.
+    #[cfg(feature = "postgres")]
+    fn create_table_sql_postgres() -> String {
+        render::create_table(Dialect::Postgres, &Table::of::<Self>(), Self::AUTO_KEY)
+    }
+
+    /// Compares the live table with the model and returns
+    /// [`Error::Schema`] listing every difference: a missing or extra column,
+    /// a column of another type or nullability, another primary key or
+    /// foreign-key target, a foreign-key column without an index.
+    fn check_table(conn: &impl Db) -> Result<()> {
+        schema::check::<Self>(conn.__conn())
+    }
+
+    /// Inserts this row and returns its primary key: the one it holds, or,
+    /// for a `#[primary_key(auto)]` model, the one the database assigned (the
+    /// field's value is then ignored).
+    fn insert(&self, conn: &impl Db) -> Result<Self::Key> {
+        let mut keys = Self::insert_all(conn, std::iter::once(self))?;
+        keys.pop().ok_or_else(|| Error::NotFound {
+            model: Self::NAME,
+            table: Self::TABLE,
+            key: "(none returned by INSERT)".into(),
+        })
+    }
+
+    /// Inserts every row with one prepared statement and returns their keys.
+    /// Wrap the call in a transaction to make it all-or-nothing and fast.
+    fn insert_all<'a>(
+        conn: &impl Db,
+        rows: impl IntoIterator<Item = &'a Self>,
+    ) -> Result<Vec<Self::Key>>
     where
         Self: 'a,
     {
-        let mut stmt = conn
-            .prepare_cached(&sql::insert(Self::TABLE, Self::COLUMNS))
-            .map_err(query_error::<Self>)?;
-        for row in rows {
-            row.__with_values(|values| stmt.execute(values))
-                .map_err(query_error::<Self>)?;
+        exec::insert_all(conn.__conn(), rows)
+    }
+
+    /// Every row, in primary-key order.
+    fn all(conn: &impl Db) -> Result<Vec<Self>> {
+        Self::query().all(conn)
+    }
+
+    /// The row with this primary key, if there is one.
+    fn get(conn: &impl Db, key: Self::Key) -> Result<Option<Self>> {
+        exec::get::<Self>(conn.__conn(), &key)
+    }
+
+    /// Writes every column of this row to the row with its primary key. No
+    /// such row is [`Error::NotFound`], naming the model and the key.
+    fn update(&self, conn: &impl Db) -> Result<()> {
+        let changed = exec::write_row(
+            conn.__conn(),
+            self,
+            Write::UpdateByKey {
+                table: Table::of::<Self>(),
+            },
+        )?;
+        if changed == 0 {
+            return Err(Error::NotFound {
+                model: Self::NAME,
+                table: Self::TABLE,
+                key: format!("{:?}", self.primary_key()),
+            });
         }
         Ok(())
     }
 
-    /// Every row, in primary-key order.
-    fn all(conn: &Connection) -> Result<Vec<Self>> {
-        let sql = sql::select_all(Self::TABLE, Self::COLUMNS, Self::primary_key_column());
-        let mut stmt = conn.prepare_cached(&sql).map_err(query_error::<Self>)?;
-        let mut rows = stmt.raw_query();
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(query_error::<Self>)? {
-            out.push(Self::from_row(row)?);
-        }
-        Ok(out)
+    /// Inserts this row, or, when a row with its primary key exists, writes
+    /// every other column to it.
+    fn upsert(&self, conn: &impl Db) -> Result<()> {
+        exec::write_row(
+            conn.__conn(),
+            self,
+            Write::Upsert {
+                table: Table::of::<Self>(),
+            },
+        )
+        .map(|_| ())
     }
 
-    /// The row with this primary key, if there is one.
-    fn get(conn: &Connection, key: Self::Key) -> Result<Option<Self>> {
-        let pk = Self::primary_key_column();
-        let sql = sql::select_where_eq(Self::TABLE, Self::COLUMNS, pk, pk);
-        let mut stmt = conn.prepare_cached(&sql).map_err(query_error::<Self>)?;
-        stmt.query_row([&key], |row| Ok(Self::from_row(row)))
-            .optional()
-            .map_err(query_error::<Self>)?
-            .transpose()
+    /// Deletes the row with this row's primary key; whether there was one.
+    fn delete(&self, conn: &impl Db) -> Result<bool> {
+        let changed = exec::write_row(
+            conn.__conn(),
+            self,
+            Write::DeleteByKey {
+                table: Table::of::<Self>(),
+            },
+        )?;
+        Ok(changed > 0)
     }
 
     /// The primary key's column name.
     fn primary_key_column() -> &'static str {
         Self::COLUMNS[Self::PRIMARY_KEY].name()
     }
-}
-
-pub(crate) fn query_error<M: Model>(source: rusqlite::Error) -> Error {
-    Error::Query {
-        model: M::NAME,
-        table: M::TABLE,
-        source,
-    }
-}
-
-/// Reads column `index` of `M` from `row` into a field of type `T`.
-pub(crate) fn read_column<M: Model, T: rusqlite::types::FromSql>(
-    row: &Row<'_>,
-    index: usize,
-) -> Result<T> {
-    row.get(index).map_err(|source| Error::Column {
-        model: M::NAME,
-        table: M::TABLE,
-        column: M::COLUMNS.get(index).map_or("?", Column::name),
-        source,
-    })
 }

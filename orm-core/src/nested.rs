@@ -1,7 +1,6 @@
 //! Nested prefetch: the next level over all children of the level above.
 
-use rusqlite::Connection;
-
+use crate::backend::Db;
 use crate::error::{Error, Result};
 
 /// Prefetch one level deeper over *all* children at once.
@@ -34,16 +33,18 @@ use crate::error::{Error, Result};
 pub trait Nested<P, C> {
     /// Runs `f` once over every child and regroups its output under the parents.
     #[allow(clippy::type_complexity)] // the nesting is the point
-    fn nested<X, F>(self, conn: &Connection, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
+    fn nested<D, X, F>(self, conn: &D, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
     where
-        F: FnOnce(&Connection, Vec<C>) -> Result<Vec<(C, X)>>;
+        D: Db + ?Sized,
+        F: FnOnce(&D, Vec<C>) -> Result<Vec<(C, X)>>;
 }
 
 impl<P, C> Nested<P, C> for Vec<(P, Vec<C>)> {
     #[allow(clippy::type_complexity)]
-    fn nested<X, F>(self, conn: &Connection, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
+    fn nested<D, X, F>(self, conn: &D, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
     where
-        F: FnOnce(&Connection, Vec<C>) -> Result<Vec<(C, X)>>,
+        D: Db + ?Sized,
+        F: FnOnce(&D, Vec<C>) -> Result<Vec<(C, X)>>,
     {
         let total = self.iter().map(|(_, children)| children.len()).sum();
         let mut parents = Vec::with_capacity(self.len());

@@ -1,13 +1,14 @@
 //! The relation functions that generated code calls: reverse and forward
 //! foreign keys and many-to-many through a junction model. Each is a thin
-//! layer over [`loader::load`].
+//! layer over [`loader::load`] and [`loader::count`].
 
-use rusqlite::Connection;
-
+use crate::backend::{Conn, Ctx};
 use crate::error::{Error, Result};
-use crate::foreign_key::ForeignKeyField;
-use crate::loader::{self, Query, Source};
-use crate::{guard, sql, Model};
+use crate::foreign_key::{ForeignKeyField, Found};
+use crate::loader::{self, Plan};
+use crate::query::Query;
+use crate::statement::{Junction, KeyColumn, Shape, Table};
+use crate::{guard, Model};
 
 /// One `#[foreign_key]` field of a model, described for the loader. The derive
 /// implements it on a hidden marker type per field.
@@ -15,7 +16,7 @@ pub trait ForeignKeyRelation: 'static {
     /// The model that has the field.
     type Child: Model;
     /// The field's type: `ForeignKey<P>` or `Option<ForeignKey<P>>`.
-    type Field: ForeignKeyField;
+    type Field: ForeignKeyField + Found<<Self::Field as ForeignKeyField>::Target>;
     /// Index of the field's column in `Child::COLUMNS`.
     const COLUMN: usize;
     /// The field's name, the forward accessor.
@@ -34,7 +35,7 @@ pub trait ForeignKeyRelation: 'static {
 pub type Parent<R> = <<R as ForeignKeyRelation>::Field as ForeignKeyField>::Target;
 /// Each parent paired with its children, as the `prefetch_*` functions return.
 type Pairs<P, C> = Vec<(P, Vec<C>)>;
-type Loaded<R> = <<R as ForeignKeyRelation>::Field as ForeignKeyField>::Loaded;
+type Loaded<R> = <<R as ForeignKeyRelation>::Field as Found<Parent<R>>>::Loaded;
 
 /// A many-to-many relation through a junction model with two foreign keys,
 /// seen from the target of `Near`.
@@ -53,37 +54,82 @@ fn fk_column<R: ForeignKeyRelation>() -> &'static str {
     R::Child::COLUMNS[R::COLUMN].name()
 }
 
+fn key_owner<R: ForeignKeyRelation>() -> (&'static str, &'static str, &'static str) {
+    (R::Child::NAME, R::Child::TABLE, fk_column::<R>())
+}
+
+/// The children of `parents` through `R` that `shape` selects.
+fn reverse_plan<R: ForeignKeyRelation>(shape: &Shape) -> Plan<'_> {
+    Plan {
+        ctx: Ctx::of::<R::Child>(),
+        table: Table::of::<R::Child>(),
+        key: KeyColumn::Own(R::COLUMN),
+        key_owner: key_owner::<R>(),
+        shape,
+        scan_sized_by: Some(Parent::<R>::TABLE),
+    }
+}
+
+/// For each parent, its children through `R` that `query` selects, in the
+/// query's order (the children's key order without one); the query's limit
+/// and offset apply to each parent.
+pub fn load_reverse_with<R: ForeignKeyRelation>(
+    conn: Conn<'_>,
+    parents: &[Parent<R>],
+    query: &Query<R::Child>,
+) -> Result<Vec<Vec<R::Child>>> {
+    let plan = reverse_plan::<R>(&query.shape);
+    let keys = parents.iter().map(|p| Some(p.primary_key()));
+    loader::load(conn, keys, &plan, R::Child::from_row, Model::primary_key)
+}
+
 /// For each parent, its children through `R`, in the children's key order.
 pub fn load_reverse<R: ForeignKeyRelation>(
-    conn: &Connection,
+    conn: Conn<'_>,
     parents: &[Parent<R>],
 ) -> Result<Vec<Vec<R::Child>>> {
-    let source = Source {
-        model: R::Child::NAME,
-        table: R::Child::TABLE,
-        key_index: R::COLUMN,
-        key_column: fk_column::<R>(),
-        query: Query::Table {
-            columns: R::Child::COLUMNS,
-            sized_by: Parent::<R>::TABLE,
-        },
-    };
-    let keys = parents.iter().map(|p| Some(p.primary_key()));
-    loader::load(conn, keys, &source, R::Child::from_row, Model::primary_key)
+    load_reverse_with::<R>(conn, parents, &Query::new())
+}
+
+/// [`load_reverse_with`], each parent paired with its children.
+pub fn prefetch_reverse_with<R: ForeignKeyRelation>(
+    conn: Conn<'_>,
+    parents: Vec<Parent<R>>,
+    query: &Query<R::Child>,
+) -> Result<Pairs<Parent<R>, R::Child>> {
+    let children = load_reverse_with::<R>(conn, &parents, query)?;
+    Ok(parents.into_iter().zip(children).collect())
 }
 
 /// [`load_reverse`], each parent paired with its children.
 pub fn prefetch_reverse<R: ForeignKeyRelation>(
-    conn: &Connection,
+    conn: Conn<'_>,
     parents: Vec<Parent<R>>,
 ) -> Result<Pairs<Parent<R>, R::Child>> {
-    let children = load_reverse::<R>(conn, &parents)?;
-    Ok(parents.into_iter().zip(children).collect())
+    prefetch_reverse_with::<R>(conn, parents, &Query::new())
+}
+
+/// For each parent, how many children through `R` the query selects.
+pub fn count_reverse_with<R: ForeignKeyRelation>(
+    conn: Conn<'_>,
+    parents: &[Parent<R>],
+    query: &Query<R::Child>,
+) -> Result<Vec<u64>> {
+    let plan = reverse_plan::<R>(&query.shape);
+    loader::count(conn, parents.iter().map(|p| Some(p.primary_key())), &plan)
+}
+
+/// For each parent, how many children it has through `R`.
+pub fn count_reverse<R: ForeignKeyRelation>(
+    conn: Conn<'_>,
+    parents: &[Parent<R>],
+) -> Result<Vec<u64>> {
+    count_reverse_with::<R>(conn, parents, &Query::new())
 }
 
 /// One parent's children: the reverse accessor.
 pub fn reverse_of<R: ForeignKeyRelation>(
-    conn: &Connection,
+    conn: Conn<'_>,
     parent: &Parent<R>,
 ) -> Result<Vec<R::Child>> {
     guard::refuse_lazy(
@@ -108,35 +154,34 @@ fn missing<R: ForeignKeyRelation>(key: Option<&<Parent<R> as Model>::Key>) -> Er
 /// For each child, the row its foreign key `R` points at (`Option` for a
 /// nullable key). A non-null key without a row is [`Error::MissingParent`].
 pub fn load_forward<R: ForeignKeyRelation>(
-    conn: &Connection,
+    conn: Conn<'_>,
     children: &[R::Child],
 ) -> Result<Vec<Loaded<R>>> {
-    let source = Source {
-        model: Parent::<R>::NAME,
-        table: Parent::<R>::TABLE,
-        key_index: Parent::<R>::PRIMARY_KEY,
-        key_column: Parent::<R>::primary_key_column(),
-        query: Query::Table {
-            columns: Parent::<R>::COLUMNS,
-            sized_by: Parent::<R>::TABLE,
-        },
+    let shape = Shape::default();
+    let plan = Plan {
+        ctx: Ctx::of::<Parent<R>>(),
+        table: Table::of::<Parent<R>>(),
+        key: KeyColumn::Own(Parent::<R>::PRIMARY_KEY),
+        key_owner: (
+            Parent::<R>::NAME,
+            Parent::<R>::TABLE,
+            Parent::<R>::primary_key_column(),
+        ),
+        shape: &shape,
+        scan_sized_by: Some(Parent::<R>::TABLE),
     };
     let keys = children.iter().map(|c| R::field(c).target_key());
-    let found = loader::load(
-        conn,
-        keys,
-        &source,
-        Parent::<R>::from_row,
-        Model::primary_key,
-    )?;
+    let found = loader::load(conn, keys, &plan, Parent::<R>::from_row, Model::primary_key)?;
     children
         .iter()
         .zip(found)
         .map(|(child, mut found)| {
             let key = R::field(child).target_key();
             match (found.pop(), key) {
-                (Some(parent), _) => Ok(R::Field::__found(parent)),
-                (None, None) => R::Field::__null().ok_or_else(|| missing::<R>(None)),
+                (Some(parent), _) => Ok(<R::Field as Found<Parent<R>>>::found(parent)),
+                (None, None) => {
+                    <R::Field as Found<Parent<R>>>::null().ok_or_else(|| missing::<R>(None))
+                }
                 (None, Some(key)) => Err(missing::<R>(Some(key))),
             }
         })
@@ -145,68 +190,98 @@ pub fn load_forward<R: ForeignKeyRelation>(
 
 /// [`load_forward`], each child paired with what its key points at.
 pub fn prefetch_forward<R: ForeignKeyRelation>(
-    conn: &Connection,
+    conn: Conn<'_>,
     children: Vec<R::Child>,
 ) -> Result<Vec<(R::Child, Loaded<R>)>> {
     let parents = load_forward::<R>(conn, &children)?;
     Ok(children.into_iter().zip(parents).collect())
 }
 
-/// What one child's key points at: the forward accessor.
-pub fn forward_of<R: ForeignKeyRelation>(conn: &Connection, child: &R::Child) -> Result<Loaded<R>> {
+/// What one child's key points at: the forward accessor. It loads through
+/// the same path as [`load_forward`], so the two always agree.
+pub fn forward_of<R: ForeignKeyRelation>(conn: Conn<'_>, child: &R::Child) -> Result<Loaded<R>> {
     guard::refuse_lazy(conn, R::Child::NAME, R::FIELD, R::PREFETCH_FORWARD)?;
-    match R::field(child).target_key() {
-        None => R::Field::__null().ok_or_else(|| missing::<R>(None)),
-        Some(key) => match Parent::<R>::get(conn, key.clone())? {
-            Some(parent) => Ok(R::Field::__found(parent)),
-            None => Err(missing::<R>(Some(key))),
-        },
+    let mut one = load_forward::<R>(conn, std::slice::from_ref(child))?;
+    one.pop()
+        .ok_or_else(|| missing::<R>(R::field(child).target_key()))
+}
+
+type Junction_<M> = <<M as ManyToMany>::Near as ForeignKeyRelation>::Child;
+type Far<M> = Parent<<M as ManyToMany>::Far>;
+
+fn through_plan<M: ManyToMany>(shape: &Shape) -> Plan<'_> {
+    Plan {
+        ctx: Ctx::of::<Far<M>>(),
+        table: Table::of::<Far<M>>(),
+        key: KeyColumn::Through(Junction {
+            table: Junction_::<M>::TABLE,
+            near: fk_column::<M::Near>(),
+            far: fk_column::<M::Far>(),
+        }),
+        key_owner: key_owner::<M::Near>(),
+        shape,
+        scan_sized_by: None,
     }
+}
+
+/// For each model, the far models joined to it through the junction that
+/// `query` selects, in the query's order (the far models' key order without
+/// one), once per junction row; the query's limit and offset apply to each.
+pub fn load_through_with<M: ManyToMany>(
+    conn: Conn<'_>,
+    near: &[Parent<M::Near>],
+    query: &Query<Far<M>>,
+) -> Result<Vec<Vec<Far<M>>>> {
+    let plan = through_plan::<M>(&query.shape);
+    let keys = near.iter().map(|p| Some(p.primary_key()));
+    loader::load(conn, keys, &plan, Far::<M>::from_row, Model::primary_key)
 }
 
 /// For each model, the far models joined to it through the junction, in the
 /// far models' key order (once per junction row).
 pub fn load_through<M: ManyToMany>(
-    conn: &Connection,
+    conn: Conn<'_>,
     near: &[Parent<M::Near>],
-) -> Result<Vec<Vec<Parent<M::Far>>>> {
-    type Junction<M> = <<M as ManyToMany>::Near as ForeignKeyRelation>::Child;
-    type Far<M> = Parent<<M as ManyToMany>::Far>;
-    let junction = sql::Junction {
-        table: Junction::<M>::TABLE,
-        near: fk_column::<M::Near>(),
-        far: fk_column::<M::Far>(),
-    };
-    let sql_for = |n| {
-        let far_key = Far::<M>::primary_key_column();
-        sql::select_through(Far::<M>::TABLE, Far::<M>::COLUMNS, far_key, &junction, n)
-    };
-    let source = Source {
-        model: Junction::<M>::NAME,
-        table: Junction::<M>::TABLE,
-        key_index: Far::<M>::COLUMNS.len(),
-        key_column: junction.near,
-        query: Query::InList(&sql_for),
-    };
-    let keys = near.iter().map(|p| Some(p.primary_key()));
-    loader::load(conn, keys, &source, Far::<M>::from_row, Model::primary_key)
+) -> Result<Vec<Vec<Far<M>>>> {
+    load_through_with::<M>(conn, near, &Query::new())
 }
 
-/// [`load_through`], each model paired with its far models.
-#[allow(clippy::type_complexity)] // two associated-type projections, nothing to factor
-pub fn prefetch_through<M: ManyToMany>(
-    conn: &Connection,
+/// [`load_through_with`], each model paired with its far models.
+pub fn prefetch_through_with<M: ManyToMany>(
+    conn: Conn<'_>,
     near: Vec<Parent<M::Near>>,
-) -> Result<Pairs<Parent<M::Near>, Parent<M::Far>>> {
-    let far = load_through::<M>(conn, &near)?;
+    query: &Query<Far<M>>,
+) -> Result<Pairs<Parent<M::Near>, Far<M>>> {
+    let far = load_through_with::<M>(conn, &near, query)?;
     Ok(near.into_iter().zip(far).collect())
 }
 
+/// [`load_through`], each model paired with its far models.
+pub fn prefetch_through<M: ManyToMany>(
+    conn: Conn<'_>,
+    near: Vec<Parent<M::Near>>,
+) -> Result<Pairs<Parent<M::Near>, Far<M>>> {
+    prefetch_through_with::<M>(conn, near, &Query::new())
+}
+
+/// For each model, how many far models (junction rows to an existing far
+/// row) the query selects.
+pub fn count_through_with<M: ManyToMany>(
+    conn: Conn<'_>,
+    near: &[Parent<M::Near>],
+    query: &Query<Far<M>>,
+) -> Result<Vec<u64>> {
+    let plan = through_plan::<M>(&query.shape);
+    loader::count(conn, near.iter().map(|p| Some(p.primary_key())), &plan)
+}
+
+/// For each model, how many far models it is joined to.
+pub fn count_through<M: ManyToMany>(conn: Conn<'_>, near: &[Parent<M::Near>]) -> Result<Vec<u64>> {
+    count_through_with::<M>(conn, near, &Query::new())
+}
+
 /// One model's far models: the many-to-many accessor.
-pub fn through_of<M: ManyToMany>(
-    conn: &Connection,
-    near: &Parent<M::Near>,
-) -> Result<Vec<Parent<M::Far>>> {
+pub fn through_of<M: ManyToMany>(conn: Conn<'_>, near: &Parent<M::Near>) -> Result<Vec<Far<M>>> {
     guard::refuse_lazy(conn, Parent::<M::Near>::NAME, M::NAME, M::PREFETCH)?;
     let mut all = load_through::<M>(conn, std::slice::from_ref(near))?;
     Ok(all.pop().unwrap_or_default())

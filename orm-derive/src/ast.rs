@@ -20,10 +20,14 @@ pub(crate) struct Model<'a> {
 }
 
 pub(crate) struct Field<'a> {
+    /// Position among the struct's fields: the column's index in `COLUMNS`.
+    pub(crate) index: usize,
     pub(crate) ident: &'a Ident,
     pub(crate) ty: &'a Type,
     pub(crate) column: String,
     pub(crate) primary_key: Option<&'a syn::Attribute>,
+    /// `auto` of `#[primary_key(auto)]`.
+    pub(crate) auto: Option<syn::Path>,
     pub(crate) foreign_key: Option<ForeignKey<'a>>,
 }
 
@@ -77,7 +81,8 @@ impl<'a> Model<'a> {
         let fields = named
             .named
             .iter()
-            .filter_map(|field| Field::from_syn(cx, field, &child))
+            .enumerate()
+            .filter_map(|(index, field)| Field::from_syn(cx, index, field, &child))
             .collect();
         let table = match container.table {
             Some(lit) => (lit.value(), Some(lit)),
@@ -108,7 +113,7 @@ impl<'a> Model<'a> {
 }
 
 impl<'a> Field<'a> {
-    fn from_syn(cx: &Ctxt, field: &'a syn::Field, child: &str) -> Option<Self> {
+    fn from_syn(cx: &Ctxt, index: usize, field: &'a syn::Field, child: &str) -> Option<Self> {
         let ident = field.ident.as_ref()?;
         let attrs = attr::field(cx, &field.attrs);
         let name = ident.unraw().to_string();
@@ -144,10 +149,12 @@ impl<'a> Field<'a> {
             name
         };
         Some(Field {
+            index,
             ident,
             ty: &field.ty,
             column,
             primary_key: attrs.primary_key,
+            auto: attrs.auto,
             foreign_key,
         })
     }

@@ -11,6 +11,7 @@ pub(crate) const FOREIGN_KEY: &str = "foreign_key";
 pub(crate) const TABLE: &str = "table";
 pub(crate) const RELATED_NAME: &str = "related_name";
 pub(crate) const MANY_TO_MANY: &str = "many_to_many";
+pub(crate) const AUTO: &str = "auto";
 
 /// `#[model(...)]` on the struct.
 #[derive(Default)]
@@ -23,6 +24,8 @@ pub(crate) struct Container {
 pub(crate) struct Field<'a> {
     /// `#[primary_key]`, the attribute itself for spans.
     pub(crate) primary_key: Option<&'a Attribute>,
+    /// `auto` in `#[primary_key(auto)]`, for spans.
+    pub(crate) auto: Option<syn::Path>,
     /// `#[foreign_key]` or `#[foreign_key(...)]`.
     pub(crate) foreign_key: Option<ForeignKey>,
 }
@@ -66,12 +69,32 @@ pub(crate) fn field<'a>(cx: &Ctxt, attrs: &'a [Attribute]) -> Field<'a> {
     let mut out = Field::default();
     for attr in attrs {
         if attr.path().is_ident(PRIMARY_KEY) {
-            if !matches!(attr.meta, Meta::Path(_)) {
-                cx.error_at(attr, "`#[primary_key]` takes no arguments");
-            } else if out.primary_key.is_some() {
+            if out.primary_key.is_some() {
                 cx.error_at(attr, "duplicate `#[primary_key]` on this field");
-            } else {
-                out.primary_key = Some(attr);
+                continue;
+            }
+            out.primary_key = Some(attr);
+            match &attr.meta {
+                Meta::Path(_) => {}
+                Meta::NameValue(_) => {
+                    cx.error_at(attr, "expected `#[primary_key]` or `#[primary_key(auto)]`")
+                }
+                Meta::List(_) => {
+                    let parsed = attr.parse_nested_meta(|meta| {
+                        if meta.path.is_ident(AUTO) {
+                            if out.auto.is_some() {
+                                cx.error_at(&meta.path, format!("duplicate `{AUTO}`"));
+                            }
+                            out.auto = Some(meta.path.clone());
+                            Ok(())
+                        } else {
+                            unknown_key(cx, &meta, PRIMARY_KEY, &[AUTO])
+                        }
+                    });
+                    if let Err(err) = parsed {
+                        cx.push(err);
+                    }
+                }
             }
         } else if attr.path().is_ident(FOREIGN_KEY) {
             if out.foreign_key.is_some() {

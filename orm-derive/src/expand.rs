@@ -1,5 +1,7 @@
 //! Code generation. Generated functions are thin: each calls a generic
-//! function of `orm_core::__private`, where the logic is written and tested once.
+//! function of `orm_core::__private`, where the logic is written and tested
+//! once. They take any connection (`&impl orm_core::Db`) and name no driver
+//! type.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
@@ -25,7 +27,7 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     }
 }
 
-/// After an error: an impl of `Model` with nothing in it that could fail to
+/// After an error: impls of `Model` with nothing in them that could fail to
 /// compile, so the user's other uses of the type do not add errors of their own.
 pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
     let ident = &input.ident;
@@ -33,22 +35,29 @@ pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
     quote! {
         const _: () = {
             #[automatically_derived]
+            impl #impl_generics ::orm_core::__private::ModelImpl for #ident #ty_generics #where_clause {
+                const AUTO_KEY: bool = false;
+                fn __with_values<R>(
+                    &self,
+                    _: impl ::core::ops::FnOnce(&[::orm_core::Value<'_>]) -> R,
+                ) -> R {
+                    ::core::unreachable!()
+                }
+            }
+
+            #[automatically_derived]
             impl #impl_generics ::orm_core::Model for #ident #ty_generics #where_clause {
                 type Key = i64;
+                type Fields = ();
                 const NAME: &'static str = "";
                 const TABLE: &'static str = "";
                 const COLUMNS: &'static [::orm_core::Column] = &[];
                 const PRIMARY_KEY: usize = 0;
                 fn primary_key(&self) -> &i64 { ::core::unreachable!() }
-                fn from_row(_: &::orm_core::rusqlite::Row<'_>) -> ::orm_core::Result<Self> {
+                fn from_row(_: &::orm_core::Row<'_>) -> ::orm_core::Result<Self> {
                     ::core::unreachable!()
                 }
-                fn __with_values<R>(
-                    &self,
-                    _: impl ::core::ops::FnOnce(&[&dyn ::orm_core::rusqlite::ToSql]) -> R,
-                ) -> R {
-                    ::core::unreachable!()
-                }
+                fn fields() {}
             }
         };
     }
@@ -59,12 +68,24 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
     let name = ident.unraw().to_string();
     let table = &model.table.0;
     // `check` reports a missing primary key before expansion runs.
-    let Some((pk, pk_field)) = model.primary_key().map(|i| (i, &model.fields[i])) else {
+    let Some(pk_field) = model.primary_key().and_then(|i| model.fields.get(i)) else {
         return quote!(::core::compile_error!("`#[derive(Model)]` needs a primary key"););
     };
+    let pk = pk_field.index;
     let pk_ident = pk_field.ident;
     let pk_ty = pk_field.ty;
     let key_type = quote_spanned!(pk_ty.span()=> #pk_ty);
+    let auto = pk_field.auto.is_some();
+    // `#[primary_key(auto)]` needs an integer key: the error points at `auto`.
+    let auto_check = pk_field.auto.as_ref().map(|path| {
+        let assert = quote_spanned!(path.span()=> __orm_auto_key::<#pk_ty>());
+        quote! {
+            const _: fn() = || {
+                fn __orm_auto_key<T: ::orm_core::__private::AutoKey>() {}
+                #assert;
+            };
+        }
+    });
 
     let columns = model.fields.iter().map(|f| {
         let column = &f.column;
@@ -80,26 +101,82 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
         };
         quote! {
             ::orm_core::Column::__new(
-                #column, #sql_type::SQL_TYPE, #sql_type::NULLABLE, #references,
+                #column, #sql_type::COLUMN_TYPE, #sql_type::NULLABLE, #references,
             )
         }
     });
-    let reads = model.fields.iter().enumerate().map(|(i, f)| {
+    let reads = model.fields.iter().map(|f| {
         let field = f.ident;
         let ty = f.ty;
+        let index = f.index;
         let read = quote_spanned!(ty.span()=> ::orm_core::__private::read::<Self, #ty>);
-        quote!(#field: #read(row, #i)?)
+        quote!(#field: #read(row, #index)?)
     });
     let values = model.fields.iter().map(|f| {
         let field = f.ident;
         let ty = f.ty;
-        quote_spanned!(ty.span()=> &self.#field as &dyn ::orm_core::rusqlite::ToSql)
+        quote_spanned!(ty.span()=> <#ty as ::orm_core::SqlType>::to_value(&self.#field))
     });
 
+    let vis = model.vis;
+    let handles = model.fields.iter().map(|f| {
+        let field = f.ident;
+        let ty = f.ty;
+        let kind = if f.index == pk {
+            quote!(::orm_core::PrimaryKey)
+        } else {
+            quote!(::orm_core::Plain)
+        };
+        let doc = format!("The `{}` column.", f.column);
+        quote! {
+            #[doc = #doc]
+            pub #field: ::orm_core::Field<#ident, #ty, #kind>
+        }
+    });
+    let inits = model.fields.iter().map(|f| {
+        let field = f.ident;
+        let index = f.index;
+        quote!(#field: ::orm_core::Field::__new(#index))
+    });
+    let fields_doc = format!(
+        "The typed column handles of `{name}`, from `{name}::fields()`: \
+         one per field, to build `{name}::query()` filters, orders and updates."
+    );
+
     quote! {
+        #auto_check
+
+        #[doc = #fields_doc]
+        #vis struct __OrmFields {
+            #(#handles,)*
+        }
+
+        #[automatically_derived]
+        impl ::core::clone::Clone for __OrmFields {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        #[automatically_derived]
+        impl ::core::marker::Copy for __OrmFields {}
+
+        #[automatically_derived]
+        impl ::orm_core::__private::ModelImpl for #ident {
+            const AUTO_KEY: bool = #auto;
+
+            fn __with_values<R>(
+                &self,
+                f: impl ::core::ops::FnOnce(&[::orm_core::Value<'_>]) -> R,
+            ) -> R {
+                f(&[#(#values),*])
+            }
+        }
+
         #[automatically_derived]
         impl ::orm_core::Model for #ident {
             type Key = #key_type;
+            type Fields = __OrmFields;
             const NAME: &'static str = #name;
             const TABLE: &'static str = #table;
             const COLUMNS: &'static [::orm_core::Column] = &[#(#columns),*];
@@ -109,15 +186,12 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
                 &self.#pk_ident
             }
 
-            fn from_row(row: &::orm_core::rusqlite::Row<'_>) -> ::orm_core::Result<Self> {
+            fn from_row(row: &::orm_core::Row<'_>) -> ::orm_core::Result<Self> {
                 ::orm_core::__private::Ok(Self { #(#reads),* })
             }
 
-            fn __with_values<R>(
-                &self,
-                f: impl ::core::ops::FnOnce(&[&dyn ::orm_core::rusqlite::ToSql]) -> R,
-            ) -> R {
-                f(&[#(#values),*])
+            fn fields() -> __OrmFields {
+                __OrmFields { #(#inits),* }
             }
         }
     }
@@ -146,6 +220,132 @@ fn method(name: &str, span: Span) -> Ident {
     Ident::new(name, span)
 }
 
+/// The batch functions of a to-many relation, generated on the model that
+/// has them: `prefetch_r`, `load_r`, `r`, their `_with` forms and the counts.
+struct ToMany<'a> {
+    /// `related_name` or `many_to_many`.
+    name: &'a str,
+    span: Span,
+    vis: &'a syn::Visibility,
+    /// The model the functions are on.
+    owner: &'a Type,
+    /// The model they load.
+    target: TokenStream,
+    /// The runtime functions: `reverse` or `through`, and the marker type.
+    kind: &'static str,
+    marker: &'a Ident,
+    /// Words for the docs.
+    owner_name: String,
+    target_name: String,
+    via: String,
+}
+
+impl ToMany<'_> {
+    fn expand(&self) -> TokenStream {
+        let ToMany {
+            name,
+            span,
+            vis,
+            owner,
+            target,
+            kind,
+            marker,
+            owner_name,
+            target_name,
+            via,
+        } = self;
+        let span = *span;
+        let prefetch = method(&format!("prefetch_{name}"), span);
+        let load = method(&format!("load_{name}"), span);
+        let accessor = method(name, span);
+        let prefetch_with = method(&format!("prefetch_{name}_with"), span);
+        let load_with = method(&format!("load_{name}_with"), span);
+        let count = method(&format!("count_{name}"), span);
+        let count_with = method(&format!("count_{name}_with"), span);
+        let private = quote!(::orm_core::__private);
+        let f = |what: &str| format_ident!("{what}_{kind}");
+        let (prefetch_rt, load_rt, of_rt) = (f("prefetch"), f("load"), format_ident!("{kind}_of"));
+        let with = |what: &str| format_ident!("{what}_{kind}_with");
+        let (prefetch_with_rt, load_with_rt) = (with("prefetch"), with("load"));
+        let (count_rt, count_with_rt) = (f("count"), with("count"));
+        let conn = quote!(conn: &impl ::orm_core::Db);
+        let vec = quote!(::std::vec::Vec);
+        let result = quote!(::orm_core::Result);
+        let query = quote!(::orm_core::Query<#target>);
+
+        let doc_prefetch = format!(
+            "Every `{owner_name}` with its `{target_name}`s {via}, in one query per \
+             batch of keys (the connection's bound-variable limit on SQLite, one \
+             array on PostgreSQL). Generated by `#[derive(Model)]`."
+        );
+        let doc_load = format!(
+            "The `{target_name}`s of each `{owner_name}` {via}, aligned with `rows`; \
+             the borrowing form of `{owner_name}::prefetch_{name}`."
+        );
+        let doc_accessor = format!(
+            "This `{owner_name}`'s `{target_name}`s {via}, in one query. \
+             Refused inside `orm_core::strict`; batch with `{owner_name}::prefetch_{name}`."
+        );
+        let doc_prefetch_with = format!(
+            "Every `{owner_name}` with the `{target_name}`s {via} that `query` selects, \
+             in its order; its `limit` and `offset` apply to each `{owner_name}`."
+        );
+        let doc_load_with = format!(
+            "The `{target_name}`s {via} that `query` selects for each `{owner_name}`, \
+             aligned with `rows`; the borrowing form of `{owner_name}::prefetch_{name}_with`."
+        );
+        let doc_count = format!(
+            "How many `{target_name}`s each `{owner_name}` has {via}, aligned with \
+             `rows`, in one `GROUP BY` query per batch of keys."
+        );
+        let doc_count_with = format!(
+            "How many `{target_name}`s {via} `query` selects for each `{owner_name}`, \
+             aligned with `rows` (within its `limit` and `offset`, applied to each)."
+        );
+
+        // Spanned at the name's literal, so that two models claiming one name
+        // on the same model get a duplicate-definition error pointing at it.
+        quote_spanned! {span=>
+            #[doc = #doc_prefetch]
+            #vis fn #prefetch(#conn, rows: #vec<#owner>) -> #result<#vec<(#owner, #vec<#target>)>> {
+                #private::#prefetch_rt::<#marker>(#private::conn(conn), rows)
+            }
+
+            #[doc = #doc_load]
+            #vis fn #load(#conn, rows: &[#owner]) -> #result<#vec<#vec<#target>>> {
+                #private::#load_rt::<#marker>(#private::conn(conn), rows)
+            }
+
+            #[doc = #doc_accessor]
+            #vis fn #accessor(&self, #conn) -> #result<#vec<#target>> {
+                #private::#of_rt::<#marker>(#private::conn(conn), self)
+            }
+
+            #[doc = #doc_prefetch_with]
+            #vis fn #prefetch_with(#conn, rows: #vec<#owner>, query: #query)
+                -> #result<#vec<(#owner, #vec<#target>)>>
+            {
+                #private::#prefetch_with_rt::<#marker>(#private::conn(conn), rows, &query)
+            }
+
+            #[doc = #doc_load_with]
+            #vis fn #load_with(#conn, rows: &[#owner], query: #query) -> #result<#vec<#vec<#target>>> {
+                #private::#load_with_rt::<#marker>(#private::conn(conn), rows, &query)
+            }
+
+            #[doc = #doc_count]
+            #vis fn #count(#conn, rows: &[#owner]) -> #result<#vec<u64>> {
+                #private::#count_rt::<#marker>(#private::conn(conn), rows)
+            }
+
+            #[doc = #doc_count_with]
+            #vis fn #count_with(#conn, rows: &[#owner], query: #query) -> #result<#vec<u64>> {
+                #private::#count_with_rt::<#marker>(#private::conn(conn), rows, &query)
+            }
+        }
+    }
+}
+
 fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenStream {
     let child = model.ident;
     let vis = model.vis;
@@ -153,11 +353,7 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
     let field_ident = field.ident;
     let field_ty = field.ty;
     let field_name = field.ident.unraw().to_string();
-    let column = model
-        .fields
-        .iter()
-        .position(|f| std::ptr::eq(f, field))
-        .unwrap_or(0);
+    let column = field.index;
     let parent = fk.target;
     let parent_name = type_name(parent);
     let child_name = child.unraw().to_string();
@@ -166,32 +362,30 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
     let span = related_lit
         .as_ref()
         .map_or_else(|| field.span(), |lit| lit.span());
-    let prefetch_reverse = method(&format!("prefetch_{related}"), span);
-    let load_reverse = method(&format!("load_{related}"), span);
-    let reverse = method(related, span);
-    let prefetch_forward = method(&format!("prefetch_{field_name}"), field.span());
-    let load_forward = method(&format!("load_{field_name}"), field.span());
     let reverse_path = format!("{parent_name}::prefetch_{related}");
     let forward_path = format!("{child_name}::prefetch_{field_name}");
+    let child_ty: Type = syn::parse_quote!(#child);
+    let reverse_fns = ToMany {
+        name: related,
+        span,
+        vis,
+        owner: parent,
+        target: quote!(#child),
+        kind: "reverse",
+        marker: &marker,
+        owner_name: parent_name.clone(),
+        target_name: child_name.clone(),
+        via: format!("(through `{child_name}::{field_name}`)"),
+    }
+    .expand();
+
+    let prefetch_forward = method(&format!("prefetch_{field_name}"), field.span());
+    let load_forward = method(&format!("load_{field_name}"), field.span());
     let loaded = if fk.nullable {
         quote!(::core::option::Option<#parent>)
     } else {
         quote!(#parent)
     };
-
-    let doc_prefetch_reverse = format!(
-        "Every `{parent_name}` with its `{child_name}`s (`{child_name}::{field_name}`), \
-         in one query per {{variable limit}} keys. Generated by `#[derive(Model)]` on `{child_name}`."
-    )
-    .replace("{variable limit}", "`SQLITE_LIMIT_VARIABLE_NUMBER`");
-    let doc_load_reverse = format!(
-        "The `{child_name}`s of each `{parent_name}`, aligned with `parents`; \
-         the borrowing form of `{parent_name}::{prefetch_reverse}`."
-    );
-    let doc_reverse = format!(
-        "This `{parent_name}`'s `{child_name}`s, in one query. \
-         Refused inside `orm_core::strict`; batch with `{parent_name}::{prefetch_reverse}`."
-    );
     let doc_prefetch_forward = format!(
         "Every `{child_name}` with the `{parent_name}` its `{field_name}` points at, in one query."
     );
@@ -201,50 +395,28 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
         "The `{parent_name}` this `{child_name}`'s `{field_name}` points at, in one query. \
          Refused inside `orm_core::strict`; batch with `{child_name}::{prefetch_forward}`."
     );
-
-    let conn = quote!(conn: &::orm_core::rusqlite::Connection);
+    let conn = quote!(conn: &impl ::orm_core::Db);
     let vec = quote!(::std::vec::Vec);
     let result = quote!(::orm_core::Result);
     let private = quote!(::orm_core::__private);
 
-    // Spanned at the `related_name` literal, so that two models claiming one
-    // name on the same parent get a duplicate-definition error pointing at it.
-    let reverse_fns = quote_spanned! {span=>
-        #[doc = #doc_prefetch_reverse]
-        #vis fn #prefetch_reverse(#conn, parents: #vec<#parent>)
-            -> #result<#vec<(#parent, #vec<#child>)>>
-        {
-            #private::prefetch_reverse::<#marker>(conn, parents)
-        }
-
-        #[doc = #doc_load_reverse]
-        #vis fn #load_reverse(#conn, parents: &[#parent]) -> #result<#vec<#vec<#child>>> {
-            #private::load_reverse::<#marker>(conn, parents)
-        }
-
-        #[doc = #doc_reverse]
-        #vis fn #reverse(&self, #conn) -> #result<#vec<#child>> {
-            #private::reverse_of::<#marker>(conn, self)
-        }
-    };
-
     let field_span = field.span();
     let forward_fns = quote_spanned! {field_span=>
         #[doc = #doc_prefetch_forward]
-        #vis fn #prefetch_forward(#conn, children: #vec<#child>)
-            -> #result<#vec<(#child, #loaded)>>
+        #vis fn #prefetch_forward(#conn, children: #vec<#child_ty>)
+            -> #result<#vec<(#child_ty, #loaded)>>
         {
-            #private::prefetch_forward::<#marker>(conn, children)
+            #private::prefetch_forward::<#marker>(#private::conn(conn), children)
         }
 
         #[doc = #doc_load_forward]
-        #vis fn #load_forward(#conn, children: &[#child]) -> #result<#vec<#loaded>> {
-            #private::load_forward::<#marker>(conn, children)
+        #vis fn #load_forward(#conn, children: &[#child_ty]) -> #result<#vec<#loaded>> {
+            #private::load_forward::<#marker>(#private::conn(conn), children)
         }
 
         #[doc = #doc_forward]
         #vis fn #field_ident(&self, #conn) -> #result<#loaded> {
-            #private::forward_of::<#marker>(conn, self)
+            #private::forward_of::<#marker>(#private::conn(conn), self)
         }
     };
 
@@ -293,50 +465,28 @@ fn many_to_many(model: &Model<'_>) -> TokenStream {
             return TokenStream::new();
         };
         let name = lit.value();
-        let vis = model.vis;
         let near_ty = near.target;
         let far_ty = far.target;
         let near_marker = marker(near_field);
         let far_marker = marker(far_field);
         let marker = format_ident!("__OrmManyToMany_{}", name);
-        let prefetch = method(&format!("prefetch_{name}"), lit.span());
-        let load = method(&format!("load_{name}"), lit.span());
-        let accessor = method(&name, lit.span());
         let near_name = type_name(near_ty);
-        let far_name = type_name(far_ty);
         let prefetch_path = format!("{near_name}::prefetch_{name}");
         let junction = model.ident.unraw().to_string();
-        let doc_prefetch = format!(
-            "Every `{near_name}` with its `{far_name}`s through `{junction}`, in one query."
-        );
-        let doc_load = format!(
-            "The `{far_name}`s of each `{near_name}` through `{junction}`, aligned with `rows`."
-        );
-        let doc_accessor = format!(
-            "This `{near_name}`'s `{far_name}`s through `{junction}`, in one query. \
-             Refused inside `orm_core::strict`; batch with `{near_name}::{prefetch}`."
-        );
-        let conn = quote!(conn: &::orm_core::rusqlite::Connection);
+        let fns = ToMany {
+            name: &name,
+            span: lit.span(),
+            vis: model.vis,
+            owner: near_ty,
+            target: quote!(#far_ty),
+            kind: "through",
+            marker: &marker,
+            owner_name: near_name,
+            target_name: type_name(far_ty),
+            via: format!("(through `{junction}`)"),
+        }
+        .expand();
         let private = quote!(::orm_core::__private);
-        let vec = quote!(::std::vec::Vec);
-        let fns = quote_spanned! {lit.span()=>
-            #[doc = #doc_prefetch]
-            #vis fn #prefetch(#conn, rows: #vec<#near_ty>)
-                -> ::orm_core::Result<#vec<(#near_ty, #vec<#far_ty>)>>
-            {
-                #private::prefetch_through::<#marker>(conn, rows)
-            }
-
-            #[doc = #doc_load]
-            #vis fn #load(#conn, rows: &[#near_ty]) -> ::orm_core::Result<#vec<#vec<#far_ty>>> {
-                #private::load_through::<#marker>(conn, rows)
-            }
-
-            #[doc = #doc_accessor]
-            #vis fn #accessor(&self, #conn) -> ::orm_core::Result<#vec<#far_ty>> {
-                #private::through_of::<#marker>(conn, self)
-            }
-        };
         quote! {
             struct #marker;
 

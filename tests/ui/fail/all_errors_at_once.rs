@@ -8,7 +8,7 @@ struct Category {
 #[derive(Model)]
 #[model(table = "products", table = "again")]
 struct Product {
-    #[primary_key(auto)]
+    #[primary_key(autoincrement)]
     id: i64,
     #[foreign_key(related_name = "all")]
     category: ForeignKey<Category>,

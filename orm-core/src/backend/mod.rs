@@ -1,0 +1,377 @@
+//! The seam between the crate and a database driver.
+//!
+//! Everything above this module (the derive's code, the query layer, the
+//! loader) sees a [`Conn`]: a borrowed connection of some backend. It asks
+//! the connection what it can do ([`Caps`]), prepares statement text
+//! rendered for its [`Dialect`](crate::render::Dialect), binds neutral
+//! [`Param`]s and reads neutral [`Row`]s. Only the modules below name a
+//! driver type.
+
+pub(crate) mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+
+use crate::error::{DbError, Error, Result};
+use crate::log;
+use crate::model::Column;
+use crate::render::Dialect;
+use crate::value::{Value, ValueError};
+use crate::SqlType;
+
+/// A connection the generated functions accept: a `rusqlite::Connection`,
+/// `Transaction` or `Savepoint`, with the `postgres` feature a
+/// [`Postgres`](crate::Postgres) connection, and with the `r2d2` feature a
+/// pooled connection of either.
+///
+/// Every function of a model takes `&impl Db`, so `&conn`, `&tx` and `&pg` all
+/// work where a connection is wanted, as do the std wrappers around one
+/// (`Box`, `Rc`, `Arc`, `MutexGuard`, `AssertUnwindSafe`). A pooled connection
+/// of another pool crate works as `&*conn` (it dereferences to the
+/// connection). The trait is sealed: the crate must know how to talk to each
+/// kind of connection.
+///
+/// ```
+/// use orm_core::{Db, Model};
+/// #[derive(Model)] struct Note { id: i64 }
+///
+/// fn notes(conn: &impl Db) -> orm_core::Result<Vec<Note>> {
+///     Note::all(conn)
+/// }
+/// let mut conn = orm_core::rusqlite::Connection::open_in_memory()?;
+/// Note::create_table(&conn)?;
+/// let tx = conn.transaction()?;
+/// assert!(notes(&tx)?.is_empty());
+/// # Ok::<(), orm_core::Error>(())
+/// ```
+pub trait Db: crate::__private::Sealed {
+    #[doc(hidden)]
+    fn __conn(&self) -> Conn<'_>;
+}
+
+/// A borrowed connection of one backend. Not public API.
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum Conn<'c> {
+    #[doc(hidden)]
+    Sqlite(&'c rusqlite::Connection),
+    #[doc(hidden)]
+    #[cfg(feature = "postgres")]
+    Postgres(&'c crate::Postgres),
+}
+
+/// `Db` through the std wrappers a connection commonly sits in: a reference,
+/// a `Box`, an `Rc` or `Arc`, a `MutexGuard` (`Arc<Mutex<Connection>>` in a web
+/// server), `AssertUnwindSafe`.
+macro_rules! through_deref {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl<T: Db + ?Sized> crate::__private::Sealed for $ty {}
+        impl<T: Db + ?Sized> Db for $ty {
+            fn __conn(&self) -> Conn<'_> {
+                (**self).__conn()
+            }
+        }
+    )+};
+}
+
+through_deref!(
+    &T,
+    &mut T,
+    Box<T>,
+    std::rc::Rc<T>,
+    std::sync::Arc<T>,
+    std::sync::MutexGuard<'_, T>,
+);
+
+impl<T: Db> crate::__private::Sealed for std::panic::AssertUnwindSafe<T> {}
+impl<T: Db> Db for std::panic::AssertUnwindSafe<T> {
+    fn __conn(&self) -> Conn<'_> {
+        self.0.__conn()
+    }
+}
+
+/// What a backend can bind in one statement.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Caps {
+    /// At most this many bound values per statement (SQLite's
+    /// `SQLITE_LIMIT_VARIABLE_NUMBER`, read on every call).
+    Variables(usize),
+    /// Any number of values, as one array parameter.
+    #[cfg(feature = "postgres")]
+    Arrays,
+}
+
+/// One bound parameter.
+#[derive(Debug)]
+pub(crate) enum Param<'a> {
+    Value(Value<'a>),
+    /// A list of values as one JSON array, for SQLite's `json_each`.
+    Json(String),
+    /// A list of values as one array, for PostgreSQL's `= ANY($n)`.
+    #[cfg(feature = "postgres")]
+    Array(Vec<Value<'a>>),
+}
+
+/// Which model a statement is for: named in its errors and its log events.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx {
+    pub(crate) model: &'static str,
+    pub(crate) table: &'static str,
+    pub(crate) columns: &'static [Column],
+}
+
+impl Ctx {
+    pub(crate) fn of<M: crate::Model>() -> Self {
+        Ctx {
+            model: M::NAME,
+            table: M::TABLE,
+            columns: M::COLUMNS,
+        }
+    }
+
+    /// A failed statement, as the most specific error the driver's error allows.
+    pub(crate) fn error(&self, source: DbError) -> Error {
+        if let Some(column) = source.missing_column() {
+            // The driver names the column as the statement wrote it: `t."name"`.
+            let column = column.rsplit('.').next().unwrap_or(&column);
+            let column = column.trim_matches('"').to_owned();
+            return Error::NoSuchColumn {
+                model: self.model,
+                table: self.table,
+                column,
+                source,
+            };
+        }
+        if source.is_busy() {
+            return Error::Busy {
+                model: self.model,
+                table: self.table,
+                source,
+            };
+        }
+        Error::Query {
+            model: self.model,
+            table: self.table,
+            source,
+        }
+    }
+
+    /// A value of column `index` that does not fit its field.
+    pub(crate) fn column_error(&self, index: usize, source: ValueError) -> Error {
+        Error::Column {
+            model: self.model,
+            table: self.table,
+            column: self.columns.get(index).map_or("?", Column::name),
+            source,
+        }
+    }
+}
+
+/// One row of a result, from any backend. Generated `from_row` functions read
+/// it by column index.
+///
+/// ```
+/// use orm_core::rusqlite::Connection;
+/// use orm_core::{Model, Row};
+/// #[derive(Model, Debug, PartialEq)] struct Note { id: i64, body: String }
+///
+/// let conn = Connection::open_in_memory()?;
+/// let note = conn.query_row("SELECT 7, 'hi'", [], |row| Ok(Note::from_row(&Row::from(row))))??;
+/// assert_eq!(note, Note { id: 7, body: "hi".into() });
+/// # Ok::<(), orm_core::Error>(())
+/// ```
+pub struct Row<'a> {
+    inner: RowInner<'a>,
+}
+
+enum RowInner<'a> {
+    Sqlite(&'a rusqlite::Row<'a>),
+    #[cfg(feature = "postgres")]
+    Postgres(&'a ::postgres::Row),
+}
+
+impl<'a> From<&'a rusqlite::Row<'a>> for Row<'a> {
+    fn from(row: &'a rusqlite::Row<'a>) -> Self {
+        Row {
+            inner: RowInner::Sqlite(row),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl<'a> From<&'a ::postgres::Row> for Row<'a> {
+    fn from(row: &'a ::postgres::Row) -> Self {
+        Row {
+            inner: RowInner::Postgres(row),
+        }
+    }
+}
+
+impl Row<'_> {
+    /// The value of column `index` (from 0).
+    pub fn value(&self, index: usize) -> Result<Value<'_>, ValueError> {
+        match &self.inner {
+            RowInner::Sqlite(row) => sqlite::value(row, index),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(row) => postgres::value(row, index),
+        }
+    }
+
+    /// Column `index` (from 0) read as `T`.
+    pub fn get<T: SqlType>(&self, index: usize) -> Result<T, ValueError> {
+        T::from_value(self.value(index)?)
+    }
+}
+
+impl<'c> Conn<'c> {
+    fn system(&self) -> &'static str {
+        match self {
+            Conn::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => "postgresql",
+        }
+    }
+
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Conn::Sqlite(_) => Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub(crate) fn caps(&self) -> Result<Caps> {
+        match self {
+            Conn::Sqlite(conn) => sqlite::variable_limit(conn).map(Caps::Variables),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => Ok(Caps::Arrays),
+        }
+    }
+
+    /// Identifies the connection (the same for a connection and its
+    /// transactions) while it is borrowed.
+    pub(crate) fn identity(&self) -> usize {
+        match self {
+            Conn::Sqlite(conn) => std::ptr::from_ref::<rusqlite::Connection>(conn) as usize,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(pg) => std::ptr::from_ref::<crate::Postgres>(pg) as usize,
+        }
+    }
+
+    /// Prepares `sql` (cached by text, per connection).
+    pub(crate) fn prepare<'s>(&self, sql: &'s str, ctx: Ctx) -> Result<Stmt<'c, 's>> {
+        let inner = match self {
+            Conn::Sqlite(conn) => StmtInner::Sqlite(
+                conn.prepare_cached(sql)
+                    .map_err(|e| ctx.error(DbError::Sqlite(e)))?,
+            ),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(pg) => StmtInner::Postgres(pg, pg.prepare_cached(sql, &ctx)?),
+        };
+        Ok(Stmt { inner, sql, ctx })
+    }
+
+    /// Runs `f`, whose statements must all see one snapshot of the database,
+    /// inside a read transaction when the connection is not already in one.
+    /// `statements` is how many `f` will run: one needs no transaction.
+    pub(crate) fn snapshot<T>(
+        &self,
+        statements: usize,
+        ctx: Ctx,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        match self {
+            Conn::Sqlite(conn) if statements > 1 && conn.is_autocommit() => {
+                sqlite::in_read_transaction(conn, self.identity(), ctx, f)
+            }
+            _ => f(),
+        }
+    }
+
+    /// Runs statements that return nothing (DDL), separated by `;`.
+    pub(crate) fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
+        let start = log::start();
+        match self {
+            Conn::Sqlite(conn) => conn
+                .execute_batch(sql)
+                .map_err(|e| ctx.error(DbError::Sqlite(e)))?,
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(pg) => pg.run_batch(sql, &ctx)?,
+        }
+        log::finish(start, self.system(), &ctx, sql, 0, &[]);
+        Ok(())
+    }
+}
+
+enum StmtInner<'c> {
+    Sqlite(rusqlite::CachedStatement<'c>),
+    #[cfg(feature = "postgres")]
+    Postgres(&'c crate::Postgres, ::postgres::Statement),
+}
+
+/// A prepared statement, run once per set of parameters.
+pub(crate) struct Stmt<'c, 's> {
+    inner: StmtInner<'c>,
+    sql: &'s str,
+    ctx: Ctx,
+}
+
+impl Stmt<'_, '_> {
+    fn system(&self) -> &'static str {
+        match self.inner {
+            StmtInner::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            StmtInner::Postgres(..) => "postgresql",
+        }
+    }
+
+    /// Runs the statement and calls `on_row` for each row; returns the row count.
+    pub(crate) fn query<F>(&mut self, params: &[Param<'_>], mut on_row: F) -> Result<usize>
+    where
+        F: FnMut(&Row<'_>) -> Result<()>,
+    {
+        let start = log::start();
+        let ctx = self.ctx;
+        let rows = match &mut self.inner {
+            StmtInner::Sqlite(stmt) => {
+                let wrap = |e| ctx.error(DbError::Sqlite(e));
+                sqlite::bind(stmt, params).map_err(wrap)?;
+                let mut rows = stmt.raw_query();
+                let mut n = 0;
+                while let Some(row) = rows.next().map_err(wrap)? {
+                    n += 1;
+                    on_row(&Row::from(row))?;
+                }
+                n
+            }
+            #[cfg(feature = "postgres")]
+            StmtInner::Postgres(pg, stmt) => pg.run_query(stmt, self.sql, params, &ctx, on_row)?,
+        };
+        log::finish(start, self.system(), &ctx, self.sql, rows, params);
+        Ok(rows)
+    }
+
+    /// Runs a statement that returns no rows; returns how many rows it changed.
+    pub(crate) fn execute(&mut self, params: &[Param<'_>]) -> Result<u64> {
+        let start = log::start();
+        let ctx = self.ctx;
+        let changed = match &mut self.inner {
+            StmtInner::Sqlite(stmt) => {
+                let wrap = |e| ctx.error(DbError::Sqlite(e));
+                sqlite::bind(stmt, params).map_err(wrap)?;
+                stmt.raw_execute().map_err(wrap)? as u64
+            }
+            #[cfg(feature = "postgres")]
+            StmtInner::Postgres(pg, stmt) => pg.run_execute(stmt, self.sql, params, &ctx)?,
+        };
+        log::finish(
+            start,
+            self.system(),
+            &ctx,
+            self.sql,
+            changed as usize,
+            params,
+        );
+        Ok(changed)
+    }
+}

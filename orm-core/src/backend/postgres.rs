@@ -1,0 +1,529 @@
+//! PostgreSQL through the `postgres` crate: the connection, binding, reading.
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::collections::HashMap;
+use std::error::Error as StdError;
+
+use bytes::{BufMut, BytesMut};
+use postgres::error::SqlState;
+use postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
+use postgres::{Client, NoTls, Statement};
+
+use super::{Conn, Ctx, Db, Param, Row};
+use crate::error::{DbError, Result};
+use crate::guard::{Frames, Recordable};
+use crate::value::{Value, ValueError};
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+/// At most this many prepared statements are kept per connection; past it
+/// the cache starts over.
+const STATEMENTS: usize = 256;
+
+/// A PostgreSQL connection that every generated function, `Model` method and
+/// query accepts, as `&pg`, wherever they accept a rusqlite connection.
+///
+/// It wraps a synchronous [`postgres::Client`](::postgres::Client) (re-exported
+/// as `orm_core::postgres`), keeps the statements it prepares, and, like a
+/// `rusqlite::Connection`, is `Send` but not `Sync`: give each thread its own,
+/// or a pool (feature `r2d2`). Batch loads bind all their keys as one array
+/// (`"category_id" = ANY($1)`), so every relation is one statement at any size.
+///
+/// ```no_run
+/// use orm_core::{Model, Postgres};
+/// #[derive(Model)] struct Category { id: i64, name: String }
+///
+/// let mut pg = Postgres::connect("host=127.0.0.1 user=postgres dbname=shop")?;
+/// Category::create_table(&pg)?;
+/// let cats = Category::all(&pg)?;
+/// let (_, n) = orm_core::count_queries(&mut pg, |pg| Category::all(pg));
+/// assert_eq!(n, 1);
+/// # Ok::<(), orm_core::Error>(())
+/// ```
+pub struct Postgres {
+    client: RefCell<Client>,
+    statements: RefCell<HashMap<String, Statement>>,
+    frames: RefCell<Frames>,
+    /// Open `transaction` scopes: the outermost is `BEGIN`, inner ones savepoints.
+    depth: Cell<u32>,
+}
+
+impl From<Client> for Postgres {
+    fn from(client: Client) -> Self {
+        Postgres {
+            client: RefCell::new(client),
+            statements: RefCell::new(HashMap::new()),
+            frames: RefCell::new(Frames::default()),
+            depth: Cell::new(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("statements", &self.statements.borrow().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Statements run through [`Postgres`]'s own methods, named in their errors and log.
+const RAW: Ctx = Ctx {
+    model: "(raw SQL)",
+    table: "-",
+    columns: &[],
+};
+
+impl Postgres {
+    /// Connects without TLS, with a connection string as the `postgres` crate
+    /// takes it: `"host=127.0.0.1 port=5432 user=postgres dbname=shop"` or a
+    /// `postgresql://` URL. For TLS, connect a `postgres::Client` yourself and
+    /// convert it with `Postgres::from(client)`.
+    pub fn connect(params: &str) -> Result<Self> {
+        Ok(Client::connect(params, NoTls)?.into())
+    }
+
+    /// The client, for what the crate does not wrap (`COPY`, notifications).
+    /// Statements run on it are not counted by [`count_queries`](crate::count_queries).
+    pub fn client(&self) -> RefMut<'_, Client> {
+        self.client.borrow_mut()
+    }
+
+    /// The client, giving up the statement cache.
+    pub fn into_client(self) -> Client {
+        self.client.into_inner()
+    }
+
+    /// Runs a statement and returns how many rows it changed. Counted by
+    /// [`count_queries`](crate::count_queries) and logged.
+    pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let start = crate::log::start();
+        self.record(sql);
+        let n = self.client.borrow_mut().execute(sql, params)?;
+        crate::log::finish(start, "postgresql", &RAW, sql, n as usize, &[]);
+        Ok(n)
+    }
+
+    /// Runs a query and returns its rows. Counted and logged.
+    pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<::postgres::Row>> {
+        let start = crate::log::start();
+        self.record(sql);
+        let rows = self.client.borrow_mut().query(sql, params)?;
+        crate::log::finish(start, "postgresql", &RAW, sql, rows.len(), &[]);
+        Ok(rows)
+    }
+
+    /// Runs statements separated by `;`, without parameters. Counted as one.
+    pub fn batch_execute(&self, sql: &str) -> Result<()> {
+        let start = crate::log::start();
+        self.record(sql);
+        self.client.borrow_mut().batch_execute(sql)?;
+        crate::log::finish(start, "postgresql", &RAW, sql, 0, &[]);
+        Ok(())
+    }
+
+    /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back
+    /// when it returns `Err` or panics. Nested calls use savepoints.
+    ///
+    /// ```no_run
+    /// # use orm_core::{Model, Postgres};
+    /// # #[derive(Model)] struct Category { id: i64, name: String }
+    /// # let pg = Postgres::connect("host=127.0.0.1 user=postgres")?;
+    /// pg.transaction(|pg| {
+    ///     Category { id: 1, name: "Books".into() }.insert(pg)?;
+    ///     Category { id: 2, name: "Games".into() }.insert(pg)
+    /// })?;
+    /// # Ok::<(), orm_core::Error>(())
+    /// ```
+    pub fn transaction<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        struct Scope<'a> {
+            pg: &'a Postgres,
+            depth: u32,
+            done: bool,
+        }
+        impl Drop for Scope<'_> {
+            fn drop(&mut self) {
+                self.pg.depth.set(self.depth);
+                if !self.done {
+                    // After a panic or an error: undo, and report the original error.
+                    let _ = self.pg.batch_execute(&match self.depth {
+                        0 => "ROLLBACK".to_owned(),
+                        d => format!("ROLLBACK TO SAVEPOINT orm_{d}"),
+                    });
+                }
+            }
+        }
+        let depth = self.depth.get();
+        self.batch_execute(&match depth {
+            0 => "BEGIN".to_owned(),
+            d => format!("SAVEPOINT orm_{d}"),
+        })?;
+        self.depth.set(depth + 1);
+        let mut scope = Scope {
+            pg: self,
+            depth,
+            done: false,
+        };
+        let out = f(self)?;
+        self.batch_execute(&match depth {
+            0 => "COMMIT".to_owned(),
+            d => format!("RELEASE SAVEPOINT orm_{d}"),
+        })?;
+        scope.done = true;
+        Ok(out)
+    }
+
+    fn record(&self, sql: &str) {
+        self.frames.borrow_mut().record(sql);
+    }
+
+    /// The prepared statement for `sql`, from the cache or the server.
+    pub(crate) fn prepare_cached(&self, sql: &str, ctx: &Ctx) -> Result<Statement> {
+        if let Some(stmt) = self.statements.borrow().get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self
+            .client
+            .borrow_mut()
+            .prepare(sql)
+            .map_err(|e| ctx.error(DbError::Postgres(e)))?;
+        let mut cache = self.statements.borrow_mut();
+        if cache.len() >= STATEMENTS {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Runs a prepared statement. A statement prepared before the table
+    /// changed shape (`cached plan must not change result type`) is prepared
+    /// again, once; every other error is the caller's.
+    fn run<T>(
+        &self,
+        stmt: &mut Statement,
+        sql: &str,
+        params: &[Param<'_>],
+        ctx: &Ctx,
+        run: impl Fn(
+            &mut Client,
+            &Statement,
+            &[&(dyn ToSql + Sync)],
+        ) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        self.record(sql);
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let first = run(&mut self.client.borrow_mut(), stmt, &params);
+        match first {
+            Err(e)
+                if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
+                    && e.as_db_error()
+                        .is_some_and(|d| d.message().contains("cached plan")) =>
+            {
+                self.statements.borrow_mut().remove(sql);
+                *stmt = self.prepare_cached(sql, ctx)?;
+                run(&mut self.client.borrow_mut(), stmt, &params)
+                    .map_err(|e| ctx.error(DbError::Postgres(e)))
+            }
+            other => other.map_err(|e| ctx.error(DbError::Postgres(e))),
+        }
+    }
+
+    pub(crate) fn run_query<F>(
+        &self,
+        stmt: &mut Statement,
+        sql: &str,
+        params: &[Param<'_>],
+        ctx: &Ctx,
+        mut on_row: F,
+    ) -> Result<usize>
+    where
+        F: FnMut(&Row<'_>) -> Result<()>,
+    {
+        let rows = self.run(stmt, sql, params, ctx, |client, stmt, params| {
+            client.query(stmt, params)
+        })?;
+        for row in &rows {
+            on_row(&Row::from(row))?;
+        }
+        Ok(rows.len())
+    }
+
+    pub(crate) fn run_execute(
+        &self,
+        stmt: &mut Statement,
+        sql: &str,
+        params: &[Param<'_>],
+        ctx: &Ctx,
+    ) -> Result<u64> {
+        self.run(stmt, sql, params, ctx, |client, stmt, params| {
+            client.execute(stmt, params)
+        })
+    }
+
+    /// The crate's own DDL: statements separated by `;\n`, each counted.
+    pub(crate) fn run_batch(&self, sql: &str, ctx: &Ctx) -> Result<()> {
+        for statement in sql.split(";\n") {
+            self.record(statement);
+        }
+        self.client
+            .borrow_mut()
+            .batch_execute(sql)
+            .map_err(|e| ctx.error(DbError::Postgres(e)))?;
+        // A table's shape may have changed under the cached statements.
+        self.statements.borrow_mut().clear();
+        Ok(())
+    }
+}
+
+impl crate::__private::Sealed for Postgres {}
+
+impl Db for Postgres {
+    fn __conn(&self) -> Conn<'_> {
+        Conn::Postgres(self)
+    }
+}
+
+impl Recordable for Postgres {
+    fn __start_recording(&mut self) {
+        self.frames.get_mut().push();
+    }
+
+    fn __stop_recording(&mut self) -> Vec<String> {
+        self.frames.get_mut().pop().0
+    }
+}
+
+fn wrong_type(value: &Value<'_>, ty: &Type) -> BoxError {
+    format!("cannot bind {} to a parameter of type {ty}", value.kind()).into()
+}
+
+fn out_of_range(value: impl std::fmt::Display, ty: &Type) -> BoxError {
+    format!("{value} does not fit in a parameter of type {ty}").into()
+}
+
+/// Writes one neutral value into a parameter of type `ty`, converting where
+/// the server's type differs from the neutral kind (an INTEGER into `int4`
+/// or `bool`) and refusing what does not fit rather than wrapping it.
+fn write_value(
+    value: Value<'_>,
+    ty: &Type,
+    out: &mut BytesMut,
+) -> std::result::Result<IsNull, BoxError> {
+    match value {
+        Value::Null => Ok(IsNull::Yes),
+        Value::Integer(i) => match *ty {
+            Type::INT8 => i.to_sql(ty, out),
+            Type::INT4 => i32::try_from(i)
+                .map_err(|_| out_of_range(i, ty))?
+                .to_sql(ty, out),
+            Type::INT2 => i16::try_from(i)
+                .map_err(|_| out_of_range(i, ty))?
+                .to_sql(ty, out),
+            Type::BOOL => match i {
+                0 => false.to_sql(ty, out),
+                1 => true.to_sql(ty, out),
+                _ => Err(out_of_range(i, ty)),
+            },
+            #[allow(clippy::cast_precision_loss)]
+            Type::FLOAT8 => (i as f64).to_sql(ty, out),
+            _ => Err(wrong_type(&value, ty)),
+        },
+        Value::Real(r) => match *ty {
+            Type::FLOAT8 => r.to_sql(ty, out),
+            #[allow(clippy::cast_possible_truncation)]
+            Type::FLOAT4 => {
+                let f = r as f32;
+                if f.is_infinite() && r.is_finite() {
+                    return Err(out_of_range(r, ty));
+                }
+                f.to_sql(ty, out)
+            }
+            _ => Err(wrong_type(&value, ty)),
+        },
+        Value::Text(s) => match *ty {
+            // JSON text for a `json`/`jsonb` parameter, as a custom type may store it.
+            Type::JSONB => {
+                out.put_u8(1);
+                out.put_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+            Type::JSON => {
+                out.put_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+            _ => s.to_sql_checked(ty, out),
+        },
+        Value::Blob(b) => b.to_sql_checked(ty, out),
+        Value::Native(native) => native.to_postgres(ty, out),
+        Value::Postgres(own, raw) if own == ty => {
+            out.put_slice(raw);
+            Ok(IsNull::No)
+        }
+        Value::Postgres(..) => Err(wrong_type(&value, ty)),
+    }
+}
+
+/// Writes values as one array parameter of type `ty` (`int8[]` for
+/// `"category_id" = ANY($1)`), each element converted as [`write_value`] does.
+fn write_array(
+    values: &[Value<'_>],
+    ty: &Type,
+    out: &mut BytesMut,
+) -> std::result::Result<IsNull, BoxError> {
+    let Kind::Array(member) = ty.kind() else {
+        return Err(format!("cannot bind a list to a parameter of type {ty}").into());
+    };
+    let dimension = postgres_protocol::types::ArrayDimension {
+        len: i32::try_from(values.len()).map_err(|_| out_of_range(values.len(), ty))?,
+        lower_bound: 1,
+    };
+    postgres_protocol::types::array_to_sql(
+        Some(dimension),
+        member.oid(),
+        values.iter(),
+        |value, buf| match write_value(*value, member, buf)? {
+            IsNull::Yes => Ok(postgres_protocol::IsNull::Yes),
+            IsNull::No => Ok(postgres_protocol::IsNull::No),
+        },
+        out,
+    )?;
+    Ok(IsNull::No)
+}
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        match self {
+            Param::Value(value) => write_value(*value, ty, out),
+            Param::Array(values) => write_array(values, ty, out),
+            Param::Json(json) => write_value(Value::Text(json), ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// A column's bytes as the server sent them, whatever its type.
+struct Raw<'a>(Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(Raw(Some(raw)))
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
+        Ok(Raw(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Column `index` of `row` as a neutral value: integers, floats, booleans,
+/// text and bytes in their neutral kinds, anything else as the server's bytes
+/// for the field type's own conversion.
+pub(crate) fn value(row: &::postgres::Row, index: usize) -> Result<Value<'_>, ValueError> {
+    let column = row
+        .columns()
+        .get(index)
+        .ok_or_else(|| ValueError::Other(format!("no column {index}").into()))?;
+    let ty = column.type_();
+    let Raw(raw) = row
+        .try_get::<_, Raw<'_>>(index)
+        .map_err(|e| ValueError::Other(Box::new(e)))?;
+    let Some(raw) = raw else {
+        return Ok(Value::Null);
+    };
+    let e = ValueError::Other;
+    Ok(match *ty {
+        Type::INT2 => Value::Integer(i16::from_sql(ty, raw).map_err(e)?.into()),
+        Type::INT4 => Value::Integer(i32::from_sql(ty, raw).map_err(e)?.into()),
+        Type::INT8 => Value::Integer(i64::from_sql(ty, raw).map_err(e)?),
+        Type::BOOL => Value::Integer(bool::from_sql(ty, raw).map_err(e)?.into()),
+        Type::FLOAT4 => Value::Real(f32::from_sql(ty, raw).map_err(e)?.into()),
+        Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw).map_err(e)?),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+            Value::Text(<&str>::from_sql(ty, raw).map_err(e)?)
+        }
+        Type::BYTEA => Value::Blob(<&[u8]>::from_sql(ty, raw).map_err(e)?),
+        _ => Value::Postgres(ty, raw),
+    })
+}
+
+/// How a native type (a date, a UUID, JSON) is written to and read from
+/// PostgreSQL: with the `postgres` crate's own conversions.
+pub(crate) trait PgNative: Sized {
+    fn write(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError>;
+    fn read(ty: &Type, raw: &[u8]) -> Result<Self, ValueError>;
+}
+
+#[allow(unused_macros)]
+macro_rules! direct {
+    ($($t:ty),+ $(,)?) => {$(
+        impl PgNative for $t {
+            fn write(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+                self.to_sql_checked(ty, out)
+            }
+            fn read(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+                if !<$t as FromSql>::accepts(ty) {
+                    return Err(ValueError::Other(
+                        format!("cannot read a {ty} column as {}", stringify!($t)).into(),
+                    ));
+                }
+                <$t as FromSql>::from_sql(ty, raw).map_err(ValueError::Other)
+            }
+        }
+    )+};
+}
+
+#[cfg(feature = "chrono")]
+direct!(
+    chrono::NaiveDate,
+    chrono::NaiveTime,
+    chrono::NaiveDateTime,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Local>,
+    chrono::DateTime<chrono::FixedOffset>,
+);
+
+#[cfg(feature = "time")]
+direct!(
+    time::Date,
+    time::Time,
+    time::PrimitiveDateTime,
+    time::OffsetDateTime
+);
+
+// The `postgres` crate knows `OffsetDateTime`, not `UtcDateTime`: go through it.
+#[cfg(feature = "time")]
+impl PgNative for time::UtcDateTime {
+    fn write(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        time::OffsetDateTime::from(*self).to_sql_checked(ty, out)
+    }
+    fn read(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
+        time::OffsetDateTime::read(ty, raw).map(time::OffsetDateTime::to_utc)
+    }
+}
+
+#[cfg(feature = "uuid")]
+direct!(uuid::Uuid);
+
+#[cfg(feature = "serde_json")]
+direct!(serde_json::Value);
+
+/// The native value's PostgreSQL form, for [`NativeValue::to_postgres`](crate::__private::NativeValue).
+pub(crate) fn write_native<T: PgNative>(
+    value: &T,
+    ty: &Type,
+    out: &mut BytesMut,
+) -> std::result::Result<IsNull, BoxError> {
+    value.write(ty, out)
+}
+
+pub(crate) fn read_native<T: PgNative>(ty: &Type, raw: &[u8]) -> Result<T, ValueError> {
+    T::read(ty, raw)
+}

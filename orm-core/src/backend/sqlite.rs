@@ -1,0 +1,143 @@
+//! SQLite through rusqlite: binding, reading, limits and transactions.
+
+use rusqlite::limits::Limit;
+use rusqlite::types::{FromSqlError, ToSqlOutput, ValueRef};
+use rusqlite::{CachedStatement, Connection, Savepoint, ToSql, Transaction};
+
+use super::{Conn, Ctx, Db, Param};
+use crate::error::{DbError, Result};
+use crate::value::{Value, ValueError};
+
+impl crate::__private::Sealed for Connection {}
+impl Db for Connection {
+    fn __conn(&self) -> Conn<'_> {
+        Conn::Sqlite(self)
+    }
+}
+
+impl crate::__private::Sealed for Transaction<'_> {}
+impl Db for Transaction<'_> {
+    fn __conn(&self) -> Conn<'_> {
+        Conn::Sqlite(self)
+    }
+}
+
+impl crate::__private::Sealed for Savepoint<'_> {}
+impl Db for Savepoint<'_> {
+    fn __conn(&self) -> Conn<'_> {
+        Conn::Sqlite(self)
+    }
+}
+
+impl ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            Value::Native(native) => return native.to_sqlite(),
+            other => ToSqlOutput::Borrowed(to_value_ref(other).unwrap_or(ValueRef::Null)),
+        })
+    }
+}
+
+/// The neutral value as rusqlite's, for the kinds SQLite has.
+pub(crate) fn to_value_ref(value: Value<'_>) -> Option<ValueRef<'_>> {
+    Some(match value {
+        Value::Null => ValueRef::Null,
+        Value::Integer(i) => ValueRef::Integer(i),
+        Value::Real(r) => ValueRef::Real(r),
+        Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        Value::Blob(b) => ValueRef::Blob(b),
+        _ => return None,
+    })
+}
+
+/// What a native type's `ToSql` produced, as a neutral value.
+pub(crate) fn output_value<'a>(output: &'a ToSqlOutput<'_>) -> Value<'a> {
+    let value = match output {
+        ToSqlOutput::Borrowed(v) => *v,
+        ToSqlOutput::Owned(v) => v.into(),
+        // Zeroblobs and other special outputs are not column values.
+        _ => ValueRef::Null,
+    };
+    from_value_ref(value).unwrap_or(Value::Null)
+}
+
+/// rusqlite's value as the neutral one.
+pub(crate) fn from_value_ref(value: ValueRef<'_>) -> Result<Value<'_>, ValueError> {
+    Ok(match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(r) => Value::Real(r),
+        ValueRef::Text(t) => Value::Text(std::str::from_utf8(t)?),
+        ValueRef::Blob(b) => Value::Blob(b),
+    })
+}
+
+/// Column `index` of `row`.
+pub(crate) fn value<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Value<'r>, ValueError> {
+    let value = row
+        .get_ref(index)
+        .map_err(|e| ValueError::Other(Box::new(e)))?;
+    from_value_ref(value)
+}
+
+/// rusqlite's conversion error for a native type, as the neutral one.
+pub(crate) fn from_sql_error(
+    error: FromSqlError,
+    value: Value<'_>,
+    expected: &'static str,
+) -> ValueError {
+    match error {
+        FromSqlError::InvalidType => value.invalid_type(expected),
+        FromSqlError::OutOfRange(i) => ValueError::out_of_range(i, expected),
+        other => ValueError::Other(Box::new(other)),
+    }
+}
+
+/// The connection's current `SQLITE_LIMIT_VARIABLE_NUMBER`, read on every call
+/// because `Connection::set_limit` can change it at any time.
+pub(crate) fn variable_limit(conn: &Connection) -> Result<usize> {
+    let limit = conn
+        .limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER)
+        .map_err(crate::Error::Sqlite)?;
+    Ok(usize::try_from(limit).unwrap_or(1).max(1))
+}
+
+pub(crate) fn bind(stmt: &mut CachedStatement<'_>, params: &[Param<'_>]) -> rusqlite::Result<()> {
+    for (i, param) in params.iter().enumerate() {
+        match param {
+            Param::Value(value) => stmt.raw_bind_parameter(i + 1, value)?,
+            Param::Json(json) => stmt.raw_bind_parameter(i + 1, json.as_str())?,
+            #[cfg(feature = "postgres")]
+            Param::Array(_) => return Err(rusqlite::Error::InvalidParameterCount(i, params.len())),
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` inside `BEGIN` ... `COMMIT` (`ROLLBACK` when it fails), so that
+/// the statements of one load read one snapshot even while another connection
+/// writes. The two statements are not counted by `count_queries`: they are
+/// the crate's own, around what the caller asked for.
+pub(crate) fn in_read_transaction<T>(
+    conn: &Connection,
+    identity: usize,
+    ctx: Ctx,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let run = |sql: &str| {
+        crate::guard::quietly(identity, || conn.execute_batch(sql))
+            .map_err(|e| ctx.error(DbError::Sqlite(e)))
+    };
+    run("BEGIN")?;
+    match f() {
+        Ok(out) => {
+            run("COMMIT")?;
+            Ok(out)
+        }
+        Err(e) => {
+            // The load's own error is the one to report.
+            let _ = run("ROLLBACK");
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Running rendered statements: binding their slots, reading their rows.
+
+use std::fmt::Write as _;
+
+use crate::backend::{Caps, Conn, Ctx, Param};
+use crate::error::{Error, Result};
+use crate::render::{self, Dialect, Slot, Sql};
+use crate::statement::{CmpOp, Expr, Projection, Select, Shape, Table, Write};
+use crate::value::{Owned, Value};
+use crate::{Model, SqlType};
+
+/// What the slots of one run of a statement bind, besides the query's own values.
+#[derive(Default)]
+pub(crate) struct Binds<'a> {
+    /// The keys of this chunk (padded to the statement's key count).
+    pub(crate) keys: &'a [Value<'a>],
+    /// The columns of the row being written.
+    pub(crate) fields: &'a [Value<'a>],
+    pub(crate) threshold: i64,
+}
+
+/// The parameters of one run of `sql`.
+pub(crate) fn params<'a>(
+    dialect: Dialect,
+    slots: &'a [Slot<'_>],
+    binds: &Binds<'a>,
+) -> Vec<Param<'a>> {
+    slots
+        .iter()
+        .map(|slot| match slot {
+            Slot::Value(v) => Param::Value(v.as_value()),
+            Slot::Text(s) => Param::Value(Value::Text(s)),
+            Slot::List(values) => list(dialect, values),
+            Slot::Key(i) => Param::Value(binds.keys[*i]),
+            Slot::Keys => keys_array(binds.keys),
+            Slot::Threshold => Param::Value(Value::Integer(binds.threshold)),
+            Slot::Integer(i) => Param::Value(Value::Integer(*i)),
+            Slot::Field(i) => Param::Value(binds.fields[*i]),
+        })
+        .collect()
+}
+
+#[cfg(feature = "postgres")]
+fn keys_array<'a>(keys: &'a [Value<'a>]) -> Param<'a> {
+    Param::Array(keys.to_vec())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn keys_array<'a>(_: &'a [Value<'a>]) -> Param<'a> {
+    // Only a dialect with array parameters renders `Slot::Keys`.
+    Param::Value(Value::Null)
+}
+
+fn list<'a>(dialect: Dialect, values: &'a [Owned]) -> Param<'a> {
+    match dialect {
+        Dialect::Sqlite => Param::Json(json_array(values)),
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres => Param::Array(values.iter().map(Owned::as_value).collect()),
+        #[cfg(not(feature = "postgres"))]
+        Dialect::Postgres => Param::Json(json_array(values)),
+    }
+}
+
+/// `values` as a JSON array for SQLite's `json_each`: numbers as numbers,
+/// text as strings, bytes as hex strings (the statement `unhex`es them).
+pub(crate) fn json_array(values: &[Owned]) -> String {
+    let mut out = String::with_capacity(values.len() * 8 + 2);
+    out.push('[');
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_value(&mut out, value.as_value());
+    }
+    out.push(']');
+    out
+}
+
+fn json_value(out: &mut String, value: Value<'_>) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Real(r) if r.is_nan() => out.push_str("null"),
+        // SQLite reads a number too large for a double as infinity.
+        Value::Real(r) if r.is_infinite() => out.push_str(if r > 0.0 { "9e999" } else { "-9e999" }),
+        Value::Real(r) => {
+            let _ = write!(out, "{r:?}");
+        }
+        Value::Text(s) => json_string(out, s),
+        Value::Blob(b) => {
+            out.push('"');
+            out.push_str(&crate::value::hex(b));
+            out.push('"');
+        }
+        Value::Native(native) => match native.to_sqlite() {
+            Ok(output) => {
+                let value = crate::backend::sqlite::output_value(&output);
+                json_value(out, value);
+            }
+            Err(_) => out.push_str("null"),
+        },
+        #[cfg(feature = "postgres")]
+        Value::Postgres(..) => out.push_str("null"),
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Renders a statement whose only bound values are the query's own: with
+/// short `is_in` lists value by value when they fit under the connection's
+/// limit, else every list as one value.
+pub(crate) fn fit<'q>(
+    conn: Conn<'_>,
+    ctx: &Ctx,
+    shape: &Shape,
+    extra: usize,
+    render: impl Fn(bool) -> Sql<'q>,
+) -> Result<Sql<'q>> {
+    let dialect = conn.dialect();
+    let limit = match conn.caps()? {
+        Caps::Variables(limit) => limit,
+        #[cfg(feature = "postgres")]
+        Caps::Arrays => return Ok(render(false)),
+    };
+    for lists_as_json in [false, true] {
+        if render::shape_params(dialect, shape, lists_as_json) + extra <= limit {
+            return Ok(render(lists_as_json));
+        }
+    }
+    Err(Error::TooManyParameters {
+        model: ctx.model,
+        table: ctx.table,
+        needed: render::shape_params(dialect, shape, true) + extra,
+        limit,
+    })
+}
+
+fn select_plain<'q>(
+    conn: Conn<'_>,
+    ctx: &Ctx,
+    table: Table,
+    shape: &'q Shape,
+    projection: Projection,
+) -> Result<Sql<'q>> {
+    let dialect = conn.dialect();
+    fit(conn, ctx, shape, 0, |json| {
+        let select = Select {
+            table,
+            projection,
+            shape,
+            keys: None,
+            ordered: true,
+        };
+        render::select(dialect, &select, json)
+    })
+}
+
+/// The rows a query selects, in its order.
+pub(crate) fn all<M: Model>(conn: Conn<'_>, shape: &Shape) -> Result<Vec<M>> {
+    if shape.is_never() {
+        return Ok(Vec::new());
+    }
+    let ctx = Ctx::of::<M>();
+    let sql = select_plain(conn, &ctx, Table::of::<M>(), shape, Projection::Model)?;
+    let params = params(conn.dialect(), &sql.slots, &Binds::default());
+    let mut stmt = conn.prepare(&sql.text, ctx)?;
+    let mut out = Vec::new();
+    stmt.query(&params, |row| {
+        out.push(M::from_row(row)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The one number a count or exists statement returns.
+pub(crate) fn number<M: Model>(
+    conn: Conn<'_>,
+    shape: &Shape,
+    projection: Projection,
+) -> Result<i64> {
+    if shape.is_never() {
+        return Ok(0);
+    }
+    let ctx = Ctx::of::<M>();
+    let sql = select_plain(conn, &ctx, Table::of::<M>(), shape, projection)?;
+    let params = params(conn.dialect(), &sql.slots, &Binds::default());
+    let mut stmt = conn.prepare(&sql.text, ctx)?;
+    let mut n = 0;
+    stmt.query(&params, |row| {
+        n = match row.value(0) {
+            // PostgreSQL's EXISTS is a boolean, read as 0 or 1.
+            Ok(Value::Integer(i)) => i,
+            Ok(other) => return Err(ctx.column_error(usize::MAX, other.invalid_type("INTEGER"))),
+            Err(e) => return Err(ctx.column_error(usize::MAX, e)),
+        };
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+/// The row whose primary key is `key`.
+pub(crate) fn get<M: Model>(conn: Conn<'_>, key: &M::Key) -> Result<Option<M>> {
+    let shape = Shape {
+        filter: Some(Expr::Compare {
+            column: M::PRIMARY_KEY,
+            op: CmpOp::Eq,
+            value: Owned::from_value(key.to_value()),
+        }),
+        ..Shape::default()
+    };
+    Ok(all::<M>(conn, &shape)?.pop())
+}
+
+/// `UPDATE` or `DELETE` of the rows a query selects; how many changed.
+pub(crate) fn write_many<M: Model>(
+    conn: Conn<'_>,
+    write: &Write<'_>,
+    shape: &Shape,
+) -> Result<u64> {
+    if shape.is_never() {
+        return Ok(0);
+    }
+    let ctx = Ctx::of::<M>();
+    let extra = match write {
+        Write::Update { assignments, .. } => assignments.len(),
+        _ => 0,
+    };
+    let dialect = conn.dialect();
+    let sql = fit(conn, &ctx, shape, extra, |json| {
+        render::write(dialect, write, json)
+    })?;
+    let params = params(dialect, &sql.slots, &Binds::default());
+    conn.prepare(&sql.text, ctx)?.execute(&params)
+}
+
+/// A write of one row by its key (`UPDATE`, `DELETE` or upsert); how many
+/// rows changed.
+pub(crate) fn write_row<M: Model>(conn: Conn<'_>, row: &M, write: Write<'_>) -> Result<u64> {
+    let ctx = Ctx::of::<M>();
+    let dialect = conn.dialect();
+    let sql = render::write(dialect, &write, false);
+    let mut stmt = conn.prepare(&sql.text, ctx)?;
+    row.__with_values(|fields| {
+        let binds = Binds {
+            fields,
+            ..Binds::default()
+        };
+        stmt.execute(&params(dialect, &sql.slots, &binds))
+    })
+}
+
+/// Inserts rows with one prepared statement; their keys.
+pub(crate) fn insert_all<'a, M: Model + 'a>(
+    conn: Conn<'_>,
+    rows: impl IntoIterator<Item = &'a M>,
+) -> Result<Vec<M::Key>> {
+    let ctx = Ctx::of::<M>();
+    let dialect = conn.dialect();
+    let write = Write::Insert {
+        table: Table::of::<M>(),
+        auto_key: M::AUTO_KEY,
+    };
+    let sql = render::write(dialect, &write, false);
+    let mut stmt = conn.prepare(&sql.text, ctx)?;
+    let rows = rows.into_iter();
+    let mut keys = Vec::with_capacity(rows.size_hint().0);
+    for row in rows {
+        row.__with_values(|fields| -> Result<()> {
+            let binds = Binds {
+                fields,
+                ..Binds::default()
+            };
+            let params = params(dialect, &sql.slots, &binds);
+            if M::AUTO_KEY {
+                let mut key = None;
+                stmt.query(&params, |r| {
+                    key = Some(
+                        r.get::<M::Key>(0)
+                            .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?,
+                    );
+                    Ok(())
+                })?;
+                keys.push(key.ok_or_else(|| Error::NotFound {
+                    model: M::NAME,
+                    table: M::TABLE,
+                    key: "(none returned by INSERT)".into(),
+                })?);
+            } else {
+                stmt.execute(&params)?;
+                keys.push(row.primary_key().clone());
+            }
+            Ok(())
+        })?;
+    }
+    Ok(keys)
+}

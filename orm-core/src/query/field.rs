@@ -1,0 +1,417 @@
+//! Typed handles of a model's columns, and what they build.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{BitAnd, BitOr, Not};
+
+use crate::statement::{CmpOp, Expr, OrderTerm, TextOp};
+use crate::value::Owned;
+use crate::{ForeignKey, Model, SqlType};
+
+/// Marks a [`Field`] of an ordinary column.
+#[derive(Debug, Clone, Copy)]
+pub enum Plain {}
+
+/// Marks the [`Field`] of the primary key, which cannot be assigned.
+#[derive(Debug, Clone, Copy)]
+pub enum PrimaryKey {}
+
+/// The typed handle of one column of model `M`, whose field has type `T`.
+///
+/// [`Model::fields`] returns one per field. Comparisons take values of the
+/// field's own type (or what converts to it, such as `&str` for `String`), so
+/// `f.price.lt("x")` or comparing a `ForeignKey<Brand>` with a
+/// `ForeignKey<Category>` column does not compile.
+pub struct Field<M, T, K = Plain> {
+    index: usize,
+    marker: PhantomData<Types<M, T, K>>,
+}
+
+/// The types a [`Field`] carries, without owning any of them.
+type Types<M, T, K> = fn() -> (M, T, K);
+
+impl<M, T, K> Clone for Field<M, T, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M, T, K> Copy for Field<M, T, K> {}
+
+impl<M: Model, T, K> fmt::Debug for Field<M, T, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", M::NAME, self.name())
+    }
+}
+
+/// A value that can be compared with, or stored in, a column whose field has
+/// type `T`: `T` itself, `&T`, `T` for an `Option<T>` column, and `&str` for
+/// text columns. Implemented by the crate; not meant to be implemented.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a value for a column of type `{T}`",
+    label = "expected a value of the column's type, `{T}`"
+)]
+pub trait ValueFor<T>: crate::__private::IntoOwned<T> {}
+
+impl<T, V: crate::__private::IntoOwned<T>> ValueFor<T> for V {}
+
+/// Marks the field types the text operators (`like`, `contains`, ...) accept.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a text column: `like`, `contains`, `starts_with` and `ends_with` \
+               need a field of type `String` or `Option<String>`"
+)]
+pub trait TextColumn {}
+impl TextColumn for String {}
+impl TextColumn for Option<String> {}
+impl TextColumn for Box<str> {}
+impl TextColumn for Option<Box<str>> {}
+impl TextColumn for std::sync::Arc<str> {}
+impl TextColumn for Option<std::sync::Arc<str>> {}
+
+/// Marks the field types that can hold NULL (`Option<_>`), for `is_null`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is never NULL: `is_null` and `is_not_null` need an `Option` field"
+)]
+pub trait NullableColumn {}
+impl<T> NullableColumn for Option<T> {}
+
+/// Marks the handles that [`Field::set`] accepts: every column but the
+/// primary key.
+#[diagnostic::on_unimplemented(
+    message = "the primary key cannot be assigned",
+    note = "an update keeps each row's key; to give a row another key, insert a new row and delete the old one"
+)]
+pub trait Assignable {}
+impl Assignable for Plain {}
+
+impl<M: Model, T, K> Field<M, T, K> {
+    #[doc(hidden)]
+    pub const fn __new(index: usize) -> Self {
+        Field {
+            index,
+            marker: PhantomData,
+        }
+    }
+
+    /// The column's name.
+    pub fn name(self) -> &'static str {
+        M::COLUMNS[self.index].name()
+    }
+}
+
+impl<M: Model, T: SqlType, K> Field<M, T, K> {
+    fn compare(self, op: CmpOp, value: Owned) -> Condition<M> {
+        // NULL is neither less nor greater than anything, as in SQL.
+        let expr = match op {
+            CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge if value.is_null() => Expr::Const(false),
+            _ => Expr::Compare {
+                column: self.index,
+                op,
+                value,
+            },
+        };
+        Condition::new(expr)
+    }
+
+    /// Equal to `value`. For an `Option` column, `eq(None)` matches NULL.
+    pub fn eq(self, value: impl ValueFor<T>) -> Condition<M> {
+        self.compare(CmpOp::Eq, value.__into_owned())
+    }
+
+    /// Not equal to `value`, as Rust's `!=`: on an `Option` column a NULL
+    /// differs from every value, and `ne(None)` matches every non-NULL row.
+    pub fn ne(self, value: impl ValueFor<T>) -> Condition<M> {
+        self.compare(CmpOp::Ne, value.__into_owned())
+    }
+
+    /// Less than `value` (NULL never is).
+    pub fn lt(self, value: impl ValueFor<T>) -> Condition<M> {
+        self.compare(CmpOp::Lt, value.__into_owned())
+    }
+
+    /// Less than or equal to `value` (NULL never is).
+    pub fn le(self, value: impl ValueFor<T>) -> Condition<M> {
+        self.compare(CmpOp::Le, value.__into_owned())
+    }
+
+    /// Greater than `value` (NULL never is).
+    pub fn gt(self, value: impl ValueFor<T>) -> Condition<M> {
+        self.compare(CmpOp::Gt, value.__into_owned())
+    }
+
+    /// Greater than or equal to `value` (NULL never is).
+    pub fn ge(self, value: impl ValueFor<T>) -> Condition<M> {
+        self.compare(CmpOp::Ge, value.__into_owned())
+    }
+
+    /// Equal to one of `values`; `None` among them matches NULL. An empty list
+    /// matches nothing, and a query that can match nothing runs no statement.
+    /// Any number of values: past the connection's bound-variable limit they
+    /// are bound as one array.
+    pub fn is_in<I>(self, values: I) -> Condition<M>
+    where
+        I: IntoIterator,
+        I::Item: ValueFor<T>,
+    {
+        let mut or_null = false;
+        let values: Vec<Owned> = values
+            .into_iter()
+            .map(crate::__private::IntoOwned::__into_owned)
+            .filter(|v| {
+                or_null |= v.is_null();
+                !v.is_null()
+            })
+            .collect();
+        let expr = match (values.is_empty(), or_null) {
+            (true, false) => Expr::Const(false),
+            (true, true) => Expr::IsNull {
+                column: self.index,
+                negated: false,
+            },
+            (false, _) => Expr::In {
+                column: self.index,
+                values,
+                or_null,
+            },
+        };
+        Condition::new(expr)
+    }
+
+    /// Matches the SQL `LIKE` pattern (`%` any text, `_` one character). Case
+    /// follows the backend: SQLite's `LIKE` ignores ASCII case, PostgreSQL's
+    /// does not.
+    pub fn like(self, pattern: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        Condition::new(Expr::Like {
+            column: self.index,
+            pattern: pattern.as_ref().into(),
+        })
+    }
+
+    fn text(self, op: TextOp, needle: &str) -> Condition<M> {
+        Condition::new(Expr::Text {
+            column: self.index,
+            op,
+            needle: needle.into(),
+        })
+    }
+
+    /// Contains `needle`, matched literally and case-sensitively on every
+    /// backend: `%`, `_`, `*` or `\` in it are plain characters.
+    pub fn contains(self, needle: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        self.text(TextOp::Contains, needle.as_ref())
+    }
+
+    /// Starts with `prefix`, matched literally and case-sensitively.
+    pub fn starts_with(self, prefix: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        self.text(TextOp::StartsWith, prefix.as_ref())
+    }
+
+    /// Ends with `suffix`, matched literally and case-sensitively.
+    pub fn ends_with(self, suffix: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        self.text(TextOp::EndsWith, suffix.as_ref())
+    }
+
+    /// Is NULL.
+    pub fn is_null(self) -> Condition<M>
+    where
+        T: NullableColumn,
+    {
+        Condition::new(Expr::IsNull {
+            column: self.index,
+            negated: false,
+        })
+    }
+
+    /// Is not NULL.
+    pub fn is_not_null(self) -> Condition<M>
+    where
+        T: NullableColumn,
+    {
+        Condition::new(Expr::IsNull {
+            column: self.index,
+            negated: true,
+        })
+    }
+
+    /// Ascending order (NULLs first, as Rust orders `None`).
+    pub fn asc(self) -> Order<M> {
+        Order::new(self.index, false)
+    }
+
+    /// Descending order (NULLs last).
+    pub fn desc(self) -> Order<M> {
+        Order::new(self.index, true)
+    }
+
+    /// Assigns `value` to the column, for [`Query::update`](crate::Query::update).
+    pub fn set(self, value: impl ValueFor<T>) -> Assignment<M>
+    where
+        K: Assignable,
+    {
+        Assignment {
+            column: self.index,
+            value: value.__into_owned(),
+            model: PhantomData,
+        }
+    }
+}
+
+/// A condition on the rows of model `M`: combine with [`and`](Condition::and),
+/// [`or`](Condition::or), [`not`](Condition::not) or `&`, `|`, `!`.
+pub struct Condition<M> {
+    pub(crate) expr: Expr,
+    model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Condition<M> {
+    fn clone(&self) -> Self {
+        Condition::new(self.expr.clone())
+    }
+}
+
+impl<M> fmt::Debug for Condition<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.expr, f)
+    }
+}
+
+impl<M> Condition<M> {
+    pub(crate) fn new(expr: Expr) -> Self {
+        Condition {
+            expr,
+            model: PhantomData,
+        }
+    }
+
+    /// Both conditions hold.
+    #[must_use]
+    pub fn and(self, other: Condition<M>) -> Condition<M> {
+        Condition::new(self.expr.and(other.expr))
+    }
+
+    /// Either condition holds.
+    #[must_use]
+    pub fn or(self, other: Condition<M>) -> Condition<M> {
+        Condition::new(self.expr.or(other.expr))
+    }
+
+    /// The condition does not hold. As in SQL, a comparison with a NULL
+    /// column is neither true nor false, so `f.x.lt(1).not()` does not match
+    /// rows where `x` is NULL.
+    #[must_use]
+    #[allow(clippy::should_implement_trait)] // `!` is implemented too
+    pub fn not(self) -> Condition<M> {
+        Condition::new(self.expr.not())
+    }
+}
+
+impl<M> BitAnd for Condition<M> {
+    type Output = Condition<M>;
+    fn bitand(self, other: Self) -> Self {
+        self.and(other)
+    }
+}
+
+impl<M> BitOr for Condition<M> {
+    type Output = Condition<M>;
+    fn bitor(self, other: Self) -> Self {
+        self.or(other)
+    }
+}
+
+impl<M> Not for Condition<M> {
+    type Output = Condition<M>;
+    fn not(self) -> Self {
+        Condition::not(self)
+    }
+}
+
+/// One ordering term of a query of model `M`, from [`Field::asc`] or [`Field::desc`].
+pub struct Order<M> {
+    pub(crate) term: OrderTerm,
+    model: PhantomData<fn() -> M>,
+}
+
+impl<M> Order<M> {
+    fn new(column: usize, descending: bool) -> Self {
+        Order {
+            term: OrderTerm { column, descending },
+            model: PhantomData,
+        }
+    }
+}
+
+impl<M> Clone for Order<M> {
+    fn clone(&self) -> Self {
+        Order::new(self.term.column, self.term.descending)
+    }
+}
+
+impl<M> fmt::Debug for Order<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.term, f)
+    }
+}
+
+/// `column = value` in an update of model `M`, from [`Field::set`].
+pub struct Assignment<M> {
+    pub(crate) column: usize,
+    pub(crate) value: Owned,
+    model: PhantomData<fn() -> M>,
+}
+
+impl<M> fmt::Debug for Assignment<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "column {} = {:?}", self.column, self.value)
+    }
+}
+
+// What converts to a column's value: the type itself, a reference to it, a
+// plain value for an `Option` column, and `&str` for text.
+impl<T: SqlType> crate::__private::IntoOwned<T> for T {
+    fn __into_owned(self) -> Owned {
+        Owned::from_value(self.to_value())
+    }
+}
+
+impl<T: SqlType> crate::__private::IntoOwned<T> for &T {
+    fn __into_owned(self) -> Owned {
+        Owned::from_value(self.to_value())
+    }
+}
+
+impl<T: SqlType> crate::__private::IntoOwned<Option<T>> for T {
+    fn __into_owned(self) -> Owned {
+        Owned::from_value(self.to_value())
+    }
+}
+
+impl crate::__private::IntoOwned<String> for &str {
+    fn __into_owned(self) -> Owned {
+        Owned::Text(self.into())
+    }
+}
+
+impl crate::__private::IntoOwned<Option<String>> for &str {
+    fn __into_owned(self) -> Owned {
+        Owned::Text(self.into())
+    }
+}
+
+impl<P: Model> crate::__private::IntoOwned<Option<ForeignKey<P>>> for &ForeignKey<P> {
+    fn __into_owned(self) -> Owned {
+        Owned::from_value(self.to_value())
+    }
+}

@@ -1,0 +1,187 @@
+//! Typed queries: filter, order, window, count and write the rows of a model.
+
+mod field;
+
+use std::fmt;
+use std::marker::PhantomData;
+
+pub use field::{
+    Assignable, Assignment, Condition, Field, NullableColumn, Order, Plain, PrimaryKey, TextColumn,
+    ValueFor,
+};
+
+use crate::backend::Db;
+use crate::error::Result;
+use crate::exec;
+use crate::statement::{Projection, Shape, Table, Write};
+use crate::Model;
+
+/// A query of the rows of model `M`: start one with [`Model::query`], narrow it
+/// with [`filter`](Query::filter), order it with [`order_by`](Query::order_by),
+/// window it with [`limit`](Query::limit) and [`offset`](Query::offset), then
+/// run it with [`all`](Query::all), [`first`](Query::first),
+/// [`count`](Query::count), [`exists`](Query::exists),
+/// [`update`](Query::update) or [`delete`](Query::delete). The same query, given
+/// to a generated `prefetch_<relation>_with` function, selects each parent's
+/// children, and its limit and offset then apply per parent.
+///
+/// Rows come in the `order_by` order, then in primary-key order, so results
+/// are deterministic. Every value is bound as a parameter.
+///
+/// ```
+/// use orm_core::rusqlite::Connection;
+/// use orm_core::Model;
+///
+/// #[derive(Model, Debug)]
+/// struct Product { id: i64, name: String, price: f64, note: Option<String> }
+///
+/// let conn = Connection::open_in_memory()?;
+/// Product::create_table(&conn)?;
+/// for (id, name, price) in [(1, "Dune", 9.5), (2, "Dust", 4.0), (3, "Go board", 40.0)] {
+///     Product { id, name: name.into(), price, note: None }.insert(&conn)?;
+/// }
+/// let f = Product::fields();
+/// let cheap: Vec<Product> = Product::query()
+///     .filter(f.price.lt(10.0).and(f.name.like("D%")))
+///     .order_by(f.price.desc())
+///     .all(&conn)?;
+/// assert_eq!(cheap.iter().map(|p| p.id).collect::<Vec<_>>(), [1, 2]);
+/// assert_eq!(Product::query().filter(f.note.is_null()).count(&conn)?, 3);
+///
+/// let changed = Product::query().filter(f.price.gt(20.0)).update(&conn, [f.price.set(19.0)])?;
+/// assert_eq!(changed, 1);
+/// assert_eq!(Product::query().filter(f.name.contains("us")).delete(&conn)?, 1);
+/// # Ok::<(), orm_core::Error>(())
+/// ```
+pub struct Query<M> {
+    pub(crate) shape: Shape,
+    model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Query<M> {
+    fn clone(&self) -> Self {
+        Query {
+            shape: self.shape.clone(),
+            model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> fmt::Debug for Query<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query")
+            .field("model", &M::NAME)
+            .field("filter", &self.shape.filter)
+            .field("order", &self.shape.order)
+            .field("limit", &self.shape.limit)
+            .field("offset", &self.shape.offset)
+            .finish()
+    }
+}
+
+impl<M: Model> Default for Query<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> Query<M> {
+    /// Every row, in primary-key order.
+    pub fn new() -> Self {
+        Query {
+            shape: Shape::default(),
+            model: PhantomData,
+        }
+    }
+
+    /// Keeps the rows matching `condition`, as well as every earlier filter.
+    #[must_use]
+    pub fn filter(mut self, condition: Condition<M>) -> Self {
+        self.shape.filter = Some(match self.shape.filter.take() {
+            Some(filter) => filter.and(condition.expr),
+            None => condition.expr,
+        });
+        self
+    }
+
+    /// Orders by `order`, after any earlier `order_by`; the primary key always
+    /// breaks ties last.
+    #[must_use]
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.shape.order.push(order.term);
+        self
+    }
+
+    /// At most `n` rows (per parent in a `prefetch_*_with` function).
+    #[must_use]
+    pub fn limit(mut self, n: u64) -> Self {
+        self.shape.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows (per parent in a `prefetch_*_with` function).
+    #[must_use]
+    pub fn offset(mut self, n: u64) -> Self {
+        self.shape.offset = n;
+        self
+    }
+
+    /// The rows, in order.
+    pub fn all(&self, conn: &impl Db) -> Result<Vec<M>> {
+        exec::all::<M>(conn.__conn(), &self.shape)
+    }
+
+    /// The first row, if any.
+    pub fn first(&self, conn: &impl Db) -> Result<Option<M>> {
+        let mut first = self.clone();
+        first.shape.limit = Some(first.shape.limit.map_or(1, |n| n.min(1)));
+        Ok(exec::all::<M>(conn.__conn(), &first.shape)?
+            .into_iter()
+            .next())
+    }
+
+    /// How many rows the query selects (within its limit and offset).
+    pub fn count(&self, conn: &impl Db) -> Result<u64> {
+        let n = exec::number::<M>(conn.__conn(), &self.shape, Projection::Count)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Whether the query selects any row.
+    pub fn exists(&self, conn: &impl Db) -> Result<bool> {
+        Ok(exec::number::<M>(conn.__conn(), &self.shape, Projection::Exists)? > 0)
+    }
+
+    /// Sets columns of every selected row; how many rows changed. With a
+    /// limit or an offset, the rows the window keeps, in the query's order.
+    /// No assignment changes nothing and runs no statement.
+    pub fn update(
+        &self,
+        conn: &impl Db,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+    ) -> Result<usize> {
+        let assignments: Vec<_> = assignments
+            .into_iter()
+            .map(|a| (a.column, a.value))
+            .collect();
+        if assignments.is_empty() {
+            return Ok(0);
+        }
+        let write = Write::Update {
+            table: Table::of::<M>(),
+            shape: &self.shape,
+            assignments: &assignments,
+        };
+        let changed = exec::write_many::<M>(conn.__conn(), &write, &self.shape)?;
+        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+    }
+
+    /// Deletes every selected row; how many there were.
+    pub fn delete(&self, conn: &impl Db) -> Result<usize> {
+        let write = Write::Delete {
+            table: Table::of::<M>(),
+            shape: &self.shape,
+        };
+        let changed = exec::write_many::<M>(conn.__conn(), &write, &self.shape)?;
+        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+    }
+}

@@ -1,0 +1,935 @@
+//! Statements to SQL text, for each dialect, in one place.
+//!
+//! One walk over a [`statement`](crate::statement) writes the text and, in the
+//! same order, the list of what each placeholder binds ([`Slot`]), so the two
+//! cannot disagree. It also says where the reader finds what it needs in each
+//! row ([`Sql::key_index`], [`Sql::marker_index`]). Identifiers are always
+//! quoted and every column is qualified by its table's alias: an unqualified
+//! `"title"` that names no column is a string literal in SQLite, a qualified
+//! `t."title"` is an error.
+
+use std::fmt::Write as _;
+
+use crate::model::Column;
+use crate::statement::{
+    CmpOp, Expr, KeyColumn, OrderTerm, Projection, Select, Shape, Table, TextOp, Write,
+};
+use crate::value::Owned;
+
+/// The SQL dialects the crate renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Postgres,
+}
+
+/// `is_in` lists up to this long are bound value by value on SQLite (the
+/// statement text rounds the length up to a power of two, so that lists of
+/// similar length share a statement); longer ones as one JSON array.
+pub(crate) const INLINE_LIST: usize = 32;
+
+/// What one placeholder binds.
+#[derive(Debug)]
+pub(crate) enum Slot<'q> {
+    /// A value from the query.
+    Value(&'q Owned),
+    /// Text the renderer made (an escaped pattern).
+    Text(String),
+    /// A whole list from the query: a JSON array on SQLite, an array on PostgreSQL.
+    List(&'q [Owned]),
+    /// The `i`-th key of the batch being loaded.
+    Key(usize),
+    /// Every key of the batch, as one array.
+    Keys,
+    /// The key count times the scan ratio (see [`Sql::marker_index`]).
+    Threshold,
+    /// A number the statement needs (a limit or an offset).
+    Integer(i64),
+    /// Column `i` of the row being written.
+    Field(usize),
+}
+
+/// A rendered statement.
+#[derive(Debug)]
+pub(crate) struct Sql<'q> {
+    pub(crate) text: String,
+    /// What placeholder `i + 1` binds.
+    pub(crate) slots: Vec<Slot<'q>>,
+    /// The column of each row that holds the batch key.
+    pub(crate) key_index: Option<usize>,
+    /// In a statement that may scan: the column holding the size of the
+    /// parent table (at most `4 × threshold + 1`); the rows came from a scan of
+    /// the whole table when it is at most the threshold.
+    pub(crate) marker_index: Option<usize>,
+}
+
+/// The next power of two at or above `n`, at most `max`: statements for 20,
+/// 21 or 30 keys (or list values) share one text and one cached statement.
+pub(crate) fn bucket(n: usize, max: usize) -> usize {
+    n.checked_next_power_of_two().unwrap_or(max).min(max)
+}
+
+/// How many values a filter binds.
+pub(crate) fn params_of(dialect: Dialect, expr: &Expr, lists_as_json: bool) -> usize {
+    match expr {
+        Expr::Const(_) | Expr::IsNull { .. } => 0,
+        Expr::Compare { value, .. } => usize::from(!value.is_null()),
+        Expr::Like { .. } | Expr::Text { .. } => 1,
+        Expr::In { values, .. } => match dialect {
+            Dialect::Sqlite if !lists_as_json && values.len() <= INLINE_LIST => {
+                bucket(values.len(), INLINE_LIST)
+            }
+            _ => 1,
+        },
+        Expr::And(es) | Expr::Or(es) => es
+            .iter()
+            .map(|e| params_of(dialect, e, lists_as_json))
+            .sum(),
+        Expr::Not(e) => params_of(dialect, e, lists_as_json),
+    }
+}
+
+/// The values a shape binds besides any keys: its filter, and a limit and an
+/// offset when it has them.
+pub(crate) fn shape_params(dialect: Dialect, shape: &Shape, lists_as_json: bool) -> usize {
+    let filter = shape
+        .filter
+        .as_ref()
+        .map_or(0, |f| params_of(dialect, f, lists_as_json));
+    filter + 2 * usize::from(shape.is_windowed())
+}
+
+struct Writer<'q> {
+    dialect: Dialect,
+    out: String,
+    slots: Vec<Slot<'q>>,
+    lists_as_json: bool,
+}
+
+impl<'q> Writer<'q> {
+    fn new(dialect: Dialect, lists_as_json: bool) -> Self {
+        Writer {
+            dialect,
+            out: String::with_capacity(256),
+            slots: Vec::new(),
+            lists_as_json,
+        }
+    }
+
+    fn finish(self, key_index: Option<usize>, marker_index: Option<usize>) -> Sql<'q> {
+        Sql {
+            text: self.out,
+            slots: self.slots,
+            key_index,
+            marker_index,
+        }
+    }
+
+    fn push(&mut self, s: &str) {
+        self.out.push_str(s);
+    }
+
+    /// A new placeholder binding `slot`.
+    fn param(&mut self, slot: Slot<'q>) {
+        self.slots.push(slot);
+        let n = self.slots.len();
+        self.placeholder(n);
+    }
+
+    /// A placeholder for parameter `n` (from 1), which may be written again.
+    fn placeholder(&mut self, n: usize) {
+        let _ = match self.dialect {
+            Dialect::Sqlite => write!(self.out, "?{n}"),
+            Dialect::Postgres => write!(self.out, "${n}"),
+        };
+    }
+
+    fn ident(&mut self, name: &str) {
+        push_ident(&mut self.out, name);
+    }
+
+    /// `alias."name"`.
+    fn column(&mut self, alias: &str, name: &str) {
+        self.push(alias);
+        self.out.push('.');
+        self.ident(name);
+    }
+
+    fn columns(&mut self, alias: &str, columns: &[Column]) {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.column(alias, column.name());
+        }
+    }
+
+    /// `"table" AS alias`.
+    fn table(&mut self, name: &str, alias: &str) {
+        self.ident(name);
+        self.push(" AS ");
+        self.push(alias);
+    }
+
+    fn expr(&mut self, alias: &str, table: &Table, expr: &'q Expr) {
+        let name = |i: usize| table.columns[i].name();
+        match expr {
+            Expr::Const(true) => self.push("1 = 1"),
+            Expr::Const(false) => self.push("1 = 0"),
+            Expr::Compare { column, op, value } => {
+                let (column, nullable) = (name(*column), table.columns[*column].nullable());
+                match (op, value.is_null()) {
+                    (CmpOp::Eq, true) => {
+                        self.column(alias, column);
+                        self.push(" IS NULL");
+                    }
+                    (CmpOp::Ne, true) => {
+                        self.column(alias, column);
+                        self.push(" IS NOT NULL");
+                    }
+                    // Rust's `!=`: a NULL differs from every value.
+                    (CmpOp::Ne, false) if nullable => {
+                        self.push("(");
+                        self.column(alias, column);
+                        self.push(" <> ");
+                        self.param(Slot::Value(value));
+                        self.push(" OR ");
+                        self.column(alias, column);
+                        self.push(" IS NULL)");
+                    }
+                    // `<` and friends with NULL are folded to false when built.
+                    (op, _) => {
+                        self.column(alias, column);
+                        self.push(match op {
+                            CmpOp::Eq => " = ",
+                            CmpOp::Ne => " <> ",
+                            CmpOp::Lt => " < ",
+                            CmpOp::Le => " <= ",
+                            CmpOp::Gt => " > ",
+                            CmpOp::Ge => " >= ",
+                        });
+                        self.param(Slot::Value(value));
+                    }
+                }
+            }
+            Expr::IsNull { column, negated } => {
+                self.column(alias, name(*column));
+                self.push(if *negated { " IS NOT NULL" } else { " IS NULL" });
+            }
+            Expr::In {
+                column,
+                values,
+                or_null,
+            } => {
+                if *or_null {
+                    self.push("(");
+                }
+                self.member(alias, name(*column), values);
+                if *or_null {
+                    self.push(" OR ");
+                    self.column(alias, name(*column));
+                    self.push(" IS NULL)");
+                }
+            }
+            Expr::Like { column, pattern } => {
+                self.column(alias, name(*column));
+                self.push(" LIKE ");
+                self.param(Slot::Text(pattern.to_string()));
+            }
+            Expr::Text { column, op, needle } => {
+                self.column(alias, name(*column));
+                match self.dialect {
+                    // GLOB is case-sensitive and its wildcards can be escaped.
+                    Dialect::Sqlite => {
+                        self.push(" GLOB ");
+                        self.param(Slot::Text(glob_pattern(*op, needle)));
+                    }
+                    Dialect::Postgres => {
+                        self.push(" LIKE ");
+                        self.param(Slot::Text(like_pattern(*op, needle)));
+                        self.push(" ESCAPE '\\'");
+                    }
+                }
+            }
+            Expr::And(es) | Expr::Or(es) => {
+                let joiner = if matches!(expr, Expr::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                self.push("(");
+                for (i, e) in es.iter().enumerate() {
+                    if i > 0 {
+                        self.push(joiner);
+                    }
+                    self.expr(alias, table, e);
+                }
+                self.push(")");
+            }
+            Expr::Not(e) => {
+                self.push("NOT (");
+                self.expr(alias, table, e);
+                self.push(")");
+            }
+        }
+    }
+
+    /// `alias."column"` is one of `values`.
+    fn member(&mut self, alias: &str, column: &str, values: &'q [Owned]) {
+        self.column(alias, column);
+        match self.dialect {
+            Dialect::Sqlite if !self.lists_as_json && values.len() <= INLINE_LIST => {
+                self.push(" IN (");
+                for i in 0..bucket(values.len(), INLINE_LIST) {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    // Padding repeats the first value: same text, same result.
+                    self.param(Slot::Value(values.get(i).unwrap_or(&values[0])));
+                }
+                self.push(")");
+            }
+            Dialect::Sqlite => {
+                let blobs = values.iter().any(|v| matches!(v, Owned::Blob(_)))
+                    || values
+                        .iter()
+                        .any(|v| matches!(v, Owned::Native(n) if n.stores_as_blob_in_sqlite()));
+                self.push(if blobs {
+                    " IN (SELECT unhex(value) FROM json_each("
+                } else {
+                    " IN (SELECT value FROM json_each("
+                });
+                self.param(Slot::List(values));
+                self.push("))");
+            }
+            Dialect::Postgres => {
+                self.push(" = ANY(");
+                self.param(Slot::List(values));
+                self.push(")");
+            }
+        }
+    }
+
+    /// `ORDER BY` terms and the primary key as the last tie-breaker.
+    fn order(&mut self, alias: &str, table: &Table, terms: &[OrderTerm]) {
+        for term in terms {
+            let column = &table.columns[term.column];
+            self.column(alias, column.name());
+            self.push(if term.descending { " DESC" } else { " ASC" });
+            // SQLite puts NULLs first in ascending order and last in
+            // descending order, as Rust orders `None`; PostgreSQL does the
+            // opposite unless told.
+            if self.dialect == Dialect::Postgres && column.nullable() {
+                self.push(if term.descending {
+                    " NULLS LAST"
+                } else {
+                    " NULLS FIRST"
+                });
+            }
+            self.push(", ");
+        }
+        self.column(alias, table.key_column());
+    }
+
+    /// ` LIMIT ? OFFSET ?` for a windowed shape.
+    fn limit(&mut self, shape: &Shape) {
+        if !shape.is_windowed() {
+            return;
+        }
+        self.push(" LIMIT ");
+        // SQLite reads a negative limit as none; PostgreSQL reads NULL so.
+        let limit = shape.limit.map_or(-1, saturating_i64);
+        match (self.dialect, shape.limit) {
+            (Dialect::Postgres, None) => self.push("NULL"),
+            _ => self.param(Slot::Integer(limit)),
+        }
+        self.push(" OFFSET ");
+        self.param(Slot::Integer(saturating_i64(shape.offset)));
+    }
+
+    /// ` WHERE <filter>` when there is one.
+    fn filter(&mut self, keyword: &str, alias: &str, table: &Table, shape: &'q Shape) {
+        if let Some(filter) = &shape.filter {
+            self.push(keyword);
+            self.expr(alias, table, filter);
+        }
+    }
+}
+
+fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `name` as a quoted identifier: `"name"`, with inner quotes doubled.
+pub(crate) fn push_ident(out: &mut String, name: &str) {
+    out.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// A GLOB pattern matching `needle` literally: `*`, `?` and `[` each in a
+/// one-character class.
+fn glob_pattern(op: TextOp, needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 4);
+    if op != TextOp::StartsWith {
+        out.push('*');
+    }
+    for c in needle.chars() {
+        match c {
+            '*' => out.push_str("[*]"),
+            '?' => out.push_str("[?]"),
+            '[' => out.push_str("[[]"),
+            c => out.push(c),
+        }
+    }
+    if op != TextOp::EndsWith {
+        out.push('*');
+    }
+    out
+}
+
+/// A LIKE pattern (with `ESCAPE '\'`) matching `needle` literally.
+fn like_pattern(op: TextOp, needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 4);
+    if op != TextOp::StartsWith {
+        out.push('%');
+    }
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    if op != TextOp::EndsWith {
+        out.push('%');
+    }
+    out
+}
+
+/// A select, with `is_in` lists bound value by value where they are short
+/// unless `lists_as_json`.
+pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) -> Sql<'q> {
+    let mut w = Writer::new(dialect, lists_as_json);
+    let table = &s.table;
+    let shape = s.shape;
+    let Some(keys) = s.keys else {
+        return plain(w, s);
+    };
+
+    // Where the key is, and the FROM clause that reaches it.
+    let from = |w: &mut Writer<'q>| match keys.column {
+        KeyColumn::Own(_) => w.table(table.name, "t"),
+        KeyColumn::Through(j) => {
+            w.table(j.table, "j");
+            w.push(" JOIN ");
+            w.table(table.name, "t");
+            w.push(" ON ");
+            w.column("t", table.key_column());
+            w.push(" = ");
+            w.column("j", j.far);
+        }
+    };
+    let (key_alias, key_name) = match keys.column {
+        KeyColumn::Own(i) => ("t", table.columns[i].name()),
+        KeyColumn::Through(j) => ("j", j.near),
+    };
+    // `key IN (?, ...)`, or `key = ANY(?)`, and the filter.
+    let condition = |w: &mut Writer<'q>| {
+        w.column(key_alias, key_name);
+        match dialect {
+            Dialect::Sqlite => {
+                w.push(" IN (");
+                for i in 0..keys.count {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.param(Slot::Key(i));
+                }
+                w.push(")");
+            }
+            Dialect::Postgres => {
+                w.push(" = ANY(");
+                w.param(Slot::Keys);
+                w.push(")");
+            }
+        }
+        w.filter(" AND ", "t", table, shape);
+    };
+
+    if s.projection == Projection::CountPerKey {
+        w.push("SELECT ");
+        w.column(key_alias, key_name);
+        w.push(", count(*) FROM ");
+        from(&mut w);
+        w.push(" WHERE ");
+        condition(&mut w);
+        w.push(" GROUP BY ");
+        w.column(key_alias, key_name);
+        return w.finish(Some(0), None);
+    }
+
+    let through = matches!(keys.column, KeyColumn::Through(_));
+    let n = table.columns.len();
+    let key_index = match keys.column {
+        KeyColumn::Own(i) => i,
+        KeyColumn::Through(_) => n,
+    };
+
+    if keys.per_key && shape.is_windowed() {
+        // Each key's rows numbered in the query's order, kept from offset + 1
+        // to offset + limit: Django's sliced prefetch, in one statement.
+        w.push("SELECT ");
+        w.columns("w", table.columns);
+        if through {
+            w.push(", w.\"__orm_key\"");
+        }
+        w.push(" FROM (SELECT ");
+        w.columns("t", table.columns);
+        if through {
+            w.push(", ");
+            w.column("j", key_name);
+            w.push(" AS \"__orm_key\"");
+        }
+        w.push(", row_number() OVER (PARTITION BY ");
+        w.column(key_alias, key_name);
+        w.push(" ORDER BY ");
+        w.order("t", table, &shape.order);
+        w.push(") AS \"__orm_rn\" FROM ");
+        from(&mut w);
+        w.push(" WHERE ");
+        condition(&mut w);
+        w.push(") AS w WHERE w.\"__orm_rn\" > ");
+        w.param(Slot::Integer(saturating_i64(shape.offset)));
+        if let Some(limit) = shape.limit {
+            w.push(" AND w.\"__orm_rn\" <= ");
+            w.param(Slot::Integer(saturating_i64(
+                shape.offset.saturating_add(limit),
+            )));
+        }
+        w.push(" ORDER BY w.\"__orm_rn\"");
+        return w.finish(Some(key_index), None);
+    }
+
+    let select_list = |w: &mut Writer<'q>| {
+        w.push("SELECT ");
+        w.columns("t", table.columns);
+        if through {
+            w.push(", ");
+            w.column("j", key_name);
+        }
+    };
+
+    if let (Some(parent), Dialect::Sqlite, false, KeyColumn::Own(_)) =
+        (keys.scan_sized_by, dialect, s.ordered, keys.column)
+    {
+        // One statement, two plans. `s.n` counts the parent table's rows, up
+        // to four times the threshold (so the count costs at most a few steps
+        // per key, whatever the table's size or its key values). When the
+        // keys are many compared with it, the second arm scans the whole
+        // table and the loader keeps the rows it wants; otherwise the first
+        // probes the index. `s` is joined first (`CROSS JOIN` fixes the
+        // order), so each arm's condition on it is tested once, before its
+        // loop. The last column carries `s.n`, telling the loader which arm ran.
+        w.push("WITH s(n) AS MATERIALIZED (SELECT count(*) FROM (SELECT 1 FROM ");
+        w.ident(parent);
+        w.push(" LIMIT ");
+        w.param(Slot::Threshold);
+        let threshold = w.slots.len();
+        w.push(" * 4 + 1)) ");
+        select_list(&mut w);
+        w.push(", s.n FROM s CROSS JOIN ");
+        w.table(table.name, "t");
+        w.push(" WHERE s.n > ");
+        w.placeholder(threshold);
+        w.push(" AND ");
+        w.column("t", key_name);
+        w.push(" IN (");
+        for i in 0..keys.count {
+            if i > 0 {
+                w.push(", ");
+            }
+            w.param(Slot::Key(i));
+        }
+        w.push(")");
+        // The filter is written once and its text pasted into the other arm,
+        // so its values are bound once.
+        let start = w.out.len();
+        w.filter(" AND ", "t", table, shape);
+        let filter_text = w.out[start..].to_owned();
+        w.push(" UNION ALL ");
+        select_list(&mut w);
+        w.push(", s.n FROM s CROSS JOIN ");
+        w.table(table.name, "t");
+        w.push(" WHERE s.n <= ");
+        w.placeholder(threshold);
+        w.push(&filter_text);
+        return w.finish(Some(key_index), Some(n));
+    }
+
+    select_list(&mut w);
+    w.push(" FROM ");
+    from(&mut w);
+    w.push(" WHERE ");
+    condition(&mut w);
+    if s.ordered {
+        w.push(" ORDER BY ");
+        w.order("t", table, &shape.order);
+    }
+    w.finish(Some(key_index), None)
+}
+
+/// A select of one table, without keys.
+fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
+    let table = &s.table;
+    let shape = s.shape;
+    match s.projection {
+        Projection::Model | Projection::CountPerKey => {
+            w.push("SELECT ");
+            w.columns("t", table.columns);
+            w.push(" FROM ");
+            w.table(table.name, "t");
+            w.filter(" WHERE ", "t", table, shape);
+            w.push(" ORDER BY ");
+            w.order("t", table, &shape.order);
+            w.limit(shape);
+        }
+        Projection::Count | Projection::Exists if shape.is_windowed() => {
+            // Count the rows the window keeps; for `exists`, one is enough.
+            w.push("SELECT count(*) FROM (SELECT 1 FROM ");
+            w.table(table.name, "t");
+            w.filter(" WHERE ", "t", table, shape);
+            if s.projection == Projection::Exists {
+                w.push(" LIMIT ");
+                w.param(Slot::Integer(1));
+                w.push(" OFFSET ");
+                w.param(Slot::Integer(saturating_i64(shape.offset)));
+            } else {
+                w.limit(shape);
+            }
+            w.push(") AS c");
+        }
+        Projection::Count => {
+            w.push("SELECT count(*) FROM ");
+            w.table(table.name, "t");
+            w.filter(" WHERE ", "t", table, shape);
+        }
+        Projection::Exists => {
+            w.push("SELECT EXISTS (SELECT 1 FROM ");
+            w.table(table.name, "t");
+            w.filter(" WHERE ", "t", table, shape);
+            w.push(")");
+        }
+    }
+    w.finish(None, None)
+}
+
+/// A write.
+pub(crate) fn write<'q>(dialect: Dialect, write: &Write<'q>, lists_as_json: bool) -> Sql<'q> {
+    let mut w = Writer::new(dialect, lists_as_json);
+    match *write {
+        Write::Insert { table, auto_key } => {
+            let columns: Vec<usize> = (0..table.columns.len())
+                .filter(|&i| !(auto_key && i == table.primary_key))
+                .collect();
+            w.push("INSERT INTO ");
+            w.ident(table.name);
+            if columns.is_empty() {
+                w.push(" DEFAULT VALUES");
+            } else {
+                w.push(" (");
+                for (n, &i) in columns.iter().enumerate() {
+                    if n > 0 {
+                        w.push(", ");
+                    }
+                    w.ident(table.columns[i].name());
+                }
+                w.push(") VALUES (");
+                for (n, &i) in columns.iter().enumerate() {
+                    if n > 0 {
+                        w.push(", ");
+                    }
+                    w.param(Slot::Field(i));
+                }
+                w.push(")");
+            }
+            if auto_key {
+                w.push(" RETURNING ");
+                w.ident(table.key_column());
+            }
+        }
+        Write::Upsert { table } => {
+            w.push("INSERT INTO ");
+            w.ident(table.name);
+            w.push(" (");
+            for (i, column) in table.columns.iter().enumerate() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                w.ident(column.name());
+            }
+            w.push(") VALUES (");
+            for i in 0..table.columns.len() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                w.param(Slot::Field(i));
+            }
+            w.push(") ON CONFLICT (");
+            w.ident(table.key_column());
+            let others: Vec<&Column> = table
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != table.primary_key)
+                .map(|(_, c)| c)
+                .collect();
+            if others.is_empty() {
+                w.push(") DO NOTHING");
+            } else {
+                w.push(") DO UPDATE SET ");
+                for (i, column) in others.iter().enumerate() {
+                    if i > 0 {
+                        w.push(", ");
+                    }
+                    w.ident(column.name());
+                    w.push(" = excluded.");
+                    w.ident(column.name());
+                }
+            }
+        }
+        Write::UpdateByKey { table } => {
+            w.push("UPDATE ");
+            w.ident(table.name);
+            w.push(" SET ");
+            let mut first = true;
+            for i in (0..table.columns.len()).filter(|&i| i != table.primary_key) {
+                if !first {
+                    w.push(", ");
+                }
+                first = false;
+                w.ident(table.columns[i].name());
+                w.push(" = ");
+                w.param(Slot::Field(i));
+            }
+            if first {
+                // Only a key: touch nothing, but still say whether the row exists.
+                w.ident(table.key_column());
+                w.push(" = ");
+                w.ident(table.key_column());
+            }
+            w.push(" WHERE ");
+            w.ident(table.key_column());
+            w.push(" = ");
+            w.param(Slot::Field(table.primary_key));
+        }
+        Write::DeleteByKey { table } => {
+            w.push("DELETE FROM ");
+            w.ident(table.name);
+            w.push(" WHERE ");
+            w.ident(table.key_column());
+            w.push(" = ");
+            w.param(Slot::Field(table.primary_key));
+        }
+        Write::Update {
+            table,
+            shape,
+            assignments,
+        } => {
+            w.push("UPDATE ");
+            w.table(table.name, "t");
+            w.push(" SET ");
+            for (i, (column, value)) in assignments.iter().enumerate() {
+                if i > 0 {
+                    w.push(", ");
+                }
+                w.ident(table.columns[*column].name());
+                w.push(" = ");
+                w.param(Slot::Value(value));
+            }
+            rows_of(&mut w, &table, shape);
+        }
+        Write::Delete { table, shape } => {
+            w.push("DELETE FROM ");
+            w.table(table.name, "t");
+            rows_of(&mut w, &table, shape);
+        }
+    }
+    w.finish(None, None)
+}
+
+/// The `WHERE` clause of a write to the rows a shape selects: its filter, or,
+/// when it has a limit or an offset, the keys of the rows its window keeps.
+fn rows_of<'q>(w: &mut Writer<'q>, table: &Table, shape: &'q Shape) {
+    if !shape.is_windowed() {
+        w.filter(" WHERE ", "t", table, shape);
+        return;
+    }
+    w.push(" WHERE ");
+    w.column("t", table.key_column());
+    w.push(" IN (SELECT ");
+    w.column("s", table.key_column());
+    w.push(" FROM ");
+    w.table(table.name, "s");
+    w.filter(" WHERE ", "s", table, shape);
+    w.push(" ORDER BY ");
+    w.order("s", table, &shape.order);
+    w.limit(shape);
+    w.push(")");
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for the table and `CREATE INDEX IF NOT EXISTS`
+/// for each foreign-key column, as one batch of statements.
+pub(crate) fn create_table(dialect: Dialect, table: &Table, auto_key: bool) -> String {
+    let mut out = String::from("CREATE TABLE IF NOT EXISTS ");
+    push_ident(&mut out, table.name);
+    out.push_str(" (");
+    for (i, column) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        push_ident(&mut out, column.name());
+        out.push(' ');
+        let ty = column.column_type();
+        out.push_str(match dialect {
+            Dialect::Sqlite => ty.sqlite(),
+            Dialect::Postgres => ty.postgres(),
+        });
+        if i == table.primary_key {
+            if auto_key && dialect == Dialect::Postgres {
+                out.push_str(" GENERATED BY DEFAULT AS IDENTITY");
+            }
+            out.push_str(" PRIMARY KEY");
+        }
+        if !column.nullable() {
+            out.push_str(" NOT NULL");
+        }
+        if let Some((parent, parent_key)) = column.references() {
+            out.push_str(" REFERENCES ");
+            push_ident(&mut out, parent);
+            out.push_str(" (");
+            push_ident(&mut out, parent_key);
+            out.push(')');
+        }
+    }
+    out.push_str(");");
+    for column in table.columns.iter().filter(|c| c.references().is_some()) {
+        out.push_str("\nCREATE INDEX IF NOT EXISTS ");
+        push_ident(&mut out, &index_name(table.name, column.name()));
+        out.push_str(" ON ");
+        push_ident(&mut out, table.name);
+        out.push_str(" (");
+        push_ident(&mut out, column.name());
+        out.push_str(");");
+    }
+    out
+}
+
+/// The name of the index on `table`'s column `column`: `<table>_<column>_idx<n>`
+/// where `n` is the table name's length in bytes, so that two pairs never share
+/// a name (`a_b` + `c_id` and `a` + `b_c_id` give `a_b_c_id_idx3` and
+/// `a_b_c_id_idx1`). Names past PostgreSQL's 63 bytes end in a hash of the
+/// whole name, so truncation cannot make two equal either.
+pub(crate) fn index_name(table: &str, column: &str) -> String {
+    let name = format!("{table}_{column}_idx{}", table.len());
+    if name.len() <= 63 {
+        return name;
+    }
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut cut = 46;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash:016x}", &name[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::statement::Keys;
+    use crate::types::ColumnType;
+
+    const COLUMNS: &[Column] = &[
+        Column::__new("id", ColumnType::BigInt, false, None),
+        Column::__new("group", ColumnType::Text, true, None),
+    ];
+    const TABLE: Table = Table {
+        name: "order",
+        columns: COLUMNS,
+        primary_key: 0,
+    };
+
+    fn keyed(count: usize, scan: Option<&'static str>) -> String {
+        let shape = Shape::default();
+        let s = Select {
+            table: TABLE,
+            projection: Projection::Model,
+            shape: &shape,
+            keys: Some(Keys {
+                column: KeyColumn::Own(1),
+                count,
+                scan_sized_by: scan,
+                per_key: false,
+            }),
+            ordered: false,
+        };
+        select(Dialect::Sqlite, &s, false).text
+    }
+
+    #[test]
+    fn identifiers_are_quoted_escaped_and_qualified() {
+        let mut out = String::new();
+        push_ident(&mut out, "a\"b");
+        assert_eq!(out, "\"a\"\"b\"");
+        assert_eq!(
+            keyed(3, None),
+            "SELECT t.\"id\", t.\"group\" FROM \"order\" AS t WHERE t.\"group\" IN (?1, ?2, ?3)"
+        );
+    }
+
+    #[test]
+    fn in_or_scan_marks_each_arm_and_reuses_the_threshold() {
+        assert_eq!(
+            keyed(2, Some("parent")),
+            "WITH s(n) AS MATERIALIZED (SELECT count(*) FROM (SELECT 1 FROM \"parent\" LIMIT ?1 * 4 + 1)) \
+             SELECT t.\"id\", t.\"group\", s.n FROM s CROSS JOIN \"order\" AS t \
+             WHERE s.n > ?1 AND t.\"group\" IN (?2, ?3) \
+             UNION ALL SELECT t.\"id\", t.\"group\", s.n FROM s CROSS JOIN \"order\" AS t WHERE s.n <= ?1"
+        );
+    }
+
+    #[test]
+    fn create_table_marks_key_and_nullability() {
+        assert_eq!(
+            create_table(Dialect::Sqlite, &TABLE, false),
+            "CREATE TABLE IF NOT EXISTS \"order\" (\"id\" INTEGER PRIMARY KEY NOT NULL, \"group\" TEXT);"
+        );
+    }
+
+    #[test]
+    fn index_names_are_unique_per_table_and_column() {
+        assert_eq!(index_name("a_b", "c_id"), "a_b_c_id_idx3");
+        assert_eq!(index_name("a", "b_c_id"), "a_b_c_id_idx1");
+        let long = "x".repeat(70);
+        assert_ne!(index_name(&long, "a_id"), index_name(&long, "b_id"));
+        assert!(index_name(&long, "a_id").len() <= 63);
+    }
+
+    #[test]
+    fn text_patterns_match_literally() {
+        assert_eq!(
+            glob_pattern(TextOp::Contains, "50%*_?[x]"),
+            "*50%[*]_[?][[]x]*"
+        );
+        assert_eq!(like_pattern(TextOp::StartsWith, "50%_\\"), "50\\%\\_\\\\%");
+        assert_eq!(like_pattern(TextOp::EndsWith, "a"), "%a");
+    }
+}

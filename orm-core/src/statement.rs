@@ -1,0 +1,247 @@
+//! Statements as values: what to select, filter, order and write, with no SQL
+//! text in it. [`render`](crate::render) turns one into text for a dialect,
+//! together with what its reader needs to know about the rows.
+
+use crate::model::Column;
+use crate::value::Owned;
+use crate::Model;
+
+/// A model's table as a statement sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Table {
+    pub(crate) name: &'static str,
+    pub(crate) columns: &'static [Column],
+    pub(crate) primary_key: usize,
+}
+
+impl Table {
+    pub(crate) fn of<M: Model>() -> Self {
+        Table {
+            name: M::TABLE,
+            columns: M::COLUMNS,
+            primary_key: M::PRIMARY_KEY,
+        }
+    }
+
+    pub(crate) fn key_column(&self) -> &'static str {
+        self.columns[self.primary_key].name()
+    }
+}
+
+/// A condition on the rows of one table. Columns are indexes into the table's
+/// columns; values are owned, to be bound as parameters.
+#[derive(Debug, Clone)]
+pub(crate) enum Expr {
+    Const(bool),
+    Compare {
+        column: usize,
+        op: CmpOp,
+        value: Owned,
+    },
+    IsNull {
+        column: usize,
+        negated: bool,
+    },
+    /// Column is one of `values` (never empty: an empty list folds to false),
+    /// or NULL when `or_null`.
+    In {
+        column: usize,
+        values: Vec<Owned>,
+        or_null: bool,
+    },
+    Like {
+        column: usize,
+        pattern: Box<str>,
+    },
+    Text {
+        column: usize,
+        op: TextOp,
+        needle: Box<str>,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextOp {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+impl Expr {
+    /// `a AND b`, folding constants and flattening nested `AND`s.
+    pub(crate) fn and(self, other: Expr) -> Expr {
+        match (self, other) {
+            (Expr::Const(false), _) | (_, Expr::Const(false)) => Expr::Const(false),
+            (Expr::Const(true), e) | (e, Expr::Const(true)) => e,
+            (Expr::And(mut a), Expr::And(b)) => {
+                a.extend(b);
+                Expr::And(a)
+            }
+            (Expr::And(mut a), e) => {
+                a.push(e);
+                Expr::And(a)
+            }
+            (e, Expr::And(mut b)) => {
+                b.insert(0, e);
+                Expr::And(b)
+            }
+            (a, b) => Expr::And(vec![a, b]),
+        }
+    }
+
+    /// `a OR b`, folding constants and flattening nested `OR`s.
+    pub(crate) fn or(self, other: Expr) -> Expr {
+        match (self, other) {
+            (Expr::Const(true), _) | (_, Expr::Const(true)) => Expr::Const(true),
+            (Expr::Const(false), e) | (e, Expr::Const(false)) => e,
+            (Expr::Or(mut a), Expr::Or(b)) => {
+                a.extend(b);
+                Expr::Or(a)
+            }
+            (Expr::Or(mut a), e) => {
+                a.push(e);
+                Expr::Or(a)
+            }
+            (e, Expr::Or(mut b)) => {
+                b.insert(0, e);
+                Expr::Or(b)
+            }
+            (a, b) => Expr::Or(vec![a, b]),
+        }
+    }
+
+    /// `NOT a`, folding constants and double negation.
+    pub(crate) fn not(self) -> Expr {
+        match self {
+            Expr::Const(b) => Expr::Const(!b),
+            Expr::Not(inner) => *inner,
+            e => Expr::Not(Box::new(e)),
+        }
+    }
+
+    /// Whether the condition is known to match no row, so that no statement
+    /// needs to run.
+    pub(crate) fn is_never(&self) -> bool {
+        matches!(self, Expr::Const(false))
+    }
+}
+
+/// One `ORDER BY` term.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrderTerm {
+    pub(crate) column: usize,
+    pub(crate) descending: bool,
+}
+
+/// The filter, order and window of a query, as the statements that use a
+/// [`Query`](crate::Query) see them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Shape {
+    pub(crate) filter: Option<Expr>,
+    pub(crate) order: Vec<OrderTerm>,
+    pub(crate) limit: Option<u64>,
+    pub(crate) offset: u64,
+}
+
+impl Shape {
+    pub(crate) fn is_never(&self) -> bool {
+        self.filter.as_ref().is_some_and(Expr::is_never) || self.limit == Some(0)
+    }
+
+    pub(crate) fn is_windowed(&self) -> bool {
+        self.limit.is_some() || self.offset > 0
+    }
+}
+
+/// Where the key that groups a batch load is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyColumn {
+    /// A column of the selected table (a reverse or forward foreign key).
+    Own(usize),
+    /// A junction row's foreign key to the model the batch is for; the
+    /// selected table is the junction's other target.
+    Through(Junction),
+}
+
+/// A junction table of a many-to-many relation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Junction {
+    pub(crate) table: &'static str,
+    /// Its foreign key to the models the batch is for.
+    pub(crate) near: &'static str,
+    /// Its foreign key to the selected table.
+    pub(crate) far: &'static str,
+}
+
+/// What a select returns for each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Projection {
+    /// Every column of the table, in model order.
+    Model,
+    /// One row: the number of matching rows.
+    Count,
+    /// One row: whether any row matches.
+    Exists,
+    /// Per key: the key and its number of rows.
+    CountPerKey,
+}
+
+/// The rows of a table, perhaps restricted to a batch of keys.
+#[derive(Debug)]
+pub(crate) struct Select<'q> {
+    pub(crate) table: Table,
+    pub(crate) projection: Projection,
+    pub(crate) shape: &'q Shape,
+    pub(crate) keys: Option<Keys>,
+    /// Whether rows need an `ORDER BY`: without one, rows of a batch load come
+    /// in whatever order the plan gives and the loader orders them.
+    pub(crate) ordered: bool,
+}
+
+/// The keys of a batch load: where they are and how many one statement binds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keys {
+    pub(crate) column: KeyColumn,
+    /// Keys per statement, for dialects that bind each key (SQLite).
+    pub(crate) count: usize,
+    /// Lets SQLite scan the table instead of probing the index when the keys
+    /// cover much of this (parent) table; see the renderer.
+    pub(crate) scan_sized_by: Option<&'static str>,
+    /// The `limit`/`offset` of the shape apply to each key's rows.
+    pub(crate) per_key: bool,
+}
+
+/// Writes to one table.
+#[derive(Debug)]
+pub(crate) enum Write<'q> {
+    /// `INSERT` of every column, or of every column but an automatic key,
+    /// returning the key.
+    Insert { table: Table, auto_key: bool },
+    /// `INSERT`, or `UPDATE` of every other column when the key exists.
+    Upsert { table: Table },
+    /// `UPDATE` of every column but the key, by key.
+    UpdateByKey { table: Table },
+    /// `DELETE` by key.
+    DeleteByKey { table: Table },
+    /// `UPDATE` of some columns of the rows a query selects.
+    Update {
+        table: Table,
+        shape: &'q Shape,
+        assignments: &'q [(usize, Owned)],
+    },
+    /// `DELETE` of the rows a query selects.
+    Delete { table: Table, shape: &'q Shape },
+}
