@@ -6,7 +6,8 @@
 //! counts and peak heap. `-- --smoke` runs tiny data once, for CI; `-- --chart`
 //! also writes `docs/n-plus-one-vs-prefetch.svg`; `-- --alone` times each
 //! variant's rounds back to back instead of interleaved; `-- --only=M,Z` and
-//! `-- --rounds=N` narrow a run; `-- --profile=V` loops variant V for a profiler.
+//! `-- --rounds=N` narrow a run; `-- --profile=V` runs only the variant whose
+//! name starts with `V` (`orm prefetch`, `hand-written batched`) for a profiler.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -541,8 +542,28 @@ fn chart(
     Ok(())
 }
 
+/// Runs one variant `rounds` times: what `--profile=V` hands a profiler.
+/// `valgrind --tool=callgrind --toggle-collect='*profiled*'` counts only this.
+#[inline(never)]
+fn profiled(
+    variant: &Variant,
+    conn: &Connection,
+    cats: &[Category],
+    rounds: usize,
+) -> orm_core::Result<usize> {
+    let mut rows = 0;
+    for _ in 0..rounds {
+        rows += (variant.run)(conn, cats.to_vec())?.rows();
+    }
+    Ok(rows)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    let profile: Option<&Variant> = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--profile="))
+        .and_then(|v| VARIANTS.iter().find(|variant| variant.name.starts_with(v)));
     let smoke = args.iter().any(|a| a == "--smoke");
     let want_chart = args.iter().any(|a| a == "--chart");
     let alone = args.iter().any(|a| a == "--alone");
@@ -579,6 +600,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .step_by(set.step)
             .collect();
         let rounds = rounds.unwrap_or(set.rounds);
+        if let Some(variant) = profile {
+            // Warm the page and statement caches, then run only the variant.
+            (variant.run)(&conn, cats.to_vec())?;
+            let rows = profiled(variant, &conn, &cats, rounds)?;
+            println!(
+                "{}: {} on {}, {rounds} rounds, {rows} rows",
+                set.name,
+                variant.name,
+                cats.len()
+            );
+            continue;
+        }
         let results = measure(&mut conn, &cats, rounds, alone)?;
         report(set, cats.len(), rounds, &results);
         if want_chart && set.name == "M" {

@@ -226,9 +226,11 @@ impl DbError {
     /// The name of the column the statement named but the table lacks.
     pub(crate) fn missing_column(&self) -> Option<String> {
         match self {
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(_, Some(message))) => {
-                message.strip_prefix("no such column: ").map(str::to_owned)
-            }
+            // rusqlite reports a failed prepare with the statement and offset.
+            DbError::Sqlite(
+                rusqlite::Error::SqliteFailure(_, Some(msg))
+                | rusqlite::Error::SqlInputError { msg, .. },
+            ) => msg.strip_prefix("no such column: ").map(str::to_owned),
             DbError::Sqlite(_) => None,
             #[cfg(feature = "postgres")]
             DbError::Postgres(e) => {

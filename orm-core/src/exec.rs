@@ -25,19 +25,23 @@ pub(crate) fn params<'a>(
     slots: &'a [Slot<'_>],
     binds: &Binds<'a>,
 ) -> Vec<Param<'a>> {
-    slots
-        .iter()
-        .map(|slot| match slot {
+    let mut out = Vec::with_capacity(slots.len() + binds.keys.len());
+    for slot in slots {
+        out.push(match slot {
             Slot::Value(v) => Param::Value(v.as_value()),
             Slot::Text(s) => Param::Value(Value::Text(s)),
             Slot::List(values) => list(dialect, values),
-            Slot::Key(i) => Param::Value(binds.keys[*i]),
+            Slot::KeyList(n) => {
+                out.extend(binds.keys[..*n].iter().map(|&k| Param::Value(k)));
+                continue;
+            }
             Slot::Keys => keys_array(binds.keys),
             Slot::Threshold => Param::Value(Value::Integer(binds.threshold)),
             Slot::Integer(i) => Param::Value(Value::Integer(*i)),
             Slot::Field(i) => Param::Value(binds.fields[*i]),
-        })
-        .collect()
+        });
+    }
+    out
 }
 
 #[cfg(feature = "postgres")]

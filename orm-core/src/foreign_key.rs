@@ -85,9 +85,11 @@ impl<T: Model> Hash for ForeignKey<T> {
 
 impl<T: Model> SqlType for ForeignKey<T> {
     const COLUMN_TYPE: ColumnType = <T::Key as SqlType>::COLUMN_TYPE;
+    #[inline]
     fn to_value(&self) -> Value<'_> {
         self.key.to_value()
     }
+    #[inline]
     fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
         T::Key::from_value(value).map(Self::new)
     }

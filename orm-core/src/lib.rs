@@ -177,6 +177,7 @@ pub mod __private {
     }
 
     /// Reads column `index` of `M` from `row` into a field of type `T`.
+    #[inline]
     pub fn read<M: crate::Model, T: crate::SqlType>(
         row: &crate::Row<'_>,
         index: usize,

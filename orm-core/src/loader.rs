@@ -144,6 +144,11 @@ fn key_values<'k, K: SqlType>(keys: &[&'k K], count: usize) -> Vec<Value<'k>> {
 /// The chunks of one call run in one read transaction, so they see one
 /// snapshot of the database.
 ///
+/// `key_of` finds a decoded row's key, when the row holds it (a foreign key of
+/// the child, a parent's primary key): the index plan then decodes each row
+/// first and reads its key from the result instead of reading the column
+/// twice. A scan reads the key first, since it skips most rows undecoded.
+///
 /// Without an order in the query, each slot comes out ordered by `order`
 /// (the primary key). Rows usually arrive in that order already (index order
 /// or rowid order), so the loader only notes, as it pushes, whether some row
@@ -154,6 +159,7 @@ pub(crate) fn load<'k, K, T, O>(
     slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
     plan: &Plan<'_>,
     mut decode: impl FnMut(&Row<'_>) -> Result<T>,
+    key_of: Option<&dyn Fn(&T) -> Option<&K>>,
     order: impl Fn(&T) -> &O,
 ) -> Result<Vec<Vec<T>>>
 where
@@ -172,19 +178,35 @@ where
         scan,
     } = chunking(conn, plan, n, Projection::Model)?;
     let ordered = plan.ordered();
-    let select = Select {
-        table: plan.table,
-        projection: Projection::Model,
-        shape: plan.shape,
-        keys: Some(Keys {
-            column: plan.key,
-            count: chunk,
-            scan_sized_by: scan,
-            per_key: true,
-        }),
-        ordered,
+    let render = |scan| {
+        let select = Select {
+            table: plan.table,
+            projection: Projection::Model,
+            shape: plan.shape,
+            keys: Some(Keys {
+                column: plan.key,
+                count: chunk,
+                scan_sized_by: scan,
+                per_key: true,
+            }),
+            ordered,
+        };
+        render::select(dialect, &select, lists_as_json)
     };
-    let sql = render::select(dialect, &select, lists_as_json);
+    let first = render(scan);
+    let fallback;
+    let (sql, stmt) = match (conn.prepare(&first.text, plan.ctx), scan) {
+        (Ok(stmt), _) => (&first, stmt),
+        // A parent without rowid (`WITHOUT ROWID`, a view) cannot be sized by
+        // it: that one error means the plain IN list, now and for later
+        // calls; any other is the caller's.
+        (Err(Error::NoSuchColumn { column, .. }), Some(parent)) if column == "rowid" => {
+            sizes::learn(conn.identity(), parent, i64::MAX);
+            fallback = render(None);
+            (&fallback, conn.prepare(&fallback.text, plan.ctx)?)
+        }
+        (Err(e), _) => return Err(e),
+    };
     let key_index = sql.key_index.unwrap_or(0);
     let threshold = threshold(n);
 
@@ -199,7 +221,7 @@ where
         slot.push(item);
     };
     conn.snapshot(n.div_ceil(chunk), plan.ctx, || {
-        let mut stmt = conn.prepare(&sql.text, plan.ctx)?;
+        let mut stmt = stmt;
         for keys in groups.keys.chunks(chunk) {
             let values = key_values(keys, chunk);
             let binds = Binds {
@@ -221,6 +243,18 @@ where
                             sizes::learn(conn.identity(), parent, size);
                         }
                     }
+                }
+                if let (Some(key_of), false) = (key_of, scanned) {
+                    let item = decode(row)?;
+                    let Some((first, more)) = key_of(&item).and_then(|key| groups.slots(key))
+                    else {
+                        return Ok(());
+                    };
+                    for &slot in more {
+                        push(&mut slots[slot], decode(row)?);
+                    }
+                    push(&mut slots[first], item);
+                    return Ok(());
                 }
                 let raw = row.value(key_index).map_err(|e| plan.key_error(e))?;
                 let key = match K::from_value(raw) {
@@ -449,6 +483,7 @@ impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
     }
 
     /// The slots that want rows with this key: the first, then any others.
+    #[inline]
     fn slots(&self, key: &K) -> Option<(usize, &[usize])> {
         let group = self.index.get(key)?;
         let more = match group.more {

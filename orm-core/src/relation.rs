@@ -58,6 +58,16 @@ fn key_owner<R: ForeignKeyRelation>() -> (&'static str, &'static str, &'static s
     (R::Child::NAME, R::Child::TABLE, fk_column::<R>())
 }
 
+/// A child's key for the loader: its foreign key's value.
+fn reverse_key<R: ForeignKeyRelation>(child: &R::Child) -> Option<&<Parent<R> as Model>::Key> {
+    R::field(child).target_key()
+}
+
+/// A row's key for the loader: its primary key.
+fn own_key<M: Model>(row: &M) -> Option<&M::Key> {
+    Some(row.primary_key())
+}
+
 /// The children of `parents` through `R` that `shape` selects.
 fn reverse_plan<R: ForeignKeyRelation>(shape: &Shape) -> Plan<'_> {
     Plan {
@@ -80,7 +90,14 @@ pub fn load_reverse_with<R: ForeignKeyRelation>(
 ) -> Result<Vec<Vec<R::Child>>> {
     let plan = reverse_plan::<R>(&query.shape);
     let keys = parents.iter().map(|p| Some(p.primary_key()));
-    loader::load(conn, keys, &plan, R::Child::from_row, Model::primary_key)
+    loader::load(
+        conn,
+        keys,
+        &plan,
+        R::Child::from_row,
+        Some(&reverse_key::<R>),
+        Model::primary_key,
+    )
 }
 
 /// For each parent, its children through `R`, in the children's key order.
@@ -171,7 +188,14 @@ pub fn load_forward<R: ForeignKeyRelation>(
         scan_sized_by: Some(Parent::<R>::TABLE),
     };
     let keys = children.iter().map(|c| R::field(c).target_key());
-    let found = loader::load(conn, keys, &plan, Parent::<R>::from_row, Model::primary_key)?;
+    let found = loader::load(
+        conn,
+        keys,
+        &plan,
+        Parent::<R>::from_row,
+        Some(&own_key::<Parent<R>>),
+        Model::primary_key,
+    )?;
     children
         .iter()
         .zip(found)
@@ -234,7 +258,15 @@ pub fn load_through_with<M: ManyToMany>(
 ) -> Result<Vec<Vec<Far<M>>>> {
     let plan = through_plan::<M>(&query.shape);
     let keys = near.iter().map(|p| Some(p.primary_key()));
-    loader::load(conn, keys, &plan, Far::<M>::from_row, Model::primary_key)
+    // The key is the junction's column, not the far row's: read it from the row.
+    loader::load(
+        conn,
+        keys,
+        &plan,
+        Far::<M>::from_row,
+        None,
+        Model::primary_key,
+    )
 }
 
 /// For each model, the far models joined to it through the junction, in the

@@ -8,8 +8,6 @@
 //! `"title"` that names no column is a string literal in SQLite, a qualified
 //! `t."title"` is an error.
 
-use std::fmt::Write as _;
-
 use crate::model::Column;
 use crate::statement::{
     CmpOp, Expr, KeyColumn, OrderTerm, Projection, Select, Shape, Table, TextOp, Write,
@@ -38,8 +36,8 @@ pub(crate) enum Slot<'q> {
     Text(String),
     /// A whole list from the query: a JSON array on SQLite, an array on PostgreSQL.
     List(&'q [Owned]),
-    /// The `i`-th key of the batch being loaded.
-    Key(usize),
+    /// The keys of the batch being loaded, one placeholder each (this many).
+    KeyList(usize),
     /// Every key of the batch, as one array.
     Keys,
     /// The key count times the scan ratio (see [`Sql::marker_index`]).
@@ -54,13 +52,14 @@ pub(crate) enum Slot<'q> {
 #[derive(Debug)]
 pub(crate) struct Sql<'q> {
     pub(crate) text: String,
-    /// What placeholder `i + 1` binds.
+    /// What the placeholders bind, in order: each slot binds one
+    /// placeholder, but a `KeyList` one per key.
     pub(crate) slots: Vec<Slot<'q>>,
     /// The column of each row that holds the batch key.
     pub(crate) key_index: Option<usize>,
-    /// In a statement that may scan: the column holding the size of the
-    /// parent table (at most `4 × threshold + 1`); the rows came from a scan of
-    /// the whole table when it is at most the threshold.
+    /// In a statement that may scan: the column that says which plan ran:
+    /// -1 for the scan of the whole table, else the parent table's size as
+    /// the statement measured it (see [`select`]).
     pub(crate) marker_index: Option<usize>,
 }
 
@@ -104,6 +103,8 @@ struct Writer<'q> {
     dialect: Dialect,
     out: String,
     slots: Vec<Slot<'q>>,
+    /// Placeholders written so far (a `KeyList` counts each key).
+    params: usize,
     lists_as_json: bool,
 }
 
@@ -113,6 +114,7 @@ impl<'q> Writer<'q> {
             dialect,
             out: String::with_capacity(256),
             slots: Vec::new(),
+            params: 0,
             lists_as_json,
         }
     }
@@ -130,19 +132,51 @@ impl<'q> Writer<'q> {
         self.out.push_str(s);
     }
 
-    /// A new placeholder binding `slot`.
-    fn param(&mut self, slot: Slot<'q>) {
+    /// A new placeholder binding `slot`; its number.
+    fn param(&mut self, slot: Slot<'q>) -> usize {
         self.slots.push(slot);
-        let n = self.slots.len();
-        self.placeholder(n);
+        self.params += 1;
+        self.placeholder(self.params);
+        self.params
+    }
+
+    /// `(?, ?, ...)`: a placeholder per key of a batch (SQLite). Keys are never
+    /// written twice, so each is a bare `?`, which SQLite numbers one past the
+    /// largest number so far: every earlier parameter has been written, so
+    /// that is its own. A bare `?` is half the text of `?1234`, and the text
+    /// is built, hashed and compared on every call.
+    fn key_list(&mut self, count: usize) {
+        self.slots.push(Slot::KeyList(count));
+        self.params += count;
+        self.out.reserve(count * 3 + 2);
+        self.out.push('(');
+        for i in 0..count {
+            self.out.push_str(if i == 0 { "?" } else { ", ?" });
+        }
+        self.out.push(')');
     }
 
     /// A placeholder for parameter `n` (from 1), which may be written again.
     fn placeholder(&mut self, n: usize) {
-        let _ = match self.dialect {
-            Dialect::Sqlite => write!(self.out, "?{n}"),
-            Dialect::Postgres => write!(self.out, "${n}"),
-        };
+        self.out.push(match self.dialect {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        });
+        // Digits by hand: `write!` costs several times as much, once per key.
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if let Ok(digits) = std::str::from_utf8(&digits[i..]) {
+            self.out.push_str(digits);
+        }
     }
 
     fn ident(&mut self, name: &str) {
@@ -342,7 +376,9 @@ impl<'q> Writer<'q> {
         let limit = shape.limit.map_or(-1, saturating_i64);
         match (self.dialect, shape.limit) {
             (Dialect::Postgres, None) => self.push("NULL"),
-            _ => self.param(Slot::Integer(limit)),
+            _ => {
+                self.param(Slot::Integer(limit));
+            }
         }
         self.push(" OFFSET ");
         self.param(Slot::Integer(saturating_i64(shape.offset)));
@@ -444,14 +480,8 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         w.column(key_alias, key_name);
         match dialect {
             Dialect::Sqlite => {
-                w.push(" IN (");
-                for i in 0..keys.count {
-                    if i > 0 {
-                        w.push(", ");
-                    }
-                    w.param(Slot::Key(i));
-                }
-                w.push(")");
+                w.push(" IN ");
+                w.key_list(keys.count);
             }
             Dialect::Postgres => {
                 w.push(" = ANY(");
@@ -528,20 +558,36 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
     if let (Some(parent), Dialect::Sqlite, false, KeyColumn::Own(_)) =
         (keys.scan_sized_by, dialect, s.ordered, keys.column)
     {
-        // One statement, two plans. `s.n` counts the parent table's rows, up
-        // to four times the threshold (so the count costs at most a few steps
-        // per key, whatever the table's size or its key values). When the
-        // keys are many compared with it, the second arm scans the whole
-        // table and the loader keeps the rows it wants; otherwise the first
-        // probes the index. `s` is joined first (`CROSS JOIN` fixes the
-        // order), so each arm's condition on it is tested once, before its
-        // loop. The last column carries `s.n`, telling the loader which arm ran.
-        w.push("WITH s(n) AS MATERIALIZED (SELECT count(*) FROM (SELECT 1 FROM ");
+        // One statement, two plans. `s.n` sizes the parent table: by the span
+        // of its rowids (two B-tree descents; the row count itself when ids
+        // are dense), or, when the span is more than four times the
+        // threshold, by counting its rows up to that many (the span exceeds
+        // the count when ids are sparse, and the count stops early, so it
+        // costs a few steps per key, whatever the table's size or its key
+        // values). When the keys are many compared with it, the second arm
+        // scans the whole table and the loader keeps the rows it wants;
+        // otherwise the first probes the index. `s` is joined first (`CROSS
+        // JOIN` fixes the order), so each arm's condition on it is tested
+        // once, before its loop. The last column tells the loader which arm
+        // ran: `s.n` from the first, -1 from the second.
+        let span = |w: &mut Writer<'q>, f: &str| {
+            w.push("(SELECT ");
+            w.push(f);
+            w.push("(rowid) FROM ");
+            w.ident(parent);
+            w.push(")");
+        };
+        w.push("WITH s(n) AS (SELECT CASE WHEN span <= ");
+        let threshold = w.param(Slot::Threshold);
+        w.push(" * 4 THEN span ELSE (SELECT count(*) FROM (SELECT 1 FROM ");
         w.ident(parent);
         w.push(" LIMIT ");
-        w.param(Slot::Threshold);
-        let threshold = w.slots.len();
-        w.push(" * 4 + 1)) ");
+        w.placeholder(threshold);
+        w.push(" * 4 + 1)) END FROM (SELECT coalesce(");
+        span(&mut w, "max");
+        w.push(" - ");
+        span(&mut w, "min");
+        w.push(" + 1, 0) AS span)) ");
         select_list(&mut w);
         w.push(", s.n FROM s CROSS JOIN ");
         w.table(table.name, "t");
@@ -549,14 +595,8 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         w.placeholder(threshold);
         w.push(" AND ");
         w.column("t", key_name);
-        w.push(" IN (");
-        for i in 0..keys.count {
-            if i > 0 {
-                w.push(", ");
-            }
-            w.param(Slot::Key(i));
-        }
-        w.push(")");
+        w.push(" IN ");
+        w.key_list(keys.count);
         // The filter is written once and its text pasted into the other arm,
         // so its values are bound once.
         let start = w.out.len();
@@ -564,7 +604,7 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         let filter_text = w.out[start..].to_owned();
         w.push(" UNION ALL ");
         select_list(&mut w);
-        w.push(", s.n FROM s CROSS JOIN ");
+        w.push(", -1 FROM s CROSS JOIN ");
         w.table(table.name, "t");
         w.push(" WHERE s.n <= ");
         w.placeholder(threshold);
@@ -891,7 +931,7 @@ mod tests {
         assert_eq!(out, "\"a\"\"b\"");
         assert_eq!(
             keyed(3, None),
-            "SELECT t.\"id\", t.\"group\" FROM \"order\" AS t WHERE t.\"group\" IN (?1, ?2, ?3)"
+            "SELECT t.\"id\", t.\"group\" FROM \"order\" AS t WHERE t.\"group\" IN (?, ?, ?)"
         );
     }
 
@@ -899,10 +939,12 @@ mod tests {
     fn in_or_scan_marks_each_arm_and_reuses_the_threshold() {
         assert_eq!(
             keyed(2, Some("parent")),
-            "WITH s(n) AS MATERIALIZED (SELECT count(*) FROM (SELECT 1 FROM \"parent\" LIMIT ?1 * 4 + 1)) \
+            "WITH s(n) AS (SELECT CASE WHEN span <= ?1 * 4 THEN span \
+             ELSE (SELECT count(*) FROM (SELECT 1 FROM \"parent\" LIMIT ?1 * 4 + 1)) END \
+             FROM (SELECT coalesce((SELECT max(rowid) FROM \"parent\") - (SELECT min(rowid) FROM \"parent\") + 1, 0) AS span)) \
              SELECT t.\"id\", t.\"group\", s.n FROM s CROSS JOIN \"order\" AS t \
-             WHERE s.n > ?1 AND t.\"group\" IN (?2, ?3) \
-             UNION ALL SELECT t.\"id\", t.\"group\", s.n FROM s CROSS JOIN \"order\" AS t WHERE s.n <= ?1"
+             WHERE s.n > ?1 AND t.\"group\" IN (?, ?) \
+             UNION ALL SELECT t.\"id\", t.\"group\", -1 FROM s CROSS JOIN \"order\" AS t WHERE s.n <= ?1"
         );
     }
 

@@ -146,11 +146,13 @@ macro_rules! integers {
     ($($t:ty => $column:ident),+ $(,)?) => {$(
         impl SqlType for $t {
             const COLUMN_TYPE: ColumnType = ColumnType::$column;
-            fn to_value(&self) -> Value<'_> {
+            #[inline]
+    fn to_value(&self) -> Value<'_> {
                 #[allow(clippy::cast_possible_wrap, clippy::unnecessary_cast)]
                 Value::Integer(*self as i64)
             }
-            fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+            #[inline]
+    fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
                 match value {
                     Value::Integer(i) => <$t>::try_from(i)
                         .map_err(|_| ValueError::out_of_range(i, stringify!($t))),
@@ -170,11 +172,13 @@ macro_rules! non_zero {
     ($($t:ty => $inner:ty),+ $(,)?) => {$(
         impl SqlType for $t {
             const COLUMN_TYPE: ColumnType = <$inner as SqlType>::COLUMN_TYPE;
-            fn to_value(&self) -> Value<'_> {
+            #[inline]
+    fn to_value(&self) -> Value<'_> {
                 #[allow(clippy::cast_possible_wrap, clippy::unnecessary_cast)]
                 Value::Integer(self.get() as i64)
             }
-            fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+            #[inline]
+    fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
                 <$t>::new(<$inner>::from_value(value)?)
                     .ok_or_else(|| ValueError::out_of_range(0, stringify!($t)))
             }
@@ -189,9 +193,11 @@ non_zero! {
 
 impl SqlType for bool {
     const COLUMN_TYPE: ColumnType = ColumnType::Boolean;
+    #[inline]
     fn to_value(&self) -> Value<'_> {
         Value::Integer(i64::from(*self))
     }
+    #[inline]
     fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
         match value {
             Value::Integer(0) => Ok(false),
@@ -204,9 +210,11 @@ impl SqlType for bool {
 
 impl SqlType for f64 {
     const COLUMN_TYPE: ColumnType = ColumnType::Double;
+    #[inline]
     fn to_value(&self) -> Value<'_> {
         Value::Real(*self)
     }
+    #[inline]
     fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
         match value {
             Value::Real(r) => Ok(r),
@@ -222,9 +230,11 @@ impl SqlType for f64 {
 
 impl SqlType for f32 {
     const COLUMN_TYPE: ColumnType = ColumnType::Real;
+    #[inline]
     fn to_value(&self) -> Value<'_> {
         Value::Real(f64::from(*self))
     }
+    #[inline]
     fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
         let r = f64::from_value(value)?;
         #[allow(clippy::cast_possible_truncation)]
@@ -236,6 +246,7 @@ impl SqlType for f32 {
     }
 }
 
+#[inline]
 fn text(value: Value<'_>) -> Result<&str, ValueError> {
     match value {
         Value::Text(s) => Ok(s),
@@ -243,6 +254,7 @@ fn text(value: Value<'_>) -> Result<&str, ValueError> {
     }
 }
 
+#[inline]
 fn blob(value: Value<'_>) -> Result<&[u8], ValueError> {
     match value {
         Value::Blob(b) => Ok(b),
@@ -254,10 +266,12 @@ macro_rules! texts {
     ($($t:ty),+) => {$(
         impl SqlType for $t {
             const COLUMN_TYPE: ColumnType = ColumnType::Text;
-            fn to_value(&self) -> Value<'_> {
+            #[inline]
+    fn to_value(&self) -> Value<'_> {
                 Value::Text(self)
             }
-            fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+            #[inline]
+    fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
                 text(value).map(<$t>::from)
             }
         }
@@ -270,10 +284,12 @@ macro_rules! blobs {
     ($($t:ty),+) => {$(
         impl SqlType for $t {
             const COLUMN_TYPE: ColumnType = ColumnType::Blob;
-            fn to_value(&self) -> Value<'_> {
+            #[inline]
+    fn to_value(&self) -> Value<'_> {
                 Value::Blob(self)
             }
-            fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+            #[inline]
+    fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
                 blob(value).map(<$t>::from)
             }
         }
@@ -285,9 +301,11 @@ blobs!(Vec<u8>, Box<[u8]>);
 impl<T: SqlType> SqlType for Option<T> {
     const COLUMN_TYPE: ColumnType = T::COLUMN_TYPE;
     const NULLABLE: bool = true;
+    #[inline]
     fn to_value(&self) -> Value<'_> {
         self.as_ref().map_or(Value::Null, T::to_value)
     }
+    #[inline]
     fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
         match value {
             Value::Null => Ok(None),
@@ -371,10 +389,12 @@ pub(crate) mod native {
 
             impl SqlType for $t {
                 const COLUMN_TYPE: ColumnType = ColumnType::$column;
-                fn to_value(&self) -> Value<'_> {
+                #[inline]
+    fn to_value(&self) -> Value<'_> {
                     Value::Native(self)
                 }
-                fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+                #[inline]
+    fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
                     #[cfg(feature = "postgres")]
                     if let Value::Postgres(ty, raw) = value {
                         return crate::backend::postgres::read_native::<$t>(ty, raw);

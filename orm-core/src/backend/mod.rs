@@ -209,6 +209,7 @@ impl<'a> From<&'a ::postgres::Row> for Row<'a> {
 
 impl Row<'_> {
     /// The value of column `index` (from 0).
+    #[inline]
     pub fn value(&self, index: usize) -> Result<Value<'_>, ValueError> {
         match &self.inner {
             RowInner::Sqlite(row) => sqlite::value(row, index),
@@ -218,6 +219,7 @@ impl Row<'_> {
     }
 
     /// Column `index` (from 0) read as `T`.
+    #[inline]
     pub fn get<T: SqlType>(&self, index: usize) -> Result<T, ValueError> {
         T::from_value(self.value(index)?)
     }

@@ -62,6 +62,7 @@ pub(crate) fn output_value<'a>(output: &'a ToSqlOutput<'_>) -> Value<'a> {
 }
 
 /// rusqlite's value as the neutral one.
+#[inline]
 pub(crate) fn from_value_ref(value: ValueRef<'_>) -> Result<Value<'_>, ValueError> {
     Ok(match value {
         ValueRef::Null => Value::Null,
@@ -73,6 +74,7 @@ pub(crate) fn from_value_ref(value: ValueRef<'_>) -> Result<Value<'_>, ValueErro
 }
 
 /// Column `index` of `row`.
+#[inline]
 pub(crate) fn value<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Value<'r>, ValueError> {
     let value = row
         .get_ref(index)
