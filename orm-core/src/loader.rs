@@ -25,6 +25,9 @@ use crate::SqlType;
 /// row found, so they cross near a third of the table.
 const SCAN_RATIO: i64 = 3;
 
+/// Finds a decoded row's key, when the row holds it.
+pub(crate) type KeyOf<'f, T, K> = &'f dyn Fn(&T) -> Option<&K>;
+
 /// What a batch load selects and where each row's key is.
 pub(crate) struct Plan<'q> {
     pub(crate) ctx: Ctx,
@@ -159,7 +162,7 @@ pub(crate) fn load<'k, K, T, O>(
     slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
     plan: &Plan<'_>,
     mut decode: impl FnMut(&Row<'_>) -> Result<T>,
-    key_of: Option<&dyn Fn(&T) -> Option<&K>>,
+    key_of: Option<KeyOf<'_, T, K>>,
     order: impl Fn(&T) -> &O,
 ) -> Result<Vec<Vec<T>>>
 where
