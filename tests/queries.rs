@@ -126,9 +126,12 @@ fn comparisons_and_null() -> R {
     assert_eq!(q(f.stock.lt(None))?, Vec::<i64>::new());
     assert_eq!(q(f.stock.is_null())?, [2, 5, 8]);
     assert_eq!(q(f.stock.is_not_null())?, [1, 3, 4, 6, 7]);
-    // NOT of a comparison with NULL is still not true, as in SQL.
-    assert_eq!(q(f.stock.lt(2).not())?, [1, 6, 7]);
-    assert_eq!(q(!f.stock.lt(2))?, [1, 6, 7]);
+    // `not` is the exact complement, NULL rows included (SQL's NOT is not).
+    assert_eq!(q(f.stock.lt(2).not())?, [1, 2, 5, 6, 7, 8]);
+    assert_eq!(q(!f.stock.lt(2))?, [1, 2, 5, 6, 7, 8]);
+    assert_eq!(q(f.stock.eq(3).not())?, q(f.stock.ne(3))?);
+    assert_eq!(q(f.note.contains("off").not())?, [1, 2, 3, 4, 7, 8]);
+    assert_eq!(q(f.stock.is_in([1, 3]).not())?, [2, 4, 5, 6, 7, 8]);
     Ok(())
 }
 

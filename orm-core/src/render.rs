@@ -301,10 +301,13 @@ impl<'q> Writer<'q> {
                 }
                 self.push(")");
             }
+            // A comparison with NULL is neither true nor false in SQL, and NOT
+            // keeps it so; here every condition matches a row or does not,
+            // and `not` matches exactly the rows its condition does not.
             Expr::Not(e) => {
-                self.push("NOT (");
+                self.push("NOT coalesce(");
                 self.expr(alias, table, e);
-                self.push(")");
+                self.push(", FALSE)");
             }
         }
     }

@@ -124,7 +124,7 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
         self.compare(CmpOp::Ne, value.__into_owned())
     }
 
-    /// Less than `value` (NULL never is).
+    /// Less than `value` (NULL never is, and never matches).
     pub fn lt(self, value: impl ValueFor<T>) -> Condition<M> {
         self.compare(CmpOp::Lt, value.__into_owned())
     }
@@ -270,6 +270,11 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
 
 /// A condition on the rows of model `M`: combine with [`and`](Condition::and),
 /// [`or`](Condition::or), [`not`](Condition::not) or `&`, `|`, `!`.
+///
+/// Every condition either matches a row or does not: `eq` and `ne` compare
+/// as Rust's `==` and `!=` do (on an `Option` column, `None` equals only NULL),
+/// the other comparisons, `is_in` and the text operators never match NULL, and
+/// `not` is the exact complement.
 pub struct Condition<M> {
     pub(crate) expr: Expr,
     model: PhantomData<fn() -> M>,
@@ -307,9 +312,10 @@ impl<M> Condition<M> {
         Condition::new(self.expr.or(other.expr))
     }
 
-    /// The condition does not hold. As in SQL, a comparison with a NULL
-    /// column is neither true nor false, so `f.x.lt(1).not()` does not match
-    /// rows where `x` is NULL.
+    /// The condition does not hold: exactly the rows it does not match. A
+    /// comparison with a NULL column does not match (NULL is not less than 1),
+    /// so its negation does (`f.x.lt(1).not()` matches rows where `x` is NULL),
+    /// unlike SQL's `NOT`, whose result for NULL is neither.
     #[must_use]
     #[allow(clippy::should_implement_trait)] // `!` is implemented too
     pub fn not(self) -> Condition<M> {
