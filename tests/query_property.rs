@@ -242,7 +242,10 @@ fn ordered(mut q: Query<Item>, terms: &[(u8, bool)]) -> Query<Item> {
     q
 }
 
-fn item() -> impl Strategy<Value = (i64, Option<i64>, String, Option<String>, Option<i64>)> {
+/// An item's columns: a, b, s, t and its owner's key.
+type Columns = (i64, Option<i64>, String, Option<String>, Option<i64>);
+
+fn item() -> impl Strategy<Value = Columns> {
     (
         -3i64..4,
         proptest::option::of(-3i64..4),
