@@ -255,9 +255,7 @@ fn item() -> impl Strategy<Value = Columns> {
     )
 }
 
-fn store(
-    rows: &[(i64, Option<i64>, String, Option<String>, Option<i64>)],
-) -> (Connection, Vec<Item>) {
+fn store(rows: &[Columns]) -> (Connection, Vec<Item>) {
     let conn = Connection::open_in_memory().unwrap();
     conn.pragma_update(None, "foreign_keys", false).unwrap();
     Owner::create_table(&conn).unwrap();
