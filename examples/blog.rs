@@ -1,5 +1,6 @@
-//! A blog: posts with their comments, posts and tags many-to-many, and
-//! comments' authors nested under the posts.
+//! A blog: posts with their comments, posts and tags many-to-many,
+//! comments' authors nested under the posts, and the front page: the newest
+//! posts, each with its latest approved comments and how many it has.
 //!
 //! Run with `cargo run --example blog`.
 
@@ -16,12 +17,17 @@ struct Person {
 struct Post {
     id: i64,
     title: String,
+    /// Publication time, seconds since the epoch.
+    published: i64,
 }
 
 #[derive(Model, Debug, Clone)]
 struct Comment {
     id: i64,
     body: String,
+    approved: bool,
+    /// Seconds since the epoch.
+    created: i64,
     #[foreign_key(related_name = "comments")]
     post: ForeignKey<Post>,
     #[foreign_key(related_name = "comments_written")]
@@ -57,14 +63,15 @@ fn seed(conn: &Connection) -> orm_core::Result<()> {
         }
         .insert(conn)?;
     }
-    for (id, title) in [
-        (1, "Prefetch, explained"),
-        (2, "Why N+1 hurts"),
-        (3, "Draft"),
+    for (id, title, published) in [
+        (1, "Prefetch, explained", 1_700_000_000),
+        (2, "Why N+1 hurts", 1_700_100_000),
+        (3, "Draft", 1_700_200_000),
     ] {
         Post {
             id,
             title: title.into(),
+            published,
         }
         .insert(conn)?;
     }
@@ -83,16 +90,23 @@ fn seed(conn: &Connection) -> orm_core::Result<()> {
         }
         .insert(conn)?;
     }
+    // (id, body, post, author, approved, minutes after the post)
     let comments = [
-        (1, "Clear!", 1, 2),
-        (2, "What about nesting?", 1, 3),
-        (3, "Measured it", 2, 1),
+        (1, "Clear!", 1, 2, true, 5),
+        (2, "What about nesting?", 1, 3, true, 9),
+        (3, "Measured it", 2, 1, true, 3),
+        (4, "Buy cheap watches", 1, 2, false, 12),
+        (5, "And many-to-many?", 1, 1, true, 20),
+        (6, "Typo in the second paragraph", 1, 3, true, 31),
+        (7, "Agreed", 2, 2, true, 8),
     ];
-    for (id, body, post, author) in comments {
+    for (id, body, post, author, approved, minutes) in comments {
         let (post, author) = (ForeignKey::new(post), ForeignKey::new(author));
         Comment {
             id,
             body: body.into(),
+            approved,
+            created: 1_700_000_000 + minutes * 60,
             post,
             author,
         }
@@ -144,5 +158,30 @@ fn main() -> orm_core::Result<()> {
         println!("#{:<7} {}", tag.name, titles.join(" | "));
     }
     println!("tags with their posts: {n} statements");
+
+    // The front page: the 20 newest posts, each with its 3 latest approved
+    // comments and how many approved comments it has. The limit of 3 applies
+    // to each post; 3 statements for any number of posts.
+    let p = Post::fields();
+    let c = Comment::fields();
+    let approved = Comment::query().filter(c.approved.eq(true));
+    let (front, n) = count_queries(&mut conn, |conn| -> orm_core::Result<_> {
+        let posts = Post::query()
+            .order_by(p.published.desc())
+            .limit(20)
+            .all(conn)?;
+        let counts = Post::count_comments_with(conn, &posts, approved.clone())?;
+        let latest = approved.clone().order_by(c.created.desc()).limit(3);
+        let posts = Post::prefetch_comments_with(conn, posts, latest)?;
+        Ok(posts.into_iter().zip(counts).collect::<Vec<_>>())
+    });
+    println!();
+    for ((post, comments), count) in front? {
+        println!("{} ({count} approved comments)", post.title);
+        for comment in comments {
+            println!("    {}", comment.body);
+        }
+    }
+    println!("front page: {n} statements");
     Ok(())
 }

@@ -106,5 +106,49 @@ fn main() -> orm_core::Result<()> {
         books.name,
         books.products(&conn)?.len()
     );
+
+    // Some categories, each with its two cheapest products under 30 and how
+    // many products it has: the limit applies to each category.
+    let c = Category::fields();
+    let p = Product::fields();
+    let (capped, n) = count_queries(&mut conn, |conn| -> orm_core::Result<_> {
+        let cats = Category::query()
+            .filter(c.name.is_in(["Books", "Games", "Garden"]))
+            .all(conn)?;
+        let counts = Category::count_products(conn, &cats)?;
+        let cheapest = Product::query()
+            .filter(p.price.lt(30.0))
+            .order_by(p.price.asc())
+            .limit(2);
+        let pairs = Category::prefetch_products_with(conn, cats, cheapest)?;
+        Ok(pairs.into_iter().zip(counts).collect::<Vec<_>>())
+    });
+    for ((cat, products), count) in capped? {
+        let names: Vec<String> = products
+            .iter()
+            .map(|p| format!("{} ({:.2})", p.name, p.price))
+            .collect();
+        println!(
+            "{:<7} {count} in all; cheapest: {}",
+            cat.name,
+            names.join(", ")
+        );
+    }
+    println!("filtered categories, counts, two cheapest each: {n} statements");
+
+    // Writes: a price change by filter, then one row.
+    let changed = Product::query()
+        .filter(p.price.ge(25.0))
+        .update(&conn, [p.note.set(Some("ships separately".to_string()))])?;
+    let mut dune = Product::query()
+        .filter(p.name.eq("Dune"))
+        .first(&conn)?
+        .expect("Dune");
+    dune.price = 8.5;
+    dune.update(&conn)?;
+    println!(
+        "{changed} product(s) noted; Dune now costs {:.2}",
+        dune.price
+    );
     Ok(())
 }

@@ -324,6 +324,141 @@ const VARIANTS: &[Variant] = &[
 const BATCHED: usize = 4;
 const FLOOR: usize = 6;
 
+// ---- queries: filtered and top-N prefetch, filtered selects ------------------
+
+/// Products above this price: half of them (prices are `(i % 1000) / 4`).
+const MIN_PRICE: f64 = 125.0;
+
+fn products_above() -> orm_core::Query<Product> {
+    Product::query().filter(Product::fields().price.gt(MIN_PRICE))
+}
+
+fn three_most_expensive() -> orm_core::Query<Product> {
+    Product::query()
+        .order_by(Product::fields().price.desc())
+        .limit(3)
+}
+
+/// Hand-written: `sql` with `chunk` keys per statement (`{keys}` in it),
+/// `extra` bound after them, rows grouped by category.
+fn batched_with(
+    conn: &Connection,
+    cats: &[Category],
+    sql: &str,
+    extra: Option<f64>,
+) -> orm_core::Result<Output> {
+    let limit = conn.limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER)? as usize;
+    let chunk = limit.saturating_sub(usize::from(extra.is_some())).max(1);
+    let (slot, mut out) = slots(cats);
+    let keys: Vec<i64> = cats.iter().map(|c| c.id).collect();
+    for chunk in keys.chunks(chunk) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut stmt = conn.prepare_cached(&sql.replace("{keys}", &marks))?;
+        let mut params: Vec<&dyn orm_core::rusqlite::ToSql> = chunk
+            .iter()
+            .map(|k| k as &dyn orm_core::rusqlite::ToSql)
+            .collect();
+        if let Some(extra) = &extra {
+            params.push(extra);
+        }
+        let mut rows = stmt.query(params.as_slice())?;
+        while let Some(row) = rows.next()? {
+            let p = product(row)?;
+            out[slot[p.category.key()]].push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Each pair: the library, then what a careful engineer writes by hand.
+const QUERY_VARIANTS: &[Variant] = &[
+    Variant {
+        name: "orm filtered prefetch (price > 125)",
+        run: |conn, cats| {
+            Ok(Loaded::Groups(Category::load_products_with(
+                conn,
+                &cats,
+                products_above(),
+            )?))
+        },
+    },
+    Variant {
+        name: "hand-written filtered batched",
+        run: |conn, cats| {
+            let sql = "SELECT id, name, price, category_id FROM product \
+                       WHERE category_id IN ({keys}) AND price > ?";
+            Ok(Loaded::Groups(batched_with(
+                conn,
+                &cats,
+                sql,
+                Some(MIN_PRICE),
+            )?))
+        },
+    },
+    Variant {
+        name: "orm top-3 per category (price desc)",
+        run: |conn, cats| {
+            Ok(Loaded::Groups(Category::load_products_with(
+                conn,
+                &cats,
+                three_most_expensive(),
+            )?))
+        },
+    },
+    Variant {
+        name: "hand-written window query",
+        run: |conn, cats| {
+            let sql =
+                "SELECT id, name, price, category_id FROM (SELECT id, name, price, category_id, \
+                       row_number() OVER (PARTITION BY category_id ORDER BY price DESC, id) AS rn \
+                       FROM product WHERE category_id IN ({keys})) WHERE rn <= 3";
+            Ok(Loaded::Groups(batched_with(conn, &cats, sql, None)?))
+        },
+    },
+    Variant {
+        name: "orm query().filter().all()",
+        run: |conn, _| Ok(Loaded::Flat(products_above().all(conn)?)),
+    },
+    Variant {
+        name: "hand-written prepare_cached + mapping",
+        run: |conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, price, category_id FROM product WHERE price > ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([MIN_PRICE], product)?;
+            Ok(Loaded::Flat(rows.collect::<Result<_, _>>()?))
+        },
+    },
+];
+
+fn report_queries(set: &Dataset, rounds: usize, results: &[Measured]) {
+    println!(
+        "\n### {}: queries ({} rounds; each library row against the hand-written row under it)\n",
+        set.name, rounds
+    );
+    println!("| variant | median ms | × hand-written | rows | statements | peak heap MiB |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (pair, variants) in results.chunks(2).zip(QUERY_VARIANTS.chunks(2)) {
+        let [orm, hand] = pair else { continue };
+        assert_eq!(
+            orm.rows, hand.rows,
+            "{} loaded another number of rows",
+            variants[0].name
+        );
+        for (variant, m) in variants.iter().zip(pair) {
+            println!(
+                "| {} | {:.2} | {:.2} | {} | {} | {:.1} |",
+                variant.name,
+                ms(m.median),
+                ms(m.median) / ms(hand.median),
+                m.rows,
+                m.statements,
+                mib(m.peak_heap)
+            );
+        }
+    }
+}
+
 // ---- measuring ----------------------------------------------------------------
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -355,10 +490,11 @@ fn peak_of(f: impl FnOnce() -> orm_core::Result<Loaded>) -> orm_core::Result<usi
 fn measure(
     conn: &mut Connection,
     cats: &[Category],
+    variants: &[Variant],
     rounds: usize,
     alone: bool,
 ) -> orm_core::Result<Vec<Measured>> {
-    let mut times = vec![Vec::with_capacity(rounds); VARIANTS.len()];
+    let mut times = vec![Vec::with_capacity(rounds); variants.len()];
     let mut with_drop = times.clone();
     // Every variant once per round, so that a noisy moment hits all alike, in
     // a new order each round: whatever runs after the floor's full scan finds
@@ -367,9 +503,9 @@ fn measure(
     // With `--alone`, each variant's rounds run back to back instead, so each
     // finds the cache as it left it, as a program repeating one task would.
     let mut rng = StdRng::seed_from_u64(4662);
-    let mut order: Vec<usize> = (0..VARIANTS.len()).collect();
+    let mut order: Vec<usize> = (0..variants.len()).collect();
     let schedule: Vec<(usize, usize)> = if alone {
-        (0..VARIANTS.len())
+        (0..variants.len())
             .flat_map(|v| (0..=rounds).map(move |round| (round, v)))
             .collect()
     } else {
@@ -382,7 +518,7 @@ fn measure(
     };
     {
         for &(round, v) in &schedule {
-            let variant = &VARIANTS[v];
+            let variant = &variants[v];
             let input = cats.to_vec();
             let start = Instant::now();
             let loaded = (variant.run)(conn, input)?;
@@ -396,7 +532,7 @@ fn measure(
         }
     }
     let mut out = Vec::new();
-    for (v, variant) in VARIANTS.iter().enumerate() {
+    for (v, variant) in variants.iter().enumerate() {
         let (rows, statements) = count_queries(conn, |conn| (variant.run)(conn, cats.to_vec()));
         let rows = rows?.rows();
         let input = cats.to_vec();
@@ -563,7 +699,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let profile: Option<&Variant> = args
         .iter()
         .find_map(|a| a.strip_prefix("--profile="))
-        .and_then(|v| VARIANTS.iter().find(|variant| variant.name.starts_with(v)));
+        .and_then(|v| {
+            VARIANTS
+                .iter()
+                .chain(QUERY_VARIANTS)
+                .find(|variant| variant.name.starts_with(v))
+        });
     let smoke = args.iter().any(|a| a == "--smoke");
     let want_chart = args.iter().any(|a| a == "--chart");
     let alone = args.iter().any(|a| a == "--alone");
@@ -612,8 +753,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             continue;
         }
-        let results = measure(&mut conn, &cats, rounds, alone)?;
+        let results = measure(&mut conn, &cats, VARIANTS, rounds, alone)?;
         report(set, cats.len(), rounds, &results);
+        if set.name == "M" || smoke {
+            let results = measure(&mut conn, &cats, QUERY_VARIANTS, rounds, alone)?;
+            report_queries(set, rounds, &results);
+        }
         if want_chart && set.name == "M" {
             let out =
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/n-plus-one-vs-prefetch.svg");

@@ -215,13 +215,19 @@ where
 
     let mut scanned = false;
     let mut unordered = false;
-    let mut push = |slot: &mut Vec<T>, item: T| {
-        // The last element sits next to where the new one goes: a cheap check.
-        unordered |= !ordered
-            && slot.last().is_some_and(|last| {
-                sql_order(order(last).to_value(), order(&item).to_value()).is_gt()
-            });
-        slot.push(item);
+    let mut ranked = Ranked::new(plan.shape.offset);
+    let mut place = |slots: &mut [Vec<T>], slot: usize, item: T, rank: Option<i64>| {
+        let list = &mut slots[slot];
+        let Some(rank) = rank else {
+            // The last element sits next to where the new one goes: a cheap check.
+            unordered |= !ordered
+                && list.last().is_some_and(|last| {
+                    sql_order(order(last).to_value(), order(&item).to_value()).is_gt()
+                });
+            list.push(item);
+            return;
+        };
+        ranked.place(list, slot, item, rank);
     };
     conn.snapshot(n.div_ceil(chunk), plan.ctx, || {
         let mut stmt = stmt;
@@ -241,12 +247,17 @@ where
                         let size: i64 = row
                             .get(marker)
                             .map_err(|e| plan.ctx.column_error(marker, e))?;
-                        scanned = size <= threshold;
-                        if let Some(parent) = scan {
+                        // -1 from the scan's arm, the parent's size from the other.
+                        scanned = size < 0;
+                        if let (Some(parent), false) = (scan, scanned) {
                             sizes::learn(conn.identity(), parent, size);
                         }
                     }
                 }
+                let rank = match sql.rank_index {
+                    Some(i) => Some(row.get::<i64>(i).map_err(|e| plan.ctx.column_error(i, e))?),
+                    None => None,
+                };
                 if let (Some(key_of), false) = (key_of, scanned) {
                     let item = decode(row)?;
                     let Some((first, more)) = key_of(&item).and_then(|key| groups.slots(key))
@@ -254,9 +265,9 @@ where
                         return Ok(());
                     };
                     for &slot in more {
-                        push(&mut slots[slot], decode(row)?);
+                        place(&mut slots, slot, decode(row)?, rank);
                     }
-                    push(&mut slots[first], item);
+                    place(&mut slots, first, item, rank);
                     return Ok(());
                 }
                 let raw = row.value(key_index).map_err(|e| plan.key_error(e))?;
@@ -272,9 +283,9 @@ where
                 let Some((first, more)) = groups.slots(&key) else {
                     return Ok(());
                 };
-                push(&mut slots[first], decode(row)?);
+                place(&mut slots, first, decode(row)?, rank);
                 for &slot in more {
-                    push(&mut slots[slot], decode(row)?);
+                    place(&mut slots, slot, decode(row)?, rank);
                 }
                 Ok(())
             })?;
@@ -285,6 +296,7 @@ where
         }
         Ok(())
     })?;
+    ranked.finish(&mut slots);
     if unordered {
         let cmp = |a: &T, b: &T| sql_order(order(a).to_value(), order(b).to_value());
         for slot in &mut slots {
@@ -390,6 +402,46 @@ fn sqlite_would_match<K: SqlType + Eq + Hash + Clone>(
         .into_iter()
         .flatten()
         .any(|c| K::from_value(c.as_value()).is_ok_and(|k| groups.slots(&k).is_some()))
+}
+
+/// Puts the rows of a per-key window at their places. A key's kept rows are
+/// numbered offset + 1, offset + 2, ...: a row in sequence goes at the end of
+/// its slot, which is how rows arrive from SQLite and PostgreSQL (a window's
+/// rows come out in its own order, so the statement needs no outer `ORDER BY`
+/// that would sort them all again). Should a slot's rows ever arrive out of
+/// sequence, its rows so far are numbered from their places and set aside,
+/// to be sorted by number when all are in.
+struct Ranked<T> {
+    offset: i64,
+    stray: HashMap<usize, Vec<(i64, T)>>,
+}
+
+impl<T> Ranked<T> {
+    fn new(offset: u64) -> Self {
+        Ranked {
+            offset: i64::try_from(offset).unwrap_or(i64::MAX),
+            stray: HashMap::new(),
+        }
+    }
+
+    fn place(&mut self, list: &mut Vec<T>, slot: usize, item: T, rank: i64) {
+        if let Some(rows) = self.stray.get_mut(&slot) {
+            rows.push((rank, item));
+        } else if usize::try_from(rank - self.offset - 1) == Ok(list.len()) {
+            list.push(item);
+        } else {
+            let mut rows: Vec<(i64, T)> = (self.offset + 1..).zip(list.drain(..)).collect();
+            rows.push((rank, item));
+            self.stray.insert(slot, rows);
+        }
+    }
+
+    fn finish(self, slots: &mut [Vec<T>]) {
+        for (slot, mut rows) in self.stray {
+            rows.sort_by_key(|&(rank, _)| rank);
+            slots[slot] = rows.into_iter().map(|(_, item)| item).collect();
+        }
+    }
 }
 
 /// How SQLite orders two values in an `ORDER BY` with the default `BINARY`
@@ -552,6 +604,31 @@ mod tests {
             .collect();
         assert_eq!(got, [1, 2, 4, 32, 32, 64, 32_765]);
         assert_eq!(bucket(7, 5), 5);
+    }
+
+    #[test]
+    fn windowed_rows_take_their_places_in_any_arrival_order() {
+        use super::Ranked;
+        // Offset 2: the kept rows are numbered 3, 4, 5.
+        let mut slots: Vec<Vec<&str>> = vec![Vec::new(); 3];
+        let mut ranked = Ranked::new(2);
+        let arrivals = [
+            (0, "a3", 3),
+            (1, "b4", 4),
+            (0, "a4", 4),
+            (1, "b3", 3),
+            (2, "c3", 3),
+        ];
+        for (slot, item, rank) in arrivals {
+            ranked.place(&mut slots[slot], slot, item, rank);
+        }
+        ranked.place(&mut slots[1], 1, "b5", 5);
+        ranked.place(&mut slots[0], 0, "a5", 5);
+        ranked.finish(&mut slots);
+        assert_eq!(
+            slots,
+            [vec!["a3", "a4", "a5"], vec!["b3", "b4", "b5"], vec!["c3"]]
+        );
     }
 
     #[test]

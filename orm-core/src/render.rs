@@ -61,6 +61,9 @@ pub(crate) struct Sql<'q> {
     /// -1 for the scan of the whole table, else the parent table's size as
     /// the statement measured it (see [`select`]).
     pub(crate) marker_index: Option<usize>,
+    /// In a per-key window: the column holding each row's number within its
+    /// key's rows (offset + 1, offset + 2, ...), by which the loader orders them.
+    pub(crate) rank_index: Option<usize>,
 }
 
 /// The next power of two at or above `n`, at most `max`: statements for 20,
@@ -125,6 +128,7 @@ impl<'q> Writer<'q> {
             slots: self.slots,
             key_index,
             marker_index,
+            rank_index: None,
         }
     }
 
@@ -516,13 +520,15 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
 
     if keys.per_key && shape.is_windowed() {
         // Each key's rows numbered in the query's order, kept from offset + 1
-        // to offset + limit: Django's sliced prefetch, in one statement.
+        // to offset + limit: Django's sliced prefetch, in one statement. No
+        // outer ORDER BY (a sort of every kept row): the number comes along,
+        // and the loader puts each row at its place in its key's list.
         w.push("SELECT ");
         w.columns("w", table.columns);
         if through {
             w.push(", w.\"__orm_key\"");
         }
-        w.push(" FROM (SELECT ");
+        w.push(", w.\"__orm_rn\" FROM (SELECT ");
         w.columns("t", table.columns);
         if through {
             w.push(", ");
@@ -545,8 +551,9 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
                 shape.offset.saturating_add(limit),
             )));
         }
-        w.push(" ORDER BY w.\"__orm_rn\"");
-        return w.finish(Some(key_index), None);
+        let mut sql = w.finish(Some(key_index), None);
+        sql.rank_index = Some(n + usize::from(through));
+        return sql;
     }
 
     let select_list = |w: &mut Writer<'q>| {
