@@ -90,6 +90,8 @@ mod loader;
 pub mod log;
 mod model;
 mod nested;
+#[cfg(feature = "r2d2")]
+pub mod pool;
 mod query;
 mod relation;
 mod render;
