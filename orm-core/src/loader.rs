@@ -595,6 +595,96 @@ mod tests {
     use crate::value::Value;
     use std::cmp::Ordering::*;
 
+    /// Loads the children of `keys` from `child (id, parent_id)` and says
+    /// which plan ran: whether the parent's size was learned, which only the
+    /// index arm reports.
+    fn probe(conn: &rusqlite::Connection, keys: &[i64]) -> (Vec<Vec<i64>>, bool) {
+        use crate::backend::{Conn, Ctx, Db};
+        use crate::model::Column;
+        use crate::statement::{KeyColumn, Shape, Table};
+        use crate::types::ColumnType;
+        const COLUMNS: &[Column] = &[
+            Column::__new("id", ColumnType::BigInt, false, None),
+            Column::__new("parent_id", ColumnType::BigInt, false, None),
+        ];
+        let shape = Shape::default();
+        let plan = super::Plan {
+            ctx: Ctx {
+                model: "Child",
+                table: "child",
+                columns: COLUMNS,
+            },
+            table: Table {
+                name: "child",
+                columns: COLUMNS,
+                primary_key: 0,
+            },
+            key: KeyColumn::Own(1),
+            key_owner: ("Child", "child", "parent_id"),
+            shape: &shape,
+            scan_sized_by: Some("parent"),
+        };
+        let conn: Conn<'_> = conn.__conn();
+        let rows = super::load(
+            conn,
+            keys.iter().map(Some),
+            &plan,
+            |row| row.get::<i64>(0).map_err(|e| plan.ctx.column_error(0, e)),
+            None,
+            |id: &i64| id,
+        )
+        .unwrap();
+        let learned = super::sizes::clearly_larger(conn.identity(), "parent", 0);
+        (rows, learned)
+    }
+
+    fn parents(ids: impl Iterator<Item = i64>) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL);
+             CREATE INDEX child_parent ON child (parent_id);",
+        )
+        .unwrap();
+        let tx = conn.unchecked_transaction().unwrap();
+        for id in ids {
+            tx.execute("INSERT INTO parent VALUES (?1)", [id]).unwrap();
+            tx.execute("INSERT INTO child (parent_id) VALUES (?1)", [id])
+                .unwrap();
+        }
+        tx.commit().unwrap();
+        conn
+    }
+
+    /// The plan depends on how many rows the parent table has, not on the
+    /// values of its keys: negative ids do not make two keys scan, ids near
+    /// `i64::MAX` do not stop many keys from scanning, sparse ids are counted.
+    #[test]
+    fn the_plan_depends_on_the_row_count_not_on_key_values() {
+        // 20,000 negative ids: two keys probe the index.
+        let conn = parents(-20_000..0);
+        let (rows, probed) = probe(&conn, &[-5, -7]);
+        assert_eq!(rows, [vec![20_000 - 5 + 1], vec![20_000 - 7 + 1]]);
+        assert!(probed);
+        // 30 ids near i64::MAX, all asked for: one scan.
+        let conn = parents(i64::MAX - 29..=i64::MAX);
+        let all: Vec<i64> = (i64::MAX - 29..=i64::MAX).collect();
+        let (rows, probed) = probe(&conn, &all);
+        assert_eq!(rows.iter().map(Vec::len).sum::<usize>(), 30);
+        assert!(!probed);
+        // 30 ids spread over the whole range: sparse, but the keys cover
+        // them all, so they are counted and scanned.
+        let spread: Vec<i64> = (-15..15).map(|i| i * (i64::MAX / 16)).collect();
+        let conn = parents(spread.iter().copied());
+        let (rows, probed) = probe(&conn, &spread);
+        assert_eq!(rows.iter().map(Vec::len).sum::<usize>(), 30);
+        assert!(!probed);
+        // Two of them probe.
+        let conn = parents(spread.iter().copied());
+        let (_, probed) = probe(&conn, &spread[..2]);
+        assert!(probed);
+    }
+
     #[test]
     fn chunks_round_up_to_powers_of_two_under_the_limit() {
         use crate::render::bucket;

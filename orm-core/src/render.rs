@@ -508,6 +508,11 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         condition(&mut w);
         w.push(" GROUP BY ");
         w.column(key_alias, key_name);
+        // Keys compare exactly in Rust: group the same way, also on a
+        // column whose own collation is NOCASE.
+        if dialect == Dialect::Sqlite {
+            w.push(" COLLATE BINARY");
+        }
         return w.finish(Some(0), None);
     }
 

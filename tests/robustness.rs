@@ -1,0 +1,453 @@
+//! What trying to break the library found, each as a test: schema drift,
+//! guards under panics and nesting, answers that depended on the plan,
+//! colliding index names, lossy reads, collations.
+
+use orm_core::rusqlite::limits::Limit;
+use orm_core::rusqlite::Connection;
+use orm_core::{count_queries, record_queries, Error, ForeignKey, Model};
+
+type R = orm_core::Result<()>;
+
+mod drift {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Author {
+        pub id: i64,
+        pub name: String,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Book {
+        pub id: i64,
+        pub title: String,
+        pub subtitle: Option<String>,
+        #[foreign_key(related_name = "books")]
+        pub author: ForeignKey<Author>,
+    }
+
+    /// Tables made by an older version of the structs.
+    fn old_schema(sql: &str) -> orm_core::Result<Connection> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(sql)?;
+        Ok(conn)
+    }
+
+    fn assert_missing(err: Error, model: &str, table: &str, column: &str) {
+        match &err {
+            Error::NoSuchColumn {
+                model: m,
+                table: t,
+                column: c,
+                ..
+            } => assert_eq!((*m, *t, c.as_str()), (model, table, column), "{err}"),
+            other => panic!("expected a missing column, got {other:?}"),
+        }
+        let message = err.to_string();
+        for part in [model, table, column] {
+            assert!(message.contains(part), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_renamed_column_is_an_error_not_its_own_name() -> R {
+        // `name` where the struct now has `title`.
+        let conn = old_schema(
+            "CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+             CREATE TABLE book (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                 subtitle TEXT, author_id INTEGER NOT NULL);
+             INSERT INTO author VALUES (1, 'Le Guin');
+             INSERT INTO book VALUES (1, 'Earthsea', NULL, 1);",
+        )?;
+        assert_missing(Book::all(&conn).unwrap_err(), "Book", "book", "title");
+        assert_missing(Book::get(&conn, 1).unwrap_err(), "Book", "book", "title");
+        let author = Author::get(&conn, 1)?.expect("author 1");
+        assert_missing(author.books(&conn).unwrap_err(), "Book", "book", "title");
+        let err = Author::load_books(&conn, &[author]).unwrap_err();
+        assert_missing(err, "Book", "book", "title");
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_option_column_is_an_error_not_some_name() -> R {
+        let conn = old_schema(
+            "CREATE TABLE book (id INTEGER PRIMARY KEY, title TEXT NOT NULL, author_id INTEGER NOT NULL);
+             INSERT INTO book VALUES (1, 'Earthsea', 1);",
+        )?;
+        assert_missing(Book::all(&conn).unwrap_err(), "Book", "book", "subtitle");
+        Ok(())
+    }
+
+    #[test]
+    fn a_renamed_foreign_key_column_is_an_error_not_empty_lists() -> R {
+        let conn = old_schema(
+            "CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+             CREATE TABLE book (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
+                 subtitle TEXT, writer_id INTEGER NOT NULL);
+             INSERT INTO author VALUES (1, 'Le Guin'), (2, 'Banks');
+             INSERT INTO book VALUES (1, 'Earthsea', NULL, 1);",
+        )?;
+        let authors = Author::all(&conn)?;
+        assert_missing(
+            authors[0].books(&conn).unwrap_err(),
+            "Book",
+            "book",
+            "author_id",
+        );
+        // Both plans: two keys of two parents scan, one key probes.
+        for some in [&authors[..], &authors[..1]] {
+            let err = Author::load_books(&conn, some).unwrap_err();
+            assert_missing(err, "Book", "book", "author_id");
+        }
+        assert_missing(
+            Author::count_books(&conn, &authors).unwrap_err(),
+            "Book",
+            "book",
+            "author_id",
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_renamed_primary_key_is_an_error_not_none() -> R {
+        let conn = old_schema(
+            "CREATE TABLE author (author_key INTEGER PRIMARY KEY, name TEXT NOT NULL);
+             INSERT INTO author VALUES (1, 'Le Guin');",
+        )?;
+        assert_missing(Author::get(&conn, 1).unwrap_err(), "Author", "author", "id");
+        Ok(())
+    }
+
+    #[test]
+    fn a_parent_table_missing_a_column_is_an_error_in_forward_loads() -> R {
+        let conn = old_schema(
+            "CREATE TABLE author (id INTEGER PRIMARY KEY);
+             CREATE TABLE book (id INTEGER PRIMARY KEY, title TEXT NOT NULL,
+                 subtitle TEXT, author_id INTEGER NOT NULL);
+             INSERT INTO author VALUES (1);
+             INSERT INTO book VALUES (1, 'Earthsea', NULL, 1);",
+        )?;
+        let book = Book::get(&conn, 1)?.expect("book 1");
+        assert_missing(book.author(&conn).unwrap_err(), "Author", "author", "name");
+        let err = Book::prefetch_author(&conn, vec![book]).unwrap_err();
+        assert_missing(err, "Author", "author", "name");
+        Ok(())
+    }
+
+    #[test]
+    fn writes_to_a_missing_column_are_errors_too() -> R {
+        let conn = old_schema(
+            "CREATE TABLE book (id INTEGER PRIMARY KEY, name TEXT NOT NULL, subtitle TEXT, author_id INTEGER NOT NULL);",
+        )?;
+        let book = Book {
+            id: 1,
+            title: "Earthsea".into(),
+            subtitle: None,
+            author: ForeignKey::new(1),
+        };
+        let err = book.insert(&conn).unwrap_err();
+        assert!(err.to_string().contains("title"), "{err}");
+        let f = Book::fields();
+        let err = Book::query()
+            .filter(f.title.eq("x"))
+            .delete(&conn)
+            .unwrap_err();
+        assert_missing(err, "Book", "book", "title");
+        Ok(())
+    }
+}
+
+mod guards {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Note {
+        pub id: i64,
+    }
+
+    fn notes() -> orm_core::Result<Connection> {
+        let conn = Connection::open_in_memory()?;
+        Note::create_table(&conn)?;
+        Note::insert_all(&conn, &[Note { id: 1 }, Note { id: 2 }])?;
+        Ok(conn)
+    }
+
+    #[test]
+    fn a_panic_inside_count_queries_removes_the_hook() -> R {
+        let mut conn = notes()?;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            count_queries(&mut conn, |c| {
+                Note::all(c).unwrap();
+                panic!("inside the scope");
+            })
+        }));
+        assert!(caught.is_err());
+        // The hook is gone: nothing records outside a scope, and a new scope
+        // sees only its own statements.
+        for _ in 0..3 {
+            Note::all(&conn)?;
+        }
+        let ((), n) = count_queries(&mut conn, |_| ());
+        assert_eq!(n, 0);
+        let (_, n) = count_queries(&mut conn, |c| Note::all(c));
+        assert_eq!(n, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn nested_scopes_each_see_every_statement_inside_them() -> R {
+        let mut conn = notes()?;
+        let (((_, innermost), inner_sql), outer) = record_queries(&mut conn, |c| {
+            Note::all(c).unwrap();
+            Note::get(c, 1).unwrap();
+            let inner = record_queries(c, |c| {
+                Note::all(c).unwrap();
+                count_queries(c, |c| Note::get(c, 2).unwrap())
+            });
+            Note::all(c).unwrap();
+            inner
+        });
+        assert_eq!(outer.len(), 5, "{outer:#?}");
+        assert_eq!(inner_sql.len(), 2, "{inner_sql:#?}");
+        assert_eq!(innermost, 1);
+        // An assertion over an inner scope cannot pass when it should fail.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            orm_core::assert_queries(&mut conn, 1, |c| {
+                Note::all(c).unwrap();
+                orm_core::assert_queries(c, 1, |c| Note::all(c).unwrap());
+            })
+        }));
+        assert!(caught.is_err());
+        Ok(())
+    }
+}
+
+mod plans {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "cat")]
+    pub struct Cat {
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "prod")]
+    pub struct Prod {
+        pub id: i64,
+        #[foreign_key(related_name = "prods")]
+        pub cat: ForeignKey<Cat>,
+    }
+
+    #[test]
+    fn rows_nobody_asked_for_do_not_change_the_answer() -> R {
+        let conn = Connection::open_in_memory()?;
+        Cat::create_table(&conn)?;
+        Prod::create_table(&conn)?;
+        Cat::insert_all(&conn, &(1..=10).map(|id| Cat { id }).collect::<Vec<_>>())?;
+        for id in 1..=20 {
+            Prod {
+                id,
+                cat: ForeignKey::new(id % 10 + 1),
+            }
+            .insert(&conn)?;
+        }
+        // One junk row, as data from elsewhere may hold.
+        conn.pragma_update(None, "foreign_keys", false)?;
+        conn.execute("INSERT INTO prod VALUES (99, 'not-a-key')", [])?;
+        let cats = Cat::all(&conn)?;
+        // Two parents probe the index, all ten scan the table: the same answer.
+        let two = Cat::load_prods(&conn, &cats[..2])?;
+        let all = Cat::load_prods(&conn, &cats)?;
+        assert_eq!(two[..], all[..2]);
+        assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 20);
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_that_sqlite_matches_but_that_does_not_read_is_an_error_on_both_plans() -> R {
+        let conn = Connection::open_in_memory()?;
+        Cat::create_table(&conn)?;
+        conn.execute_batch(
+            "CREATE TABLE prod (id INTEGER PRIMARY KEY, cat_id TEXT NOT NULL);
+             INSERT INTO prod VALUES (1, '1.0');",
+        )?;
+        Cat::insert_all(&conn, &(1..=3).map(|id| Cat { id }).collect::<Vec<_>>())?;
+        let cats = Cat::all(&conn)?;
+        // '1.0' in a TEXT column is not the integer 1: neither plan finds it.
+        assert_eq!(Cat::load_prods(&conn, &cats[..1])?, vec![vec![]]);
+        assert_eq!(Cat::load_prods(&conn, &cats)?, vec![vec![], vec![], vec![]]);
+        Ok(())
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "a_b")]
+    pub struct Ab {
+        pub id: i64,
+        #[foreign_key]
+        pub c: ForeignKey<Cat>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "a")]
+    pub struct A {
+        pub id: i64,
+        #[foreign_key]
+        pub b_c: ForeignKey<Cat>,
+    }
+
+    #[test]
+    fn every_foreign_key_gets_its_own_index() -> R {
+        let conn = Connection::open_in_memory()?;
+        Cat::create_table(&conn)?;
+        Ab::create_table(&conn)?;
+        A::create_table(&conn)?;
+        let indexes: Vec<(String, String)> = conn
+            .prepare(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' ORDER BY tbl_name",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        assert_eq!(
+            indexes,
+            [
+                ("a_b_c_id_idx1".to_string(), "a".to_string()),
+                ("a_b_c_id_idx3".to_string(), "a_b".to_string())
+            ]
+        );
+        A::check_table(&conn)?;
+        Ab::check_table(&conn)?;
+        Ok(())
+    }
+}
+
+mod reads {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Sensor {
+        pub id: i64,
+        pub reading: f32,
+        pub on: bool,
+        pub level: u8,
+    }
+
+    fn column_of(err: &Error) -> &'static str {
+        match err {
+            Error::Column { column, .. } => column,
+            other => panic!("expected a column error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn values_that_do_not_fit_are_errors_not_lossy() -> R {
+        let conn = Connection::open_in_memory()?;
+        Sensor::create_table(&conn)?;
+        conn.execute("INSERT INTO sensor VALUES (1, 1e300, 1, 7)", [])?;
+        conn.execute("INSERT INTO sensor VALUES (2, 0.5, 2, 7)", [])?;
+        conn.execute("INSERT INTO sensor VALUES (3, 0.5, 0, 300)", [])?;
+        conn.execute("INSERT INTO sensor VALUES (4, 0.25, 1, 255)", [])?;
+        assert_eq!(column_of(&Sensor::get(&conn, 1).unwrap_err()), "reading");
+        let err = Sensor::get(&conn, 2).unwrap_err();
+        assert_eq!(column_of(&err), "on");
+        assert!(err.to_string().contains("2 does not fit in bool"), "{err}");
+        assert_eq!(column_of(&Sensor::get(&conn, 3).unwrap_err()), "level");
+        assert_eq!(
+            Sensor::get(&conn, 4)?,
+            Some(Sensor {
+                id: 4,
+                reading: 0.25,
+                on: true,
+                level: 255
+            })
+        );
+        Ok(())
+    }
+}
+
+mod collation {
+    use super::*;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Team {
+        #[primary_key]
+        pub code: String,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Player {
+        pub id: i64,
+        #[foreign_key(related_name = "players")]
+        pub team: ForeignKey<Team>,
+    }
+
+    /// Keys compare exactly (bytewise) in every relation function, so on a
+    /// `COLLATE NOCASE` key the accessor and the batch functions agree with
+    /// each other, whichever plan runs; only filters follow the collation.
+    #[test]
+    fn keys_compare_exactly_in_every_relation_function() -> R {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(
+            "CREATE TABLE team (code TEXT PRIMARY KEY COLLATE NOCASE NOT NULL);
+             CREATE TABLE player (id INTEGER PRIMARY KEY, team_id TEXT COLLATE NOCASE NOT NULL);
+             CREATE INDEX player_team ON player (team_id);
+             INSERT INTO team VALUES ('Rust'), ('Go'), ('Zig');
+             INSERT INTO player VALUES (1, 'rust'), (2, 'Rust'), (3, 'GO');",
+        )?;
+        let teams = Team::all(&conn)?;
+        let rust = teams
+            .iter()
+            .find(|t| t.code == "Rust")
+            .cloned()
+            .expect("Rust");
+        let ids = |players: &[Player]| players.iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(&rust.players(&conn)?), [2]);
+        assert_eq!(ids(&Team::load_players(&conn, &[rust.clone()])?[0]), [2]);
+        // All three teams: the scan plan, the same answer.
+        let all = Team::load_players(&conn, &teams)?;
+        assert_eq!(
+            all.iter().map(|p| ids(p)).collect::<Vec<_>>(),
+            [vec![], vec![2], vec![]]
+        );
+        assert_eq!(Team::count_players(&conn, &teams)?, [0, 1, 0]);
+        // Forward: 'rust' has no team spelled that way, in the accessor and the batch.
+        let lower = Player::get(&conn, 1)?.expect("player 1");
+        assert!(matches!(
+            lower.team(&conn),
+            Err(Error::MissingParent { .. })
+        ));
+        assert!(matches!(
+            Player::load_team(&conn, &[lower]),
+            Err(Error::MissingParent { .. })
+        ));
+        // A filter is SQL, and follows the column's collation.
+        let f = Player::fields();
+        let (rows, _) = count_queries(&mut conn, |c| {
+            Player::query()
+                .filter(f.team.eq(ForeignKey::new("RUST".to_string())))
+                .all(c)
+        });
+        assert_eq!(ids(&rows?), [1, 2]);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_variable_limit_is_read_per_call_for_queries_too() -> R {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Row {
+        id: i64,
+    }
+    let mut conn = Connection::open_in_memory()?;
+    Row::create_table(&conn)?;
+    Row::insert_all(&conn, &(1..=100).map(|id| Row { id }).collect::<Vec<_>>())?;
+    let f = Row::fields();
+    for limit in [1, 3, 32_766] {
+        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, limit)?;
+        let (rows, n) = count_queries(&mut conn, |c| {
+            Row::query().filter(f.id.is_in(1..=50)).all(c)
+        });
+        assert_eq!((rows?.len(), n), (50, 1), "limit {limit}");
+    }
+    Ok(())
+}
