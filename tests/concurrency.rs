@@ -188,19 +188,29 @@ fn a_writer_killed_mid_transaction_loses_nothing() -> R {
     let path = dir.join("shop.db");
     let conn = shop(&path, 3, 10)?;
     let before = Product::all(&conn)?;
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "killed_writer",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("ORM_KILLED_WRITER_DB", &path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("child process");
-    let stdout = child.stdout.take().expect("child stdout");
+    /// Kills and reaps the writer however the test ends.
+    struct Writer(std::process::Child);
+    impl Drop for Writer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Writer(
+        Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "killed_writer",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("ORM_KILLED_WRITER_DB", &path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("child process"),
+    );
+    let stdout = child.0.stdout.take().expect("child stdout");
     let written = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
@@ -208,8 +218,8 @@ fn a_writer_killed_mid_transaction_loses_nothing() -> R {
     assert!(written, "the writer never got to write");
     // While it holds its transaction, readers see the committed rows.
     assert_eq!(Product::all(&conn)?, before);
-    child.kill().expect("kill the writer");
-    child.wait().expect("reap the writer");
+    // SIGKILL: no destructor, no rollback of its own.
+    drop(child);
     // Nothing it wrote is there, nothing it deleted is gone, the file is sound,
     // and the database takes writes again.
     let after = open(&path)?;

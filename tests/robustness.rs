@@ -402,7 +402,10 @@ mod collation {
             .expect("Rust");
         let ids = |players: &[Player]| players.iter().map(|p| p.id).collect::<Vec<_>>();
         assert_eq!(ids(&rust.players(&conn)?), [2]);
-        assert_eq!(ids(&Team::load_players(&conn, &[rust.clone()])?[0]), [2]);
+        assert_eq!(
+            ids(&Team::load_players(&conn, std::slice::from_ref(&rust))?[0]),
+            [2]
+        );
         // All three teams: the scan plan, the same answer.
         let all = Team::load_players(&conn, &teams)?;
         assert_eq!(
