@@ -1,0 +1,147 @@
+//! Every statement the library runs is one `tracing` event: target
+//! `orm_core::query`, DEBUG (WARN past the slow threshold), with the SQL, the
+//! model, the rows and the time; bound values only when asked for.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orm_core::rusqlite::Connection;
+use orm_core::{ForeignKey, Model};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Category {
+    id: i64,
+    name: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Product {
+    id: i64,
+    secret: String,
+    #[foreign_key(related_name = "products")]
+    category: ForeignKey<Category>,
+}
+
+/// One event as seen by a subscriber.
+#[derive(Debug, Clone)]
+struct Seen {
+    level: Level,
+    target: String,
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Recorder {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(Seen {
+            level: *event.metadata().level(),
+            target: event.metadata().target().to_owned(),
+            fields,
+        });
+    }
+}
+
+fn recorded<T>(f: impl FnOnce() -> T) -> (T, Vec<Seen>) {
+    let recorder = Recorder::default();
+    let subscriber = tracing_subscriber::registry().with(recorder.clone());
+    let out = tracing::subscriber::with_default(subscriber, f);
+    let seen = recorder.0.lock().unwrap().clone();
+    (out, seen)
+}
+
+fn shop() -> orm_core::Result<Connection> {
+    let conn = Connection::open_in_memory()?;
+    Category::create_table(&conn)?;
+    Product::create_table(&conn)?;
+    Category {
+        id: 1,
+        name: "Books".into(),
+    }
+    .insert(&conn)?;
+    for id in 1..=3 {
+        Product {
+            id,
+            secret: format!("password{id}"),
+            category: ForeignKey::new(1),
+        }
+        .insert(&conn)?;
+    }
+    Ok(conn)
+}
+
+/// One test, so that the global threshold and opt-in are not changed under
+/// another test running in parallel.
+#[test]
+fn every_statement_is_one_event() -> orm_core::Result<()> {
+    let conn = shop()?;
+    let cats = Category::all(&conn)?;
+
+    let (products, seen) = recorded(|| Category::load_products(&conn, &cats));
+    assert_eq!(products?[0].len(), 3);
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    let event = &seen[0];
+    assert_eq!(event.target, "orm_core::query");
+    assert_eq!(event.level, Level::DEBUG);
+    assert_eq!(event.fields["model"], "Product");
+    assert_eq!(event.fields["table"], "product");
+    assert_eq!(event.fields["db.system"], "sqlite");
+    assert_eq!(event.fields["rows"], "3");
+    assert!(
+        event.fields["db.statement"].starts_with("SELECT t.\"id\""),
+        "{event:?}"
+    );
+    let ms: f64 = event.fields["elapsed_ms"].parse().expect("a number");
+    assert!(ms >= 0.0);
+    // Values stay out of the log unless asked for: they may be private.
+    assert!(!format!("{seen:?}").contains("password"));
+    assert_eq!(event.fields["db.params"], "(not logged)");
+
+    // Writes report the rows they changed; DDL is a statement too.
+    let f = Product::fields();
+    let (changed, seen) = recorded(|| {
+        Product::query()
+            .filter(f.id.le(2))
+            .update(&conn, [f.secret.set("hunter2")])
+    });
+    assert_eq!(changed?, 2);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].fields["rows"], "2");
+    let (_, seen) = recorded(|| Category::create_table(&conn));
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].fields["db.statement"].starts_with("CREATE TABLE"));
+
+    orm_core::log::set_log_values(true);
+    let (_, seen) = recorded(|| Product::query().filter(f.secret.eq("hunter2")).count(&conn));
+    orm_core::log::set_log_values(false);
+    assert!(seen[0].fields["db.params"].contains("hunter2"), "{seen:?}");
+
+    // Past the threshold: WARN.
+    orm_core::log::set_slow_threshold(Duration::ZERO);
+    let (_, seen) = recorded(|| Category::all(&conn));
+    orm_core::log::set_slow_threshold(Duration::from_secs(1));
+    assert_eq!(seen[0].level, Level::WARN);
+
+    // With no subscriber, nothing happens and nothing is timed.
+    assert_eq!(Category::all(&conn)?.len(), 1);
+    Ok(())
+}
