@@ -3,7 +3,10 @@
 //! query's limit and offset applied per parent.
 
 use orm_core::rusqlite::limits::Limit;
-use orm_core::rusqlite::Connection;
+#[macro_use]
+mod backends;
+
+use backends::Backend;
 use orm_core::{count_queries, record_queries, Error, ForeignKey, Model};
 
 type R = orm_core::Result<()>;
@@ -54,11 +57,10 @@ fn category(id: i64) -> Category {
 /// Categories 1..=6; category c has products priced 1.0 .. 2c (0.5 steps,
 /// so ties appear in pairs by rounding), inserted in a scrambled order.
 /// Category 5 has none; 6 is not stored.
-fn shop() -> orm_core::Result<Connection> {
-    let conn = Connection::open_in_memory()?;
-    Category::create_table(&conn)?;
-    Product::create_table(&conn)?;
-    Category::insert_all(&conn, &(1..=5).map(category).collect::<Vec<_>>())?;
+fn shop(conn: &impl Backend) -> R {
+    Category::create_table(conn)?;
+    Product::create_table(conn)?;
+    Category::insert_all(conn, &(1..=5).map(category).collect::<Vec<_>>())?;
     let mut rows = Vec::new();
     for c in [1, 2, 3, 4] {
         for k in 1..=(2 * c) {
@@ -72,8 +74,8 @@ fn shop() -> orm_core::Result<Connection> {
     }
     // Not in key order.
     rows.sort_by_key(|p| (p.id * 7919) % 1009);
-    Product::insert_all(&conn, &rows)?;
-    Ok(conn)
+    Product::insert_all(conn, &rows)?;
+    Ok(())
 }
 
 fn ids(rows: &[Product]) -> Vec<i64> {
@@ -83,140 +85,57 @@ fn ids(rows: &[Product]) -> Vec<i64> {
 /// What each category's list must be: its products filtered, sorted by
 /// price descending then key, sliced: the per-parent query, by hand.
 fn expected(
-    conn: &Connection,
+    conn: &impl Backend,
     cats: &[i64],
     min: f64,
     offset: usize,
     limit: usize,
 ) -> Vec<Vec<i64>> {
-    let mut stmt = conn
-        .prepare(
-            "SELECT id FROM product WHERE category_id = ?1 AND price > ?2 \
-             ORDER BY price DESC, id LIMIT ?3 OFFSET ?4",
-        )
-        .unwrap();
+    let sql = format!(
+        "SELECT id, name, price, category_id FROM product WHERE category_id = $1 \
+         AND price > {min:?} ORDER BY price DESC, id LIMIT $2 OFFSET $3"
+    );
     cats.iter()
-        .map(|c| {
-            stmt.query_map((c, min, limit as i64, offset as i64), |r| r.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
-        })
+        .map(|&c| ids(&conn.rows::<Product>(&sql, &[c, limit as i64, offset as i64])))
         .collect()
 }
 
-#[test]
-fn top_n_per_parent_in_one_statement() -> R {
-    let mut conn = shop()?;
-    let f = Product::fields();
-    let cats: Vec<Category> = [3, 1, 5, 3, 6, 2, 4].into_iter().map(category).collect();
-    let query = Product::query()
-        .filter(f.price.gt(1.0))
-        .order_by(f.price.desc())
-        .limit(3);
-    let (top3, n) = count_queries(&mut conn, |c| {
-        Category::prefetch_products_with(c, cats.clone(), query.clone())
-    });
-    let top3 = top3?;
-    assert_eq!(n, 1);
-    // Input order, duplicates get the same list, childless and unknown
-    // parents get empty lists.
-    assert_eq!(
-        top3.iter().map(|(c, _)| c.id).collect::<Vec<_>>(),
-        [3, 1, 5, 3, 6, 2, 4]
-    );
-    let got: Vec<Vec<i64>> = top3.iter().map(|(_, p)| ids(p)).collect();
-    assert_eq!(got, expected(&conn, &[3, 1, 5, 3, 6, 2, 4], 1.0, 0, 3));
-    // Ties on price break by key: category 3 has prices 3, 3, 2, 2, 1, 1.
-    assert_eq!(got[0], [305, 306, 303]);
-    // Category 1's products cost 1.0: none passes the filter.
-    assert_eq!(got[1], Vec::<i64>::new());
-    Ok(())
-}
-
-#[test]
-fn offset_and_limit_per_parent() -> R {
-    let conn = shop()?;
-    let f = Product::fields();
-    let cats: Vec<Category> = (1..=6).map(category).collect();
-    for (offset, limit) in [(0, 1), (1, 3), (2, 100), (5, 2), (100, 1)] {
-        let lists = Category::load_products_with(
-            &conn,
-            &cats,
-            Product::query()
-                .filter(f.price.gt(0.0))
-                .order_by(f.price.desc())
-                .offset(offset as u64)
-                .limit(limit as u64),
-        )?;
-        let got: Vec<Vec<i64>> = lists.iter().map(|p| ids(p)).collect();
-        assert_eq!(
-            got,
-            expected(&conn, &[1, 2, 3, 4, 5, 6], 0.0, offset, limit),
-            "{offset} {limit}"
-        );
+fn blog(conn: &impl Backend) -> R {
+    Post::create_table(conn)?;
+    Tag::create_table(conn)?;
+    PostTag::create_table(conn)?;
+    for id in 1..=3 {
+        Post {
+            id,
+            title: format!("post {id}"),
+        }
+        .insert(conn)?;
     }
-    // An offset alone.
-    let lists = Category::load_products_with(&conn, &cats[..2], Product::query().offset(1))?;
-    assert_eq!(
-        lists.iter().map(|p| ids(p)).collect::<Vec<_>>(),
-        [vec![102], vec![202, 203, 204]]
-    );
-    Ok(())
-}
-
-#[test]
-fn filtered_without_order_keeps_key_order_and_nothing_is_cached() -> R {
-    let mut conn = shop()?;
-    let f = Product::fields();
-    let cats: Vec<Category> = (1..=4).map(category).collect();
-    let cheap =
-        Category::load_products_with(&conn, &cats, Product::query().filter(f.price.le(1.0)))?;
-    assert_eq!(
-        cheap.iter().map(|p| ids(p)).collect::<Vec<_>>(),
-        [
-            vec![101, 102],
-            vec![201, 202],
-            vec![301, 302],
-            vec![401, 402]
-        ]
-    );
-    // The plain relation is still the whole relation.
-    let (all, n) = count_queries(&mut conn, |c| Category::load_products(c, &cats));
-    assert_eq!(n, 1);
-    assert_eq!(all?.iter().map(Vec::len).collect::<Vec<_>>(), [2, 4, 6, 8]);
-    Ok(())
-}
-
-#[test]
-fn nothing_to_load_runs_no_statement() -> R {
-    let mut conn = shop()?;
-    let f = Product::fields();
-    let cats: Vec<Category> = (1..=4).map(category).collect();
-    for query in [
-        Product::query().limit(0),
-        Product::query().filter(f.id.is_in(Vec::<i64>::new())),
-        Product::query().filter(f.price.gt(1.0).and(f.id.is_in([0i64; 0]))),
-    ] {
-        let (lists, n) = count_queries(&mut conn, |c| {
-            Category::load_products_with(c, &cats, query.clone())
-        });
-        assert_eq!((lists?, n), (vec![vec![]; 4], 0));
-        let (counts, n) = count_queries(&mut conn, |c| {
-            Category::count_products_with(c, &cats, query.clone())
-        });
-        assert_eq!((counts?, n), (vec![0; 4], 0));
+    for (id, name) in [(1, "rust"), (2, "sql"), (3, "orm"), (4, "async")] {
+        Tag {
+            id,
+            name: name.into(),
+        }
+        .insert(conn)?;
     }
-    let (pairs, n) = count_queries(&mut conn, |c| {
-        Category::prefetch_products_with(c, Vec::new(), Product::query())
-    });
-    assert_eq!((pairs?.len(), n), (0, 0));
+    // Post 1: tags 3, 1, 4 and 3 again; post 2: tag 2; post 3: none.
+    for (id, post, tag) in [(1, 1, 3), (2, 1, 1), (3, 2, 2), (4, 1, 4), (5, 1, 3)] {
+        PostTag {
+            id,
+            post: ForeignKey::new(post),
+            tag: ForeignKey::new(tag),
+        }
+        .insert(conn)?;
+    }
     Ok(())
 }
 
+/// SQLite binds each key: chunks at its runtime limit, counting the
+/// filter's own values. (PostgreSQL binds every key as one array.)
 #[test]
 fn chunks_count_the_filters_own_values() -> R {
-    let mut conn = shop()?;
+    let mut conn = backends::sqlite();
+    shop(&conn)?;
     let f = Product::fields();
     let cats: Vec<Category> = (1..=6).map(category).collect();
     let want = Category::load_products_with(
@@ -288,110 +207,187 @@ fn chunks_count_the_filters_own_values() -> R {
     assert_eq!(got[1], [203]);
     // Six keys for a table of five: one scan answers them all.
     assert_eq!(n, 1);
-    Ok(())
-}
-
-#[test]
-fn counts_per_parent() -> R {
-    let mut conn = shop()?;
-    let f = Product::fields();
-    let cats: Vec<Category> = [4, 1, 5, 6, 1].into_iter().map(category).collect();
-    let (counts, n) = count_queries(&mut conn, |c| Category::count_products(c, &cats));
-    assert_eq!((counts?, n), (vec![8, 2, 0, 0, 2], 1));
-    let expensive = Product::query().filter(f.price.ge(2.0));
-    let counts = Category::count_products_with(&conn, &cats, expensive.clone())?;
-    assert_eq!(counts, [6, 0, 0, 0, 0]);
-    // Within the query's window, per parent, as the loaded lists would be.
-    let windowed = expensive.clone().offset(1).limit(4);
-    let counts = Category::count_products_with(&conn, &cats, windowed.clone())?;
-    let lists = Category::load_products_with(&conn, &cats, windowed)?;
-    assert_eq!(
-        counts,
-        lists.iter().map(|l| l.len() as u64).collect::<Vec<_>>()
-    );
-    assert_eq!(counts, [4, 0, 0, 0, 0]);
-    // Chunked like the loads.
+    // Counts are chunked like the loads.
     conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 2)?;
+    let cats: Vec<Category> = [4, 1, 5, 6, 1].into_iter().map(category).collect();
     let (counts, n) = count_queries(&mut conn, |c| Category::count_products(c, &cats));
     assert_eq!((counts?, n), (vec![8, 2, 0, 0, 2], 2));
     Ok(())
 }
 
-fn blog() -> orm_core::Result<Connection> {
-    let conn = Connection::open_in_memory()?;
-    Post::create_table(&conn)?;
-    Tag::create_table(&conn)?;
-    PostTag::create_table(&conn)?;
-    for id in 1..=3 {
-        Post {
-            id,
-            title: format!("post {id}"),
-        }
-        .insert(&conn)?;
+on_each_backend! {
+    fn top_n_per_parent_in_one_statement(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let cats: Vec<Category> = [3, 1, 5, 3, 6, 2, 4].into_iter().map(category).collect();
+        let query = Product::query()
+            .filter(f.price.gt(1.0))
+            .order_by(f.price.desc())
+            .limit(3);
+        let (top3, n) = count_queries(&mut conn, |c| {
+            Category::prefetch_products_with(c, cats.clone(), query.clone())
+        });
+        let top3 = top3?;
+        assert_eq!(n, 1);
+        // Input order, duplicates get the same list, childless and unknown
+        // parents get empty lists.
+        assert_eq!(
+            top3.iter().map(|(c, _)| c.id).collect::<Vec<_>>(),
+            [3, 1, 5, 3, 6, 2, 4]
+        );
+        let got: Vec<Vec<i64>> = top3.iter().map(|(_, p)| ids(p)).collect();
+        assert_eq!(got, expected(&conn, &[3, 1, 5, 3, 6, 2, 4], 1.0, 0, 3));
+        // Ties on price break by key: category 3 has prices 3, 3, 2, 2, 1, 1.
+        assert_eq!(got[0], [305, 306, 303]);
+        // Category 1's products cost 1.0: none passes the filter.
+        assert_eq!(got[1], Vec::<i64>::new());
+        Ok(())
     }
-    for (id, name) in [(1, "rust"), (2, "sql"), (3, "orm"), (4, "async")] {
-        Tag {
-            id,
-            name: name.into(),
-        }
-        .insert(&conn)?;
-    }
-    // Post 1: tags 3, 1, 4 and 3 again; post 2: tag 2; post 3: none.
-    for (id, post, tag) in [(1, 1, 3), (2, 1, 1), (3, 2, 2), (4, 1, 4), (5, 1, 3)] {
-        PostTag {
-            id,
-            post: ForeignKey::new(post),
-            tag: ForeignKey::new(tag),
-        }
-        .insert(&conn)?;
-    }
-    Ok(conn)
-}
 
-#[test]
-fn many_to_many_with_a_query() -> R {
-    let mut conn = blog()?;
-    let t = Tag::fields();
-    let posts = Post::all(&conn)?;
-    let (tags, n) = count_queries(&mut conn, |c| {
-        Post::prefetch_tags_with(c, posts.clone(), Tag::query().order_by(t.name.asc()))
-    });
-    assert_eq!(n, 1);
-    let names: Vec<Vec<String>> = tags?
-        .into_iter()
-        .map(|(_, tags)| tags.into_iter().map(|t| t.name).collect())
-        .collect();
-    // In the query's order, once per junction row.
-    assert_eq!(
-        names,
-        [vec!["async", "orm", "orm", "rust"], vec!["sql"], vec![]]
-    );
-    // Filtered and capped per post.
-    let lists = Post::load_tags_with(
-        &conn,
-        &posts,
-        Tag::query()
-            .filter(t.name.ne("async"))
-            .order_by(t.name.desc())
-            .limit(2),
-    )?;
-    let names: Vec<Vec<&str>> = lists
-        .iter()
-        .map(|l| l.iter().map(|t| t.name.as_str()).collect())
-        .collect();
-    assert_eq!(names, [vec!["rust", "orm"], vec!["sql"], vec![]]);
-    assert_eq!(Post::count_tags(&conn, &posts)?, [4, 1, 0]);
-    assert_eq!(
-        Post::count_tags_with(&conn, &posts, Tag::query().filter(t.name.eq("orm")))?,
-        [2, 0, 0]
-    );
-    // The other side, and the pinned spelling.
-    let tags_all = Tag::all(&conn)?;
-    let p = Post::fields();
-    let by_tag = Tag::load_posts_with(&conn, &tags_all, Post::query().filter(p.id.ne(1)))?;
-    assert_eq!(
-        by_tag.iter().map(Vec::len).collect::<Vec<_>>(),
-        [0, 1, 0, 0]
-    );
-    Ok(())
+    fn offset_and_limit_per_parent(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let cats: Vec<Category> = (1..=6).map(category).collect();
+        for (offset, limit) in [(0, 1), (1, 3), (2, 100), (5, 2), (100, 1)] {
+            let lists = Category::load_products_with(
+                &conn,
+                &cats,
+                Product::query()
+                    .filter(f.price.gt(0.0))
+                    .order_by(f.price.desc())
+                    .offset(offset as u64)
+                    .limit(limit as u64),
+            )?;
+            let got: Vec<Vec<i64>> = lists.iter().map(|p| ids(p)).collect();
+            assert_eq!(
+                got,
+                expected(&conn, &[1, 2, 3, 4, 5, 6], 0.0, offset, limit),
+                "{offset} {limit}"
+            );
+        }
+        // An offset alone.
+        let lists = Category::load_products_with(&conn, &cats[..2], Product::query().offset(1))?;
+        assert_eq!(
+            lists.iter().map(|p| ids(p)).collect::<Vec<_>>(),
+            [vec![102], vec![202, 203, 204]]
+        );
+        Ok(())
+    }
+
+    fn filtered_without_order_keeps_key_order_and_nothing_is_cached(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let cats: Vec<Category> = (1..=4).map(category).collect();
+        let cheap =
+            Category::load_products_with(&conn, &cats, Product::query().filter(f.price.le(1.0)))?;
+        assert_eq!(
+            cheap.iter().map(|p| ids(p)).collect::<Vec<_>>(),
+            [
+                vec![101, 102],
+                vec![201, 202],
+                vec![301, 302],
+                vec![401, 402]
+            ]
+        );
+        // The plain relation is still the whole relation.
+        let (all, n) = count_queries(&mut conn, |c| Category::load_products(c, &cats));
+        assert_eq!(n, 1);
+        assert_eq!(all?.iter().map(Vec::len).collect::<Vec<_>>(), [2, 4, 6, 8]);
+        Ok(())
+    }
+
+    fn nothing_to_load_runs_no_statement(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let cats: Vec<Category> = (1..=4).map(category).collect();
+        for query in [
+            Product::query().limit(0),
+            Product::query().filter(f.id.is_in(Vec::<i64>::new())),
+            Product::query().filter(f.price.gt(1.0).and(f.id.is_in([0i64; 0]))),
+        ] {
+            let (lists, n) = count_queries(&mut conn, |c| {
+                Category::load_products_with(c, &cats, query.clone())
+            });
+            assert_eq!((lists?, n), (vec![vec![]; 4], 0));
+            let (counts, n) = count_queries(&mut conn, |c| {
+                Category::count_products_with(c, &cats, query.clone())
+            });
+            assert_eq!((counts?, n), (vec![0; 4], 0));
+        }
+        let (pairs, n) = count_queries(&mut conn, |c| {
+            Category::prefetch_products_with(c, Vec::new(), Product::query())
+        });
+        assert_eq!((pairs?.len(), n), (0, 0));
+        Ok(())
+    }
+
+
+    fn counts_per_parent(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let cats: Vec<Category> = [4, 1, 5, 6, 1].into_iter().map(category).collect();
+        let (counts, n) = count_queries(&mut conn, |c| Category::count_products(c, &cats));
+        assert_eq!((counts?, n), (vec![8, 2, 0, 0, 2], 1));
+        let expensive = Product::query().filter(f.price.ge(2.0));
+        let counts = Category::count_products_with(&conn, &cats, expensive.clone())?;
+        assert_eq!(counts, [6, 0, 0, 0, 0]);
+        // Within the query's window, per parent, as the loaded lists would be.
+        let windowed = expensive.clone().offset(1).limit(4);
+        let counts = Category::count_products_with(&conn, &cats, windowed.clone())?;
+        let lists = Category::load_products_with(&conn, &cats, windowed)?;
+        assert_eq!(
+            counts,
+            lists.iter().map(|l| l.len() as u64).collect::<Vec<_>>()
+        );
+        assert_eq!(counts, [4, 0, 0, 0, 0]);
+        Ok(())
+    }
+
+
+    fn many_to_many_with_a_query(conn) -> R {
+        blog(&conn)?;
+        let t = Tag::fields();
+        let posts = Post::all(&conn)?;
+        let (tags, n) = count_queries(&mut conn, |c| {
+            Post::prefetch_tags_with(c, posts.clone(), Tag::query().order_by(t.name.asc()))
+        });
+        assert_eq!(n, 1);
+        let names: Vec<Vec<String>> = tags?
+            .into_iter()
+            .map(|(_, tags)| tags.into_iter().map(|t| t.name).collect())
+            .collect();
+        // In the query's order, once per junction row.
+        assert_eq!(
+            names,
+            [vec!["async", "orm", "orm", "rust"], vec!["sql"], vec![]]
+        );
+        // Filtered and capped per post.
+        let lists = Post::load_tags_with(
+            &conn,
+            &posts,
+            Tag::query()
+                .filter(t.name.ne("async"))
+                .order_by(t.name.desc())
+                .limit(2),
+        )?;
+        let names: Vec<Vec<&str>> = lists
+            .iter()
+            .map(|l| l.iter().map(|t| t.name.as_str()).collect())
+            .collect();
+        assert_eq!(names, [vec!["rust", "orm"], vec!["sql"], vec![]]);
+        assert_eq!(Post::count_tags(&conn, &posts)?, [4, 1, 0]);
+        assert_eq!(
+            Post::count_tags_with(&conn, &posts, Tag::query().filter(t.name.eq("orm")))?,
+            [2, 0, 0]
+        );
+        // The other side, and the pinned spelling.
+        let tags_all = Tag::all(&conn)?;
+        let p = Post::fields();
+        let by_tag = Tag::load_posts_with(&conn, &tags_all, Post::query().filter(p.id.ne(1)))?;
+        assert_eq!(
+            by_tag.iter().map(Vec::len).collect::<Vec<_>>(),
+            [0, 1, 0, 0]
+        );
+        Ok(())
+    }
 }

@@ -456,6 +456,10 @@ pub(crate) fn value(row: &::postgres::Row, index: usize) -> Result<Value<'_>, Va
 
 /// How a native type (a date, a UUID, JSON) is written to and read from
 /// PostgreSQL: with the `postgres` crate's own conversions.
+#[cfg_attr(
+    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "serde_json")),
+    allow(dead_code)
+)]
 pub(crate) trait PgNative: Sized {
     fn write(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError>;
     fn read(ty: &Type, raw: &[u8]) -> Result<Self, ValueError>;
@@ -516,6 +520,10 @@ direct!(uuid::Uuid);
 direct!(serde_json::Value);
 
 /// The native value's PostgreSQL form, for [`NativeValue::to_postgres`](crate::__private::NativeValue).
+#[cfg_attr(
+    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "serde_json")),
+    allow(dead_code)
+)]
 pub(crate) fn write_native<T: PgNative>(
     value: &T,
     ty: &Type,
@@ -524,6 +532,10 @@ pub(crate) fn write_native<T: PgNative>(
     value.write(ty, out)
 }
 
+#[cfg_attr(
+    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "serde_json")),
+    allow(dead_code)
+)]
 pub(crate) fn read_native<T: PgNative>(ty: &Type, raw: &[u8]) -> Result<T, ValueError> {
     T::read(ty, raw)
 }
