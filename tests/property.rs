@@ -1,9 +1,13 @@
-//! Prefetch against a naive oracle: one hand-written query per parent.
+//! Prefetch against a naive oracle: one hand-written query per parent, on
+//! every backend.
 
-use orm_core::rusqlite::limits::Limit;
-use orm_core::rusqlite::{params, Connection};
+#[macro_use]
+mod backends;
+
+use backends::Backend;
 use orm_core::{count_queries, ForeignKey, Model};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Parent {
@@ -19,25 +23,78 @@ struct Child {
 }
 
 /// The obvious N+1 code, written without the library.
-fn oracle(conn: &Connection, parents: &[Parent]) -> Vec<Vec<Child>> {
-    let mut stmt = conn
-        .prepare("SELECT id, label, parent_id FROM child WHERE parent_id = ?1 ORDER BY id")
-        .unwrap();
+fn oracle(conn: &impl Backend, parents: &[Parent]) -> Vec<Vec<Child>> {
     parents
         .iter()
         .map(|p| {
-            stmt.query_map(params![p.id], |r| {
-                Ok(Child {
-                    id: r.get(0)?,
-                    label: r.get(1)?,
-                    parent: r.get::<_, Option<i64>>(2)?.map(ForeignKey::new),
-                })
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+            conn.rows(
+                "SELECT id, label, parent_id FROM child WHERE parent_id = $1 ORDER BY id",
+                &[p.id],
+            )
         })
         .collect()
+}
+
+/// How many statements a load of `distinct` keys takes: one per `limit`
+/// keys on SQLite (or one scan), one array on PostgreSQL.
+fn statements_ok<B: Backend>(n: usize, distinct: usize, limit: i32, may_scan: bool) -> bool {
+    if B::NAME == "postgres" {
+        return n == usize::from(distinct > 0);
+    }
+    let chunks = distinct.div_ceil(limit as usize);
+    n == chunks || (may_scan && n == 1 && chunks > 1)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reverse_case<B: Backend>(
+    mut conn: B,
+    span: i64,
+    stored: std::collections::BTreeSet<i64>,
+    children: Vec<Option<i64>>,
+    input: Vec<i64>,
+    limit: i32,
+) -> Result<(), TestCaseError> {
+    conn.without_foreign_keys().unwrap();
+    Parent::create_table(&conn).unwrap();
+    Child::create_table(&conn).unwrap();
+    let stored: std::collections::BTreeSet<i64> = stored.into_iter().map(|id| id % span).collect();
+    let parents_stored: Vec<Parent> = stored.iter().map(|&id| Parent { id }).collect();
+    Parent::insert_all(&conn, &parents_stored).unwrap();
+    // Ids in a scrambled order (a permutation modulo the prime 1009), so
+    // that key order differs from insertion order.
+    let rows: Vec<Child> = children
+        .iter()
+        .enumerate()
+        .map(|(i, parent)| Child {
+            id: (i as i64 * 7919) % 1009,
+            label: format!("c{i}"),
+            parent: parent.map(ForeignKey::new),
+        })
+        .collect();
+    Child::insert_all(&conn, &rows).unwrap();
+    conn.set_variable_limit(limit);
+    let parents: Vec<Parent> = input.iter().map(|&id| Parent { id }).collect();
+    let expected = oracle(&conn, &parents);
+
+    let (got, n) = count_queries(&mut conn, |c| Parent::prefetch_children(c, parents.clone()));
+    let got = got.unwrap();
+    let distinct = input.iter().collect::<std::collections::HashSet<_>>().len();
+    prop_assert!(
+        statements_ok::<B>(n, distinct, limit, true),
+        "{} statements for {} keys",
+        n,
+        distinct
+    );
+    prop_assert_eq!(
+        got.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        parents.clone()
+    );
+    prop_assert_eq!(
+        got.into_iter().map(|(_, c)| c).collect::<Vec<_>>(),
+        expected.clone()
+    );
+    prop_assert_eq!(Parent::load_children(&conn, &parents).unwrap(), expected);
+    Ok(())
 }
 
 proptest! {
@@ -55,35 +112,23 @@ proptest! {
         input in proptest::collection::vec(0i64..45, 0..60),
         limit in prop_oneof![Just(32_766), 1i32..8],
     ) {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", false).unwrap();
-        Parent::create_table(&conn).unwrap();
-        Child::create_table(&conn).unwrap();
-        let stored: std::collections::BTreeSet<i64> = stored.into_iter().map(|id| id % span).collect();
-        for &id in &stored {
-            Parent { id }.insert(&conn).unwrap();
-        }
-        // Ids in a scrambled order (a permutation modulo the prime 1009), so
-        // that key order differs from insertion order.
-        for (i, parent) in children.iter().enumerate() {
-            let id = (i as i64 * 7919) % 1009;
-            Child { id, label: format!("c{i}"), parent: parent.map(ForeignKey::new) }
-                .insert(&conn)
-                .unwrap();
-        }
-        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, limit).unwrap();
-        let parents: Vec<Parent> = input.iter().map(|&id| Parent { id }).collect();
-        let expected = oracle(&conn, &parents);
+        reverse_case(backends::sqlite(), span, stored, children, input, limit)?;
+    }
+}
 
-        let (got, n) = count_queries(&mut conn, |c| Parent::prefetch_children(c, parents.clone()));
-        let got = got.unwrap();
-        let distinct = input.iter().collect::<std::collections::HashSet<_>>().len();
-        // One IN list per `limit` keys, or a single scan when the keys are many.
-        let chunks = distinct.div_ceil(limit as usize);
-        prop_assert!(n == chunks || (n == 1 && chunks > 1), "{} statements for {} chunks", n, chunks);
-        prop_assert_eq!(got.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), parents.clone());
-        prop_assert_eq!(got.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), expected.clone());
-        prop_assert_eq!(Parent::load_children(&conn, &parents).unwrap(), expected);
+#[cfg(feature = "postgres")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn prefetch_equals_one_query_per_parent_on_postgres(
+        span in prop_oneof![Just(20i64), Just(400i64)],
+        stored in proptest::collection::btree_set(0i64..400, 0..300),
+        children in proptest::collection::vec(proptest::option::of(0i64..50), 0..150),
+        input in proptest::collection::vec(0i64..45, 0..60),
+        limit in Just(32_766),
+    ) {
+        reverse_case(backends::postgres(), span, stored, children, input, limit)?;
     }
 }
 
@@ -107,10 +152,84 @@ struct PostTag {
     tag: ForeignKey<Tag>,
 }
 
+/// Many-to-many and forward prefetch against one hand-written query per row.
+fn through_case<B: Backend>(
+    mut conn: B,
+    tags: std::collections::BTreeSet<i64>,
+    pairs: Vec<(i64, i64)>,
+    input: Vec<i64>,
+    limit: i32,
+) -> Result<(), TestCaseError> {
+    conn.without_foreign_keys().unwrap();
+    Post::create_table(&conn).unwrap();
+    Tag::create_table(&conn).unwrap();
+    PostTag::create_table(&conn).unwrap();
+    let stored: Vec<Tag> = tags
+        .iter()
+        .map(|&id| Tag {
+            id,
+            name: format!("t{id}"),
+        })
+        .collect();
+    Tag::insert_all(&conn, &stored).unwrap();
+    let links: Vec<PostTag> = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, &(post, tag))| PostTag {
+            id: (i as i64 * 7919) % 1009,
+            post: ForeignKey::new(post),
+            tag: ForeignKey::new(tag),
+        })
+        .collect();
+    PostTag::insert_all(&conn, &links).unwrap();
+    conn.set_variable_limit(limit);
+    let posts: Vec<Post> = input.iter().map(|&id| Post { id }).collect();
+
+    // Oracle: the far rows of each post, in tag key order, once per junction row.
+    let expected: Vec<Vec<Tag>> = posts
+        .iter()
+        .map(|p| {
+            conn.rows(
+                "SELECT t.id, t.name FROM post_tag j JOIN tag t ON t.id = j.tag_id \
+                 WHERE j.post_id = $1 ORDER BY t.id",
+                &[p.id],
+            )
+        })
+        .collect();
+    let (got, n) = count_queries(&mut conn, |c| Post::load_tags(c, &posts));
+    let distinct = input.iter().collect::<std::collections::HashSet<_>>().len();
+    prop_assert!(
+        statements_ok::<B>(n, distinct, limit, false),
+        "{} statements for {} keys",
+        n,
+        distinct
+    );
+    prop_assert_eq!(got.unwrap(), expected);
+
+    // Forward: each junction row's tag, or the error naming the dangling key.
+    let links = PostTag::all(&conn).unwrap();
+    let forward = PostTag::load_tag(&conn, &links);
+    let dangling = links.iter().find(|l| !tags.contains(l.tag.key()));
+    match (forward, dangling) {
+        (Ok(found), None) => {
+            for (link, tag) in links.iter().zip(found) {
+                prop_assert_eq!(Some(tag), Tag::get(&conn, *link.tag.key()).unwrap());
+            }
+        }
+        (Err(orm_core::Error::MissingParent { table: "tag", .. }), Some(_)) => {}
+        (other, dangling) => prop_assert!(
+            false,
+            "{:?} with dangling {:?}",
+            other.map(|v| v.len()),
+            dangling
+        ),
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(100))]
 
-    /// Many-to-many and forward prefetch against one hand-written query per row.
     #[test]
     fn many_to_many_and_forward_equal_per_row_queries(
         tags in proptest::collection::btree_set(0i64..60, 0..40),
@@ -119,49 +238,21 @@ proptest! {
         input in proptest::collection::vec(0i64..35, 0..40),
         limit in prop_oneof![Just(32_766), 1i32..6],
     ) {
-        let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "foreign_keys", false).unwrap();
-        Post::create_table(&conn).unwrap();
-        Tag::create_table(&conn).unwrap();
-        PostTag::create_table(&conn).unwrap();
-        for &id in &tags {
-            Tag { id, name: format!("t{id}") }.insert(&conn).unwrap();
-        }
-        for (i, &(post, tag)) in pairs.iter().enumerate() {
-            let id = (i as i64 * 7919) % 1009;
-            PostTag { id, post: ForeignKey::new(post), tag: ForeignKey::new(tag) }.insert(&conn).unwrap();
-        }
-        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, limit).unwrap();
-        let posts: Vec<Post> = input.iter().map(|&id| Post { id }).collect();
+        through_case(backends::sqlite(), tags, pairs, input, limit)?;
+    }
+}
 
-        // Oracle: the far rows of each post, in tag key order, once per junction row.
-        let expected: Vec<Vec<Tag>> = {
-            let mut stmt = conn.prepare(
-                "SELECT t.id, t.name FROM post_tag j JOIN tag t ON t.id = j.tag_id \
-                 WHERE j.post_id = ?1 ORDER BY t.id",
-            ).unwrap();
-            posts.iter().map(|p| {
-                stmt.query_map(params![p.id], |r| Ok(Tag { id: r.get(0)?, name: r.get(1)? }))
-                    .unwrap().collect::<Result<_, _>>().unwrap()
-            }).collect()
-        };
-        let (got, n) = count_queries(&mut conn, |c| Post::load_tags(c, &posts));
-        let distinct = input.iter().collect::<std::collections::HashSet<_>>().len();
-        prop_assert_eq!(n, distinct.div_ceil(limit as usize));
-        prop_assert_eq!(got.unwrap(), expected);
+#[cfg(feature = "postgres")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
 
-        // Forward: each junction row's tag, or the error naming the dangling key.
-        let links = PostTag::all(&conn).unwrap();
-        let forward = PostTag::load_tag(&conn, &links);
-        let dangling = links.iter().find(|l| !tags.contains(l.tag.key()));
-        match (forward, dangling) {
-            (Ok(found), None) => {
-                for (link, tag) in links.iter().zip(found) {
-                    prop_assert_eq!(Some(tag), Tag::get(&conn, *link.tag.key()).unwrap());
-                }
-            }
-            (Err(orm_core::Error::MissingParent { table: "tag", .. }), Some(_)) => {}
-            (other, dangling) => prop_assert!(false, "{:?} with dangling {:?}", other.map(|v| v.len()), dangling),
-        }
+    #[test]
+    fn many_to_many_and_forward_equal_per_row_queries_on_postgres(
+        tags in proptest::collection::btree_set(0i64..60, 0..40),
+        pairs in proptest::collection::vec((0i64..30, 0i64..70), 0..120),
+        input in proptest::collection::vec(0i64..35, 0..40),
+        limit in Just(32_766),
+    ) {
+        through_case(backends::postgres(), tags, pairs, input, limit)?;
     }
 }

@@ -5,10 +5,13 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use orm_core::rusqlite::limits::Limit;
-use orm_core::rusqlite::Connection;
+#[macro_use]
+mod backends;
+
+use backends::Backend;
 use orm_core::{count_queries, Condition, ForeignKey, Model, Query};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Owner {
@@ -178,19 +181,20 @@ fn text(op: Text, s: Option<&str>, w: &str) -> bool {
     })
 }
 
-/// SQLite's LIKE: `%` any text, `_` one character, ASCII letters without case.
-fn like(s: &[char], p: &[char]) -> bool {
+/// LIKE: `%` any text, `_` one character; SQLite's ignores ASCII case,
+/// PostgreSQL's does not.
+fn like(s: &[char], p: &[char], ascii_case: bool) -> bool {
     match p.split_first() {
         None => s.is_empty(),
-        Some(('%', rest)) => (0..=s.len()).any(|i| like(&s[i..], rest)),
-        Some(('_', rest)) => !s.is_empty() && like(&s[1..], rest),
-        Some((c, rest)) => s
-            .split_first()
-            .is_some_and(|(x, tail)| x.eq_ignore_ascii_case(c) && like(tail, rest)),
+        Some(('%', rest)) => (0..=s.len()).any(|i| like(&s[i..], rest, ascii_case)),
+        Some(('_', rest)) => !s.is_empty() && like(&s[1..], rest, ascii_case),
+        Some((c, rest)) => s.split_first().is_some_and(|(x, tail)| {
+            (x == c || (ascii_case && x.eq_ignore_ascii_case(c))) && like(tail, rest, ascii_case)
+        }),
     }
 }
 
-fn eval(c: &C, r: &Item) -> bool {
+fn eval(c: &C, r: &Item, ascii_case: bool) -> bool {
     match c {
         C::A(op, v) => compare(*op, Some(r.a), Some(*v)),
         C::B(op, v) => compare(*op, r.b, *v),
@@ -202,10 +206,11 @@ fn eval(c: &C, r: &Item) -> bool {
         C::Like(p) => like(
             &r.s.chars().collect::<Vec<_>>(),
             &p.chars().collect::<Vec<_>>(),
+            ascii_case,
         ),
-        C::And(a, b) => eval(a, r) && eval(b, r),
-        C::Or(a, b) => eval(a, r) || eval(b, r),
-        C::Not(a) => !eval(a, r),
+        C::And(a, b) => eval(a, r, ascii_case) && eval(b, r, ascii_case),
+        C::Or(a, b) => eval(a, r, ascii_case) || eval(b, r, ascii_case),
+        C::Not(a) => !eval(a, r, ascii_case),
     }
 }
 
@@ -255,13 +260,12 @@ fn item() -> impl Strategy<Value = Columns> {
     )
 }
 
-fn store(rows: &[Columns]) -> (Connection, Vec<Item>) {
-    let conn = Connection::open_in_memory().unwrap();
-    conn.pragma_update(None, "foreign_keys", false).unwrap();
-    Owner::create_table(&conn).unwrap();
-    Item::create_table(&conn).unwrap();
+fn store<B: Backend>(conn: &B, rows: &[Columns]) -> Vec<Item> {
+    conn.without_foreign_keys().unwrap();
+    Owner::create_table(conn).unwrap();
+    Item::create_table(conn).unwrap();
     for id in 0..8 {
-        Owner { id }.insert(&conn).unwrap();
+        Owner { id }.insert(conn).unwrap();
     }
     let items: Vec<Item> = rows
         .iter()
@@ -276,8 +280,158 @@ fn store(rows: &[Columns]) -> (Connection, Vec<Item>) {
             owner: owner.map(ForeignKey::new),
         })
         .collect();
-    Item::insert_all(&conn, &items).unwrap();
-    (conn, items)
+    Item::insert_all(conn, &items).unwrap();
+    items
+}
+
+#[allow(clippy::too_many_arguments)]
+fn queries_case<B: Backend>(
+    conn: B,
+    rows: Vec<Columns>,
+    c: Option<C>,
+    terms: Vec<(u8, bool)>,
+    limit: Option<u64>,
+    offset: u64,
+    variables: i32,
+) -> Result<(), TestCaseError> {
+    let items = store(&conn, &rows);
+    conn.set_variable_limit(variables);
+    let mut want: Vec<Item> = items
+        .iter()
+        .filter(|r| c.as_ref().is_none_or(|c| eval(c, r, B::NAME == "sqlite")))
+        .cloned()
+        .collect();
+    want.sort_by(order(&terms));
+    let matching = want.len();
+    let window: Vec<Item> = want
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit.map_or(usize::MAX, |l| l as usize))
+        .collect();
+
+    let mut q = ordered(Item::query(), &terms).offset(offset);
+    if let Some(c) = &c {
+        q = q.filter(build(c));
+    }
+    if let Some(limit) = limit {
+        q = q.limit(limit);
+    }
+    match q.all(&conn) {
+        Ok(got) => {
+            prop_assert_eq!(&got, &window, "{:?}", c);
+            prop_assert_eq!(q.count(&conn).unwrap(), window.len() as u64);
+            prop_assert_eq!(q.exists(&conn).unwrap(), !window.is_empty());
+            // `first` binds a limit and an offset of its own.
+            match q.first(&conn) {
+                Ok(first) => prop_assert_eq!(first, window.first().cloned()),
+                Err(orm_core::Error::TooManyParameters { .. }) => prop_assert!(variables < 4),
+                Err(e) => prop_assert!(false, "{}", e),
+            }
+        }
+        // Only a tiny variable limit can refuse a filter, and only one
+        // with more separate values than it allows.
+        Err(orm_core::Error::TooManyParameters { needed, limit, .. }) => {
+            prop_assert!(needed > limit && variables < 4, "{} > {}", needed, limit);
+        }
+        Err(e) => prop_assert!(false, "{}", e),
+    }
+    // Deleting what the filter selects leaves exactly the rest.
+    if variables == 32_766 {
+        let mut q = Item::query();
+        if let Some(c) = &c {
+            q = q.filter(build(c));
+        }
+        prop_assert_eq!(q.delete(&conn).unwrap(), matching);
+        prop_assert_eq!(
+            Item::query().count(&conn).unwrap() as usize,
+            items.len() - matching
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn top_n_case<B: Backend>(
+    mut conn: B,
+    rows: Vec<Columns>,
+    leaf: Option<C>,
+    terms: Vec<(u8, bool)>,
+    limit: Option<u64>,
+    offset: u64,
+    input: Vec<i64>,
+    variables: i32,
+) -> Result<(), TestCaseError> {
+    store(&conn, &rows);
+    let owners: Vec<Owner> = input.iter().map(|&id| Owner { id }).collect();
+    let with_filter = |q: Query<Item>| match &leaf {
+        Some(c) => q.filter(build(c)),
+        None => q,
+    };
+    let mut query = with_filter(ordered(Item::query(), &terms)).offset(offset);
+    if let Some(limit) = limit {
+        query = query.limit(limit);
+    }
+    // The oracle: one query per parent, through the layer the first
+    // property checks against Rust.
+    let f = Item::fields();
+    let expected: Vec<Vec<Item>> = owners
+        .iter()
+        .map(|o| {
+            let mut q = with_filter(ordered(Item::query(), &terms))
+                .filter(f.owner.eq(ForeignKey::new(o.id)))
+                .offset(offset);
+            if let Some(limit) = limit {
+                q = q.limit(limit);
+            }
+            q.all(&conn).unwrap()
+        })
+        .collect();
+
+    conn.set_variable_limit(variables);
+    let (got, n) = count_queries(&mut conn, |c| {
+        Owner::prefetch_items_with(c, owners.clone(), query.clone())
+    });
+    let got = got.unwrap();
+    prop_assert_eq!(
+        got.iter().map(|(o, _)| o.clone()).collect::<Vec<_>>(),
+        owners.clone()
+    );
+    prop_assert_eq!(
+        got.into_iter().map(|(_, i)| i).collect::<Vec<_>>(),
+        expected.clone()
+    );
+    prop_assert_eq!(
+        Owner::load_items_with(&conn, &owners, query.clone()).unwrap(),
+        expected.clone()
+    );
+    let counts = Owner::count_items_with(&conn, &owners, query.clone()).unwrap();
+    prop_assert_eq!(
+        counts,
+        expected.iter().map(|l| l.len() as u64).collect::<Vec<_>>()
+    );
+
+    // One statement per chunk of keys, whose size leaves room for the
+    // filter's value and the window's two; or one scan when the query
+    // has no order and no window and the keys are many.
+    let distinct = input.iter().collect::<HashSet<_>>().len();
+    let windowed = limit.is_some() || offset > 0;
+    let fixed = usize::from(matches!(leaf, Some(C::A(..) | C::S(..)))) + 2 * usize::from(windowed);
+    // PostgreSQL binds all keys as one array: one statement.
+    let chunks = if B::NAME == "postgres" {
+        usize::from(distinct > 0)
+    } else {
+        distinct.div_ceil(variables as usize - fixed)
+    };
+    let may_scan = terms.is_empty() && !windowed;
+    let expected_n = if limit == Some(0) { 0 } else { chunks };
+    prop_assert!(
+        n == expected_n || (may_scan && n == 1 && expected_n > 0),
+        "{} statements, expected {} (scan possible: {})",
+        n,
+        expected_n,
+        may_scan
+    );
+    Ok(())
 }
 
 proptest! {
@@ -292,56 +446,7 @@ proptest! {
         offset in 0u64..4,
         variables in prop_oneof![Just(32_766), 1i32..4],
     ) {
-        let (conn, items) = store(&rows);
-        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, variables).unwrap();
-        let mut want: Vec<Item> = items
-            .iter()
-            .filter(|r| c.as_ref().is_none_or(|c| eval(c, r)))
-            .cloned()
-            .collect();
-        want.sort_by(order(&terms));
-        let matching = want.len();
-        let window: Vec<Item> = want
-            .into_iter()
-            .skip(offset as usize)
-            .take(limit.map_or(usize::MAX, |l| l as usize))
-            .collect();
-
-        let mut q = ordered(Item::query(), &terms).offset(offset);
-        if let Some(c) = &c {
-            q = q.filter(build(c));
-        }
-        if let Some(limit) = limit {
-            q = q.limit(limit);
-        }
-        match q.all(&conn) {
-            Ok(got) => {
-                prop_assert_eq!(&got, &window, "{:?}", c);
-                prop_assert_eq!(q.count(&conn).unwrap(), window.len() as u64);
-                prop_assert_eq!(q.exists(&conn).unwrap(), !window.is_empty());
-                // `first` binds a limit and an offset of its own.
-                match q.first(&conn) {
-                    Ok(first) => prop_assert_eq!(first, window.first().cloned()),
-                    Err(orm_core::Error::TooManyParameters { .. }) => prop_assert!(variables < 4),
-                    Err(e) => prop_assert!(false, "{}", e),
-                }
-            }
-            // Only a tiny variable limit can refuse a filter, and only one
-            // with more separate values than it allows.
-            Err(orm_core::Error::TooManyParameters { needed, limit, .. }) => {
-                prop_assert!(needed > limit && variables < 4, "{} > {}", needed, limit);
-            }
-            Err(e) => prop_assert!(false, "{}", e),
-        }
-        // Deleting what the filter selects leaves exactly the rest.
-        if variables == 32_766 {
-            let mut q = Item::query();
-            if let Some(c) = &c {
-                q = q.filter(build(c));
-            }
-            prop_assert_eq!(q.delete(&conn).unwrap(), matching);
-            prop_assert_eq!(Item::query().count(&conn).unwrap() as usize, items.len() - matching);
-        }
+        queries_case(backends::sqlite(), rows, c, terms, limit, offset, variables)?;
     }
 
     #[test]
@@ -359,55 +464,41 @@ proptest! {
         input in proptest::collection::vec(0i64..10, 0..12),
         variables in prop_oneof![Just(32_766), 4i32..9],
     ) {
-        let (mut conn, _) = store(&rows);
-        let owners: Vec<Owner> = input.iter().map(|&id| Owner { id }).collect();
-        let with_filter = |q: Query<Item>| match &leaf {
-            Some(c) => q.filter(build(c)),
-            None => q,
-        };
-        let mut query = with_filter(ordered(Item::query(), &terms)).offset(offset);
-        if let Some(limit) = limit {
-            query = query.limit(limit);
-        }
-        // The oracle: one query per parent, through the layer the first
-        // property checks against Rust.
-        let f = Item::fields();
-        let expected: Vec<Vec<Item>> = owners
-            .iter()
-            .map(|o| {
-                let mut q = with_filter(ordered(Item::query(), &terms))
-                    .filter(f.owner.eq(ForeignKey::new(o.id)))
-                    .offset(offset);
-                if let Some(limit) = limit {
-                    q = q.limit(limit);
-                }
-                q.all(&conn).unwrap()
-            })
-            .collect();
+        top_n_case(backends::sqlite(), rows, leaf, terms, limit, offset, input, variables)?;
+    }
+}
 
-        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, variables).unwrap();
-        let (got, n) = count_queries(&mut conn, |c| {
-            Owner::prefetch_items_with(c, owners.clone(), query.clone())
-        });
-        let got = got.unwrap();
-        prop_assert_eq!(got.iter().map(|(o, _)| o.clone()).collect::<Vec<_>>(), owners.clone());
-        prop_assert_eq!(got.into_iter().map(|(_, i)| i).collect::<Vec<_>>(), expected.clone());
-        prop_assert_eq!(Owner::load_items_with(&conn, &owners, query.clone()).unwrap(), expected.clone());
-        let counts = Owner::count_items_with(&conn, &owners, query.clone()).unwrap();
-        prop_assert_eq!(counts, expected.iter().map(|l| l.len() as u64).collect::<Vec<_>>());
+#[cfg(feature = "postgres")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
-        // One statement per chunk of keys, whose size leaves room for the
-        // filter's value and the window's two; or one scan when the query
-        // has no order and no window and the keys are many.
-        let distinct = input.iter().collect::<HashSet<_>>().len();
-        let windowed = limit.is_some() || offset > 0;
-        let fixed = usize::from(matches!(leaf, Some(C::A(..) | C::S(..)))) + 2 * usize::from(windowed);
-        let chunks = distinct.div_ceil(variables as usize - fixed);
-        let may_scan = terms.is_empty() && !windowed;
-        let expected_n = if limit == Some(0) { 0 } else { chunks };
-        prop_assert!(
-            n == expected_n || (may_scan && n == 1 && expected_n > 0),
-            "{} statements, expected {} (scan possible: {})", n, expected_n, may_scan
-        );
+    #[test]
+    fn queries_equal_filtering_and_sorting_in_rust_on_postgres(
+        rows in proptest::collection::vec(item(), 0..40),
+        c in proptest::option::of(condition()),
+        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        limit in proptest::option::of(0u64..6),
+        offset in 0u64..4,
+        variables in Just(32_766),
+    ) {
+        queries_case(backends::postgres(), rows, c, terms, limit, offset, variables)?;
+    }
+
+    #[test]
+    fn filtered_top_n_prefetch_equals_one_query_per_parent_on_postgres(
+        rows in proptest::collection::vec(item(), 0..60),
+        leaf in proptest::option::of(prop_oneof![
+            (op(), -3i64..4).prop_map(|(o, v)| C::A(o, v)),
+            any::<bool>().prop_map(C::BNull),
+            (text_op(), word()).prop_map(|(o, w)| C::S(o, w)),
+        ]),
+        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        limit in proptest::option::of(0u64..4),
+        offset in prop_oneof![Just(0u64), 0u64..3],
+        // Owners 0..8 are stored; 8 and 9 dangle.
+        input in proptest::collection::vec(0i64..10, 0..12),
+        variables in Just(32_766),
+    ) {
+        top_n_case(backends::postgres(), rows, leaf, terms, limit, offset, input, variables)?;
     }
 }

@@ -22,6 +22,18 @@ pub trait Backend: Db + Recordable + Sized {
     /// reads `$1` as a parameter named "$1", the first): an oracle that does
     /// not go through the library's statements.
     fn rows<M: Model>(&self, sql: &str, params: &[i64]) -> Vec<M>;
+
+    /// A new connection to a new, empty database of the same backend.
+    fn fresh() -> Self;
+
+    /// Sets SQLite's bound-variable limit; PostgreSQL binds a batch's keys as
+    /// one array and has no such limit to set.
+    fn set_variable_limit(&self, limit: i32);
+}
+
+/// A second connection, to a database of its own, on `like`'s backend.
+pub fn fresh_like<B: Backend>(_like: &B) -> B {
+    B::fresh()
 }
 
 impl Backend for Connection {
@@ -45,6 +57,18 @@ impl Backend for Connection {
             out.push(M::from_row(&Row::from(row)).expect("oracle decode"));
         }
         out
+    }
+
+    fn fresh() -> Self {
+        sqlite()
+    }
+
+    fn set_variable_limit(&self, limit: i32) {
+        self.set_limit(
+            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+            limit,
+        )
+        .expect("a variable limit");
     }
 }
 
@@ -84,6 +108,12 @@ mod pg {
                 .map(|row| M::from_row(&Row::from(row)).expect("oracle decode"))
                 .collect()
         }
+
+        fn fresh() -> Self {
+            postgres()
+        }
+
+        fn set_variable_limit(&self, _: i32) {}
     }
 
     static SCHEMAS: AtomicUsize = AtomicUsize::new(0);

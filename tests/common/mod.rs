@@ -44,18 +44,26 @@ pub fn product(id: i64, category: i64) -> Product {
 /// inserted in descending id order so that key order is not insertion order.
 pub fn shop(categories: i64) -> orm_core::Result<Connection> {
     let conn = Connection::open_in_memory()?;
-    Category::create_table(&conn)?;
-    Product::create_table(&conn)?;
+    fill(&conn, categories)?;
+    Ok(conn)
+}
+
+/// The same shop, in any connection.
+pub fn fill(conn: &impl orm_core::Db, categories: i64) -> orm_core::Result<()> {
+    Category::create_table(conn)?;
+    Product::create_table(conn)?;
     let cats: Vec<_> = (1..=categories).map(category).collect();
-    Category::insert_all(&conn, &cats)?;
+    Category::insert_all(conn, &cats)?;
+    let mut rows = Vec::new();
     let mut id = 10_000;
     for c in 1..=categories {
         for _ in 0..c % 4 {
-            product(id, c).insert(&conn)?;
+            rows.push(product(id, c));
             id -= 1;
         }
     }
-    Ok(conn)
+    Product::insert_all(conn, &rows)?;
+    Ok(())
 }
 
 /// How many keys the statement's `IN (...)` list binds.
