@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::{Caps, Conn, Ctx, Param};
+use crate::backend::{Conn, Ctx, Param};
 use crate::error::{Error, Result};
 use crate::render::{self, Dialect, Slot, Sql};
 use crate::statement::{CmpOp, Expr, Projection, Select, Shape, Table, Write};
@@ -136,10 +136,9 @@ pub(crate) fn fit<'q>(
     render: impl Fn(bool) -> Sql<'q>,
 ) -> Result<Sql<'q>> {
     let dialect = conn.dialect();
-    let limit = match conn.caps()? {
-        Caps::Variables(limit) => limit,
-        #[cfg(feature = "postgres")]
-        Caps::Arrays => return Ok(render(false)),
+    // Without a limit, every list is one array anyway.
+    let Some(limit) = conn.caps()?.variable_limit() else {
+        return Ok(render(false));
     };
     for lists_as_json in [false, true] {
         if render::shape_params(dialect, shape, lists_as_json) + extra <= limit {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 
-use crate::backend::{Caps, Conn, Ctx, Row};
+use crate::backend::{Conn, Ctx, Row};
 use crate::error::{Error, Result};
 use crate::exec::{self, Binds};
 use crate::render;
@@ -68,16 +68,13 @@ struct Chunking {
 
 fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -> Result<Chunking> {
     let dialect = conn.dialect();
-    let limit = match conn.caps()? {
-        Caps::Variables(limit) => limit,
-        #[cfg(feature = "postgres")]
-        Caps::Arrays => {
-            return Ok(Chunking {
-                chunk: n,
-                lists_as_json: false,
-                scan: None,
-            })
-        }
+    // Keys bound as one array: one statement for all of them.
+    let Some(limit) = conn.caps()?.variable_limit() else {
+        return Ok(Chunking {
+            chunk: n,
+            lists_as_json: false,
+            scan: None,
+        });
     };
     // What the statement binds besides the keys: the filter's values (with
     // long lists as one value each, or every list so if that is what fits),

@@ -101,6 +101,17 @@ pub(crate) enum Caps {
     Arrays,
 }
 
+impl Caps {
+    /// The most values one statement binds, where there is such a limit.
+    pub(crate) fn variable_limit(self) -> Option<usize> {
+        match self {
+            Caps::Variables(limit) => Some(limit),
+            #[cfg(feature = "postgres")]
+            Caps::Arrays => None,
+        }
+    }
+}
+
 /// One bound parameter.
 #[derive(Debug)]
 pub(crate) enum Param<'a> {

@@ -114,9 +114,12 @@ impl Postgres {
     }
 
     /// Runs statements separated by `;`, without parameters. Counted as one.
+    /// Since a batch may change tables (DDL, migrations), the statements this
+    /// connection prepared are forgotten and prepared again when next used.
     pub fn batch_execute(&self, sql: &str) -> Result<()> {
         let start = crate::log::start();
         self.record(sql);
+        self.statements.borrow_mut().clear();
         self.client.borrow_mut().batch_execute(sql)?;
         crate::log::finish(start, "postgresql", &RAW, sql, 0, &[]);
         Ok(())
@@ -457,7 +460,12 @@ pub(crate) fn value(row: &::postgres::Row, index: usize) -> Result<Value<'_>, Va
 /// How a native type (a date, a UUID, JSON) is written to and read from
 /// PostgreSQL: with the `postgres` crate's own conversions.
 #[cfg_attr(
-    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "serde_json")),
+    not(any(
+        feature = "chrono",
+        feature = "time",
+        feature = "uuid",
+        feature = "serde_json"
+    )),
     allow(dead_code)
 )]
 pub(crate) trait PgNative: Sized {
@@ -521,7 +529,12 @@ direct!(serde_json::Value);
 
 /// The native value's PostgreSQL form, for [`NativeValue::to_postgres`](crate::__private::NativeValue).
 #[cfg_attr(
-    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "serde_json")),
+    not(any(
+        feature = "chrono",
+        feature = "time",
+        feature = "uuid",
+        feature = "serde_json"
+    )),
     allow(dead_code)
 )]
 pub(crate) fn write_native<T: PgNative>(
@@ -533,7 +546,12 @@ pub(crate) fn write_native<T: PgNative>(
 }
 
 #[cfg_attr(
-    not(any(feature = "chrono", feature = "time", feature = "uuid", feature = "serde_json")),
+    not(any(
+        feature = "chrono",
+        feature = "time",
+        feature = "uuid",
+        feature = "serde_json"
+    )),
     allow(dead_code)
 )]
 pub(crate) fn read_native<T: PgNative>(ty: &Type, raw: &[u8]) -> Result<T, ValueError> {
