@@ -7,7 +7,9 @@
     feature = "serde_json"
 ))]
 
-use orm_core::rusqlite::Connection;
+#[macro_use]
+mod backends;
+
 use orm_core::{count_queries, ForeignKey, Model};
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -27,28 +29,45 @@ struct Login {
     account: ForeignKey<Account>,
 }
 
+/// Each backend stores these types its own way: SQLite as rusqlite does
+/// (a UUID in 16 bytes, dates as ISO 8601 text, JSON as text), PostgreSQL
+/// in its native UUID, DATE, TIMESTAMPTZ and JSONB.
 #[test]
-fn dates_uuids_and_json_round_trip_and_key_relations() -> orm_core::Result<()> {
-    let mut conn = Connection::open_in_memory()?;
+fn each_backend_declares_its_own_types() {
+    let sqlite = Account::create_table_sql();
+    assert!(
+        sqlite.contains("\"id\" BLOB PRIMARY KEY NOT NULL"),
+        "{sqlite}"
+    );
+    assert!(sqlite.contains("\"opened\" TEXT NOT NULL"), "{sqlite}");
+    #[cfg(feature = "postgres")]
+    {
+        let pg = Account::create_table_sql_postgres();
+        for column in [
+            "\"id\" UUID PRIMARY KEY NOT NULL",
+            "\"opened\" DATE NOT NULL",
+            "\"seen\" TIMESTAMPTZ,",
+            "\"settings\" JSONB NOT NULL",
+        ] {
+            assert!(pg.contains(column), "{pg}");
+        }
+        assert!(Login::create_table_sql_postgres().contains("\"at\" TIMESTAMP NOT NULL"));
+    }
+}
+
+on_each_backend! {
+fn dates_uuids_and_json_round_trip_and_key_relations(conn) -> orm_core::Result<()> {
     Account::create_table(&conn)?;
     Login::create_table(&conn)?;
-    let schema: String = conn.query_row(
-        "SELECT sql FROM sqlite_master WHERE name = 'account'",
-        [],
-        |r| r.get(0),
-    )?;
-    assert!(
-        schema.contains("\"id\" BLOB PRIMARY KEY NOT NULL"),
-        "{schema}"
-    );
-    assert!(schema.contains("\"opened\" TEXT NOT NULL"), "{schema}");
+    Account::check_table(&conn)?;
+    Login::check_table(&conn)?;
 
     let ids = [uuid::Uuid::from_u128(7), uuid::Uuid::from_u128(3)];
     for (i, id) in ids.into_iter().enumerate() {
         Account {
             id,
             opened: chrono::NaiveDate::from_ymd_opt(2026, 11, 1 + i as u32).expect("a date"),
-            seen: None,
+            seen: (i == 1).then(|| chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("a time")),
             settings: serde_json::json!({ "theme": "dark", "n": i }),
         }
         .insert(&conn)?;
@@ -78,4 +97,5 @@ fn dates_uuids_and_json_round_trip_and_key_relations() -> orm_core::Result<()> {
     assert_eq!(logins, vec![vec![2], vec![1, 3]]);
     assert_eq!(Login::get(&conn, 1)?.expect("login 1").at, at);
     Ok(())
+}
 }

@@ -258,9 +258,9 @@ fn floor(conn: &Connection) -> orm_core::Result<Vec<Product>> {
 /// A variant gets its own copy of the categories, made before the clock starts
 /// (`prefetch_products` consumes them; the others borrow), and hands back what
 /// it produced, so that the clock stops before the result is dropped.
-struct Variant {
+struct Variant<C = Connection> {
     name: &'static str,
-    run: fn(&Connection, Vec<Category>) -> orm_core::Result<Loaded>,
+    run: fn(&C, Vec<Category>) -> orm_core::Result<Loaded>,
 }
 
 /// What a variant produced.
@@ -487,10 +487,10 @@ fn peak_of(f: impl FnOnce() -> orm_core::Result<Loaded>) -> orm_core::Result<usi
     Ok(peak)
 }
 
-fn measure(
-    conn: &mut Connection,
+fn measure<C: orm_core::Recordable>(
+    conn: &mut C,
     cats: &[Category],
-    variants: &[Variant],
+    variants: &[Variant<C>],
     rounds: usize,
     alone: bool,
 ) -> orm_core::Result<Vec<Measured>> {
@@ -598,40 +598,56 @@ fn report(set: &Dataset, cats: usize, rounds: usize, results: &[Measured]) {
     }
 }
 
-/// Time against number of parents on M: N+1 against prefetch, as an SVG.
-fn chart(
-    conn: &Connection,
+/// Median times against number of parents on M: (parents, ms).
+type Series = Vec<(f64, f64)>;
+
+/// The N+1 loop and one prefetch, timed for 1 to 10,000 categories of M
+/// spread over the whole table (like M/100): the chart's lines.
+fn series(
     all: &[Category],
-    out: &Path,
-) -> Result<(), Box<dyn std::error::Error>> {
-    use plotters::prelude::*;
+    n_plus_one: &dyn Fn(&[Category]) -> orm_core::Result<Output>,
+    prefetch: &dyn Fn(&[Category]) -> orm_core::Result<Output>,
+) -> orm_core::Result<(Series, Series)> {
     let sizes = [1usize, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000];
     let mut n1 = Vec::new();
     let mut pf = Vec::new();
     for &n in &sizes {
-        // Spread over the whole table, like M/100.
         let cats: Vec<Category> = all.iter().step_by(all.len() / n).take(n).cloned().collect();
         let rounds = 7;
-        let time = |f: &dyn Fn() -> orm_core::Result<usize>| -> orm_core::Result<f64> {
-            f()?;
+        let time = |f: &dyn Fn(&[Category]) -> orm_core::Result<Output>| -> orm_core::Result<f64> {
+            f(&cats)?;
             let v = (0..rounds)
                 .map(|_| {
                     let s = Instant::now();
-                    f().map(|_| s.elapsed())
+                    f(&cats).map(|_| s.elapsed())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(ms(median(v)))
         };
-        n1.push((n as f64, time(&|| Ok(total(&n_plus_one(conn, &cats)?)))?));
-        pf.push((
-            n as f64,
-            time(&|| Ok(total(&Category::load_products(conn, &cats)?)))?,
-        ));
+        n1.push((n as f64, time(n_plus_one)?));
+        pf.push((n as f64, time(prefetch)?));
     }
+    Ok((n1, pf))
+}
+
+/// Time against number of parents on M: N+1 against prefetch, as an SVG,
+/// with PostgreSQL's lines when given.
+fn chart(
+    sqlite: (Series, Series),
+    postgres: Option<(Series, Series)>,
+    out: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let (n1, pf) = sqlite;
+    let every = || {
+        n1.iter()
+            .chain(&pf)
+            .chain(postgres.iter().flat_map(|(a, b)| a.iter().chain(b)))
+    };
     let root = SVGBackend::new(out, (720, 440)).into_drawing_area();
     root.fill(&WHITE)?;
-    let max = n1.iter().chain(&pf).map(|p| p.1).fold(0.0, f64::max) * 1.5;
-    let min = n1.iter().chain(&pf).map(|p| p.1).fold(f64::MAX, f64::min) / 1.5;
+    let max = every().map(|p| p.1).fold(0.0, f64::max) * 1.5;
+    let min = every().map(|p| p.1).fold(f64::MAX, f64::min) / 1.5;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "Loading each category's products (M: 10 products per category)",
@@ -661,6 +677,27 @@ fn chart(
         .label("Category::load_products: one query")
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(2)));
     chart.draw_series(pf.iter().map(|&p| Circle::new(p, 3, blue.filled())))?;
+    if let Some((n1, pf)) = &postgres {
+        let orange = RGBColor(230, 130, 20);
+        let green = RGBColor(20, 140, 70);
+        let dashed = |c: RGBColor| c.stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(n1.clone(), dashed(orange)))?
+            .label("PostgreSQL N+1: one prepared query per category")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], dashed(orange)));
+        chart.draw_series(
+            n1.iter()
+                .map(|&p| TriangleMarker::new(p, 4, orange.filled())),
+        )?;
+        chart
+            .draw_series(LineSeries::new(pf.clone(), dashed(green)))?
+            .label("PostgreSQL Category::load_products: one query")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], dashed(green)));
+        chart.draw_series(
+            pf.iter()
+                .map(|&p| TriangleMarker::new(p, 4, green.filled())),
+        )?;
+    }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -669,11 +706,15 @@ fn chart(
         .draw()?;
     root.present()?;
     println!("\nchart written to {}", out.display());
-    for ((n, a), (_, b)) in n1.iter().zip(&pf) {
-        println!(
-            "  {n:>6} categories: N+1 {a:>9.3} ms, prefetch {b:>8.3} ms, {:.1}x",
-            a / b
-        );
+    let lines = std::iter::once(("SQLite", &n1, &pf))
+        .chain(postgres.iter().map(|(a, b)| ("PostgreSQL", a, b)));
+    for (backend, n1, pf) in lines {
+        for ((n, a), (_, b)) in n1.iter().zip(pf) {
+            println!(
+                "  {backend:<10} {n:>6} categories: N+1 {a:>9.3} ms, prefetch {b:>8.3} ms, {:.1}x",
+                a / b
+            );
+        }
     }
     Ok(())
 }
@@ -706,6 +747,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .find(|variant| variant.name.starts_with(v))
         });
     let smoke = args.iter().any(|a| a == "--smoke");
+    let postgres = args.iter().any(|a| a == "--postgres");
+    if postgres && cfg!(not(feature = "postgres")) {
+        return Err("--postgres needs the postgres feature: \
+                    cargo bench --bench prefetch --features postgres -- --postgres"
+            .into());
+    }
     let want_chart = args.iter().any(|a| a == "--chart");
     let alone = args.iter().any(|a| a == "--alone");
     let rounds: Option<usize> = args
@@ -759,15 +806,276 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let results = measure(&mut conn, &cats, QUERY_VARIANTS, rounds, alone)?;
             report_queries(set, rounds, &results);
         }
+        #[cfg(feature = "postgres")]
+        if postgres {
+            pg::run(set, &conn, &cats, rounds, alone)?;
+        }
         if want_chart && set.name == "M" {
             let out =
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/n-plus-one-vs-prefetch.svg");
             std::fs::create_dir_all(out.parent().expect("docs/"))?;
-            chart(&conn, &cats, &out)?;
+            let sqlite = series(&cats, &|c| n_plus_one(&conn, c), &|c| {
+                Category::load_products(&conn, c)
+            })?;
+            #[cfg(feature = "postgres")]
+            let postgres = match postgres {
+                true => Some(pg::series(set, &conn)?),
+                false => None,
+            };
+            #[cfg(not(feature = "postgres"))]
+            let postgres = None;
+            chart(sqlite, postgres, &out)?;
         }
     }
     if smoke {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
+}
+
+/// The same task on PostgreSQL (`-- --postgres`, with the `postgres` feature
+/// and a server in `ORM_POSTGRES_URL`: `scripts/with-postgres cargo bench
+/// --bench prefetch --features postgres -- --postgres`). Each dataset is
+/// copied from its SQLite file into a schema of its own, in the same row
+/// order, and timed against hand-written `postgres` code.
+#[cfg(feature = "postgres")]
+mod pg {
+    use std::cell::RefCell;
+    use std::io::Write;
+
+    use orm_core::postgres::Statement;
+    use orm_core::Postgres;
+
+    use super::*;
+
+    type Error = Box<dyn std::error::Error>;
+
+    /// A connection in the dataset's schema, loaded on first use.
+    fn open(set: &Dataset, sqlite: &Connection) -> Result<Postgres, Error> {
+        let url = std::env::var("ORM_POSTGRES_URL").map_err(|_| {
+            "--postgres needs a server in ORM_POSTGRES_URL: run under scripts/with-postgres"
+        })?;
+        let pg = Postgres::connect(&url)?;
+        let schema = format!("bench_{}", set.file.to_lowercase());
+        pg.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+        ))?;
+        let loaded: bool = pg.query(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = 'product')",
+            &[],
+        )?[0]
+            .get(0);
+        if !loaded {
+            pg.batch_execute(
+                "CREATE TABLE category (id BIGINT PRIMARY KEY, name TEXT NOT NULL);
+                 CREATE TABLE product (id BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                     price DOUBLE PRECISION NOT NULL,
+                     category_id BIGINT NOT NULL REFERENCES category (id));",
+            )?;
+            copy(
+                &pg,
+                sqlite,
+                "SELECT id, name FROM category ORDER BY rowid",
+                "category (id, name)",
+            )?;
+            copy(
+                &pg,
+                sqlite,
+                "SELECT id, name, price, category_id FROM product ORDER BY rowid",
+                "product (id, name, price, category_id)",
+            )?;
+            pg.batch_execute(
+                "CREATE INDEX product_category_id ON product (category_id);
+                 ANALYZE category; ANALYZE product;",
+            )?;
+        }
+        Ok(pg)
+    }
+
+    /// Copies a query's rows into `target` with COPY, as tab-separated text.
+    fn copy(pg: &Postgres, sqlite: &Connection, query: &str, target: &str) -> Result<(), Error> {
+        let mut client = pg.client();
+        let mut writer = client.copy_in(&format!("COPY {target} FROM STDIN"))?;
+        let mut stmt = sqlite.prepare(query)?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let mut line = String::new();
+            for i in 0..columns {
+                if i > 0 {
+                    line.push('\t');
+                }
+                match row.get_ref(i)? {
+                    orm_core::rusqlite::types::ValueRef::Integer(v) => line += &v.to_string(),
+                    orm_core::rusqlite::types::ValueRef::Real(v) => line += &v.to_string(),
+                    orm_core::rusqlite::types::ValueRef::Text(t) => line += std::str::from_utf8(t)?,
+                    other => return Err(format!("unexpected {other:?}").into()),
+                }
+            }
+            line.push('\n');
+            writer.write_all(line.as_bytes())?;
+        }
+        writer.finish()?;
+        Ok(())
+    }
+
+    thread_local! {
+        /// What a careful engineer keeps: each statement prepared once per
+        /// connection (cleared when a dataset opens a new connection).
+        static PREPARED: RefCell<HashMap<&'static str, Statement>> = RefCell::new(HashMap::new());
+    }
+
+    fn prepared(pg: &Postgres, sql: &'static str) -> orm_core::Result<Statement> {
+        if let Some(stmt) = PREPARED.with(|p| p.borrow().get(sql).cloned()) {
+            return Ok(stmt);
+        }
+        let stmt = pg.client().prepare(sql)?;
+        PREPARED.with(|p| p.borrow_mut().insert(sql, stmt.clone()));
+        Ok(stmt)
+    }
+
+    fn product(row: &orm_core::postgres::Row) -> Product {
+        Product {
+            id: row.get(0),
+            name: row.get(1),
+            price: row.get(2),
+            category: ForeignKey::new(row.get(3)),
+        }
+    }
+
+    /// One prepared query per category.
+    fn n_plus_one(pg: &Postgres, cats: &[Category]) -> orm_core::Result<Output> {
+        let stmt = prepared(
+            pg,
+            "SELECT id, name, price, category_id FROM product WHERE category_id = $1 ORDER BY id",
+        )?;
+        let mut client = pg.client();
+        cats.iter()
+            .map(|cat| {
+                Ok(client
+                    .query(&stmt, &[&cat.id])?
+                    .iter()
+                    .map(product)
+                    .collect())
+            })
+            .collect()
+    }
+
+    /// One `= ANY($1)` query with every key as one array, grouped in Rust, in
+    /// input order; each group in key order, as the library returns them.
+    fn batched(pg: &Postgres, cats: &[Category]) -> orm_core::Result<Output> {
+        let stmt = prepared(
+            pg,
+            "SELECT id, name, price, category_id FROM product WHERE category_id = ANY($1)",
+        )?;
+        let (slot, mut out) = slots(cats);
+        let keys: Vec<i64> = cats.iter().map(|c| c.id).collect();
+        for row in pg.client().query(&stmt, &[&keys])? {
+            let p = product(&row);
+            out[slot[p.category.key()]].push(p);
+        }
+        for group in &mut out {
+            group.sort_unstable_by_key(|p| p.id);
+        }
+        Ok(out)
+    }
+
+    const VARIANTS: &[Variant<Postgres>] = &[
+        Variant {
+            name: "orm prefetch_products",
+            run: |pg, cats| Ok(Loaded::Pairs(Category::prefetch_products(pg, cats)?)),
+        },
+        Variant {
+            name: "orm load_products",
+            run: |pg, cats| Ok(Loaded::Groups(Category::load_products(pg, &cats)?)),
+        },
+        Variant {
+            name: "orm accessor per category (N+1)",
+            run: |pg, cats| {
+                let groups = cats
+                    .iter()
+                    .map(|c| c.products(pg))
+                    .collect::<orm_core::Result<_>>()?;
+                Ok(Loaded::Groups(groups))
+            },
+        },
+        Variant {
+            name: "hand-written N+1 (prepared)",
+            run: |pg, cats| Ok(Loaded::Groups(n_plus_one(pg, &cats)?)),
+        },
+        Variant {
+            name: "hand-written = ANY($1), grouped",
+            run: |pg, cats| Ok(Loaded::Groups(batched(pg, &cats)?)),
+        },
+    ];
+
+    const BATCHED: usize = 4;
+    const N_PLUS_ONE: usize = 3;
+
+    pub(super) fn run(
+        set: &Dataset,
+        sqlite: &Connection,
+        cats: &[Category],
+        rounds: usize,
+        alone: bool,
+    ) -> Result<(), Error> {
+        PREPARED.with(|p| p.borrow_mut().clear());
+        let mut pg = open(set, sqlite)?;
+        // Each round of N+1 on L is 50,000 round trips: fewer rounds there.
+        let rounds = if cats.len() > 20_000 {
+            rounds.min(5)
+        } else {
+            rounds.min(12)
+        };
+        let results = measure(&mut pg, cats, VARIANTS, rounds, alone)?;
+        println!(
+            "\n### {} on PostgreSQL ({} categories given, {} products loaded, {} rounds)\n",
+            set.name,
+            cats.len(),
+            results[0].rows,
+            rounds
+        );
+        println!(
+            "| variant | median ms | × hand-written | N+1 ÷ variant | statements | peak heap MiB |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        let base = ms(results[BATCHED].median);
+        let n1 = ms(results[N_PLUS_ONE].median);
+        for (i, (variant, m)) in VARIANTS.iter().zip(&results).enumerate() {
+            // The hand-written variants use the client directly, which the
+            // guard does not see: their statements are counted by design.
+            let statements = match i {
+                N_PLUS_ONE => cats.len(),
+                BATCHED => 1,
+                _ => m.statements,
+            };
+            let t = ms(m.median);
+            println!(
+                "| {} | {:.2} | {:.2} | {:.1} | {} | {:.1} |",
+                variant.name,
+                t,
+                t / base,
+                n1 / t,
+                statements,
+                mib(m.peak_heap)
+            );
+            assert_eq!(
+                m.rows, results[BATCHED].rows,
+                "{} loaded another number of rows",
+                variant.name
+            );
+        }
+        Ok(())
+    }
+
+    /// The chart's PostgreSQL lines, on M.
+    pub(super) fn series(set: &Dataset, sqlite: &Connection) -> Result<(Series, Series), Error> {
+        PREPARED.with(|p| p.borrow_mut().clear());
+        let pg = open(set, sqlite)?;
+        let all = Category::all(&pg)?;
+        Ok(super::series(&all, &|c| n_plus_one(&pg, c), &|c| {
+            Category::load_products(&pg, c)
+        })?)
+    }
 }
