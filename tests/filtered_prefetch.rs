@@ -130,6 +130,25 @@ fn blog(conn: &impl Backend) -> R {
     Ok(())
 }
 
+/// How many variables a SQLite statement binds: each bare `?` is one, and
+/// each numbered `?N` one however often it appears.
+fn variables(sql: &str) -> usize {
+    let mut numbered = std::collections::BTreeSet::new();
+    let mut bare = 0;
+    for (i, _) in sql.match_indices('?') {
+        let digits: String = sql[i + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if digits.is_empty() {
+            bare += 1;
+        } else {
+            numbered.insert(digits);
+        }
+    }
+    bare + numbered.len()
+}
+
 /// SQLite binds each key: chunks at its runtime limit, counting the
 /// filter's own values. (PostgreSQL binds every key as one array.)
 #[test]
@@ -155,7 +174,7 @@ fn chunks_count_the_filters_own_values() -> R {
     assert_eq!(got?, want);
     assert_eq!(sql.len(), 3, "{sql:#?}");
     for s in &sql {
-        assert!(s.matches('?').count() <= 4, "{s}");
+        assert!(variables(s) <= 4, "{s}");
     }
     // A window adds two values: one key per statement at a limit of 4.
     let (got, n) = count_queries(&mut conn, |c| {

@@ -250,7 +250,48 @@ fn the_issues_surface_one_array_statement_at_any_size() -> R {
     let (lists, sql) = orm_core::record_queries(&mut pg, |pg| Category::load_products(pg, &cats));
     assert_eq!(lists?.iter().map(Vec::len).sum::<usize>(), 120_000);
     assert_eq!(sql.len(), 1);
-    assert!(sql[0].contains("= ANY($1)"), "{}", sql[0]);
+    assert!(sql[0].contains("\"category_id\" = ANY($"), "{}", sql[0]);
+    Ok(())
+}
+
+/// Sequential scans of `product` so far, as the server counts them.
+fn scans(pg: &Postgres) -> orm_core::Result<i64> {
+    pg.batch_execute("SELECT pg_stat_force_next_flush()")?;
+    let rows = pg.query(
+        "SELECT seq_scan FROM pg_stat_user_tables \
+         WHERE relname = 'product' AND schemaname = current_schema()",
+        &[],
+    )?;
+    Ok(rows[0].get(0))
+}
+
+/// Keys covering much of the parent table scan the child table once; a few
+/// probe the index; the answers are the same.
+#[test]
+fn many_keys_scan_few_keys_probe() -> R {
+    let pg = postgres();
+    shop(&pg, 3_000)?;
+    let cats = Category::all(&pg)?;
+    let f = Product::fields();
+    let dear = Product::query().filter(f.price.gt(4_000.0));
+    let oracle = |cats: &[Category]| -> orm_core::Result<Vec<Vec<Product>>> {
+        cats.iter()
+            .map(|c| {
+                Product::query()
+                    .filter(f.category.eq(ForeignKey::to(c)).and(f.price.gt(4_000.0)))
+                    .all(&pg)
+            })
+            .collect()
+    };
+    let before = scans(&pg)?;
+    let all = Category::load_products_with(&pg, &cats, dear.clone())?;
+    assert_eq!(scans(&pg)?, before + 1, "all the keys: one scan");
+    assert_eq!(all, oracle(&cats)?);
+    assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 5_000);
+    let before = scans(&pg)?;
+    let two = Category::load_products_with(&pg, &cats[..2], dear)?;
+    assert_eq!(scans(&pg)?, before, "two keys: the index");
+    assert_eq!(two, oracle(&cats[..2])?);
     Ok(())
 }
 
@@ -334,6 +375,52 @@ fn postgres_same_schema(pg: &Postgres) -> orm_core::Result<Postgres> {
     let other = Postgres::connect(&url)?;
     other.batch_execute(&format!("SET search_path TO {schema}"))?;
     Ok(other)
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Item {
+    #[primary_key]
+    sku: String,
+    #[foreign_key(related_name = "items")]
+    category: ForeignKey<Category>,
+}
+
+/// Primary-key order is bytewise on every path, also when the key column
+/// has a locale's collation (ICU's en-US puts "a" before "B").
+#[test]
+fn text_keys_order_bytewise_whatever_the_collation() -> R {
+    let pg = postgres();
+    Category::create_table(&pg)?;
+    pg.batch_execute(
+        "CREATE TABLE item (sku TEXT COLLATE \"en-US-x-icu\" PRIMARY KEY, \
+         category_id BIGINT NOT NULL REFERENCES category (id));",
+    )?;
+    Category {
+        id: 1,
+        name: "c".into(),
+    }
+    .insert(&pg)?;
+    for sku in ["b", "Z", "_z", "A", "a", "B"] {
+        Item {
+            sku: sku.into(),
+            category: ForeignKey::new(1),
+        }
+        .insert(&pg)?;
+    }
+    let skus = |items: &[Item]| items.iter().map(|i| i.sku.clone()).collect::<Vec<_>>();
+    let want = ["A", "B", "Z", "_z", "a", "b"];
+    let cats = Category::all(&pg)?;
+    assert_eq!(skus(&Item::all(&pg)?), want);
+    assert_eq!(skus(&Category::load_items(&pg, &cats)?[0]), want);
+    assert_eq!(
+        skus(&Category::load_items_with(&pg, &cats, Item::query().limit(100))?[0]),
+        want
+    );
+    assert_eq!(
+        skus(&Category::load_items_with(&pg, &cats, Item::query().limit(2))?[0]),
+        want[..2]
+    );
+    Ok(())
 }
 
 #[cfg(feature = "r2d2")]

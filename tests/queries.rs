@@ -429,3 +429,30 @@ fn handles_work_across_threads() {
     send_sync::<orm_core::Query<Product>>();
     send_sync::<orm_core::Condition<Product>>();
 }
+
+/// SQLite's GLOB and LIKE read text as C strings; the text operators compare
+/// bytes, so a NUL in the needle or the data changes nothing. (PostgreSQL
+/// refuses NUL in text altogether.)
+#[test]
+fn text_operators_see_past_a_nul() -> R {
+    let conn = backends::sqlite();
+    shop(&conn)?;
+    product(9, "nul\0x", 1.0, None, None, 1).insert(&conn)?;
+    let f = Product::fields();
+    let q = |c| -> orm_core::Result<Vec<i64>> { Ok(ids(&Product::query().filter(c).all(&conn)?)) };
+    assert_eq!(q(f.name.contains("\0"))?, [9]);
+    assert_eq!(q(f.name.contains("l\0x"))?, [9]);
+    assert_eq!(q(f.name.starts_with("nul\0"))?, [9]);
+    assert_eq!(q(f.name.ends_with("\0x"))?, [9]);
+    assert!(q(f.name.ends_with("x"))?.contains(&9));
+    assert!(q(f.name.contains(""))?.len() == 9);
+    assert_eq!(q(f.note.ends_with(""))?, [2, 3, 5, 6, 8]);
+    assert_eq!(
+        Product::query()
+            .filter(f.name.contains("\0"))
+            .delete(&conn)?,
+        1
+    );
+    assert_eq!(Product::query().count(&conn)?, 8);
+    Ok(())
+}

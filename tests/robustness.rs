@@ -413,8 +413,31 @@ mod collation {
             [vec![], vec![2], vec![]]
         );
         assert_eq!(Team::count_players(&conn, &teams)?, [0, 1, 0]);
-        // Forward: 'rust' has no team spelled that way, in the accessor and the batch.
-        let lower = Player::get(&conn, 1)?.expect("player 1");
+        // A window partitions by exact key too: with a binary parent key,
+        // 'Rust' and 'rust' are two teams, even to a NOCASE child column.
+        conn.execute_batch(
+            "DROP TABLE team; CREATE TABLE team (code TEXT PRIMARY KEY NOT NULL);
+             INSERT INTO team VALUES ('Rust'), ('rust'), ('Go');
+             INSERT INTO player VALUES (4, 'rust');",
+        )?;
+        let teams = Team::all(&conn)?;
+        let whole = Team::load_players(&conn, &teams)?;
+        assert_eq!(
+            whole.iter().map(|p| ids(p)).collect::<Vec<_>>(),
+            [vec![], vec![2], vec![1, 4]]
+        );
+        let capped = Team::load_players_with(&conn, &teams, Player::query().limit(2))?;
+        assert_eq!(capped, whole);
+        assert_eq!(
+            Team::count_players_with(&conn, &teams, Player::query().limit(2))?,
+            whole.iter().map(|p| p.len() as u64).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            Team::count_players_with(&conn, &teams, Player::query().limit(1))?,
+            [0, 1, 1]
+        );
+        // Forward: 'GO' has no team spelled that way, in the accessor and the batch.
+        let lower = Player::get(&conn, 3)?.expect("player 3");
         assert!(matches!(
             lower.team(&conn),
             Err(Error::MissingParent { .. })
@@ -425,12 +448,13 @@ mod collation {
         ));
         // A filter is SQL, and follows the column's collation.
         let f = Player::fields();
-        let (rows, _) = count_queries(&mut conn, |c| {
+        let (rows, n) = count_queries(&mut conn, |c| {
             Player::query()
                 .filter(f.team.eq(ForeignKey::new("RUST".to_string())))
                 .all(c)
         });
-        assert_eq!(ids(&rows?), [1, 2]);
+        assert_eq!(ids(&rows?), [1, 2, 4]);
+        assert_eq!(n, 1);
         Ok(())
     }
 }
@@ -453,4 +477,74 @@ fn the_variable_limit_is_read_per_call_for_queries_too() -> R {
         assert_eq!((rows?.len(), n), (50, 1), "limit {limit}");
     }
     Ok(())
+}
+
+mod panics {
+    use super::*;
+    use orm_core::{ColumnType, SqlType, Value, ValueError};
+
+    /// A user's column type whose decoder panics on one value.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct Fragile(i64);
+
+    impl SqlType for Fragile {
+        const COLUMN_TYPE: ColumnType = ColumnType::BigInt;
+        fn to_value(&self) -> Value<'_> {
+            Value::Integer(self.0)
+        }
+        fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+            let n = i64::from_value(value)?;
+            assert!(n != 13, "unlucky");
+            Ok(Fragile(n))
+        }
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Shelf {
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Book {
+        pub id: i64,
+        pub weight: Fragile,
+        #[foreign_key(related_name = "books")]
+        pub shelf: ForeignKey<Shelf>,
+    }
+
+    /// A load of several statements runs in a read transaction; a panic in
+    /// the middle must end it, or every later write on the connection would
+    /// sit in a transaction nobody commits.
+    #[test]
+    fn a_panic_inside_a_multi_statement_load_ends_its_transaction() -> R {
+        let dir = std::env::temp_dir().join(format!("orm-panic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("shelves.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path)?;
+        Shelf::create_table(&conn)?;
+        Book::create_table(&conn)?;
+        Shelf::insert_all(&conn, &(1..=40).map(|id| Shelf { id }).collect::<Vec<_>>())?;
+        let books: Vec<Book> = (1..=40)
+            .map(|id| Book {
+                id,
+                weight: Fragile(id),
+                shelf: ForeignKey::new(id),
+            })
+            .collect();
+        Book::insert_all(&conn, &books)?;
+        conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 4)?;
+        let shelves: Vec<Shelf> = (1..=20).map(|id| Shelf { id }).collect();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Shelf::load_books(&conn, &shelves)
+        }));
+        assert!(panicked.is_err());
+        assert!(conn.is_autocommit(), "the read transaction is still open");
+        // A write after it is committed: another connection sees it.
+        Shelf { id: 100 }.insert(&conn)?;
+        let other = Connection::open(&path)?;
+        assert!(Shelf::get(&other, 100)?.is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
 }

@@ -722,9 +722,9 @@ fn chart(
 /// Runs one variant `rounds` times: what `--profile=V` hands a profiler.
 /// `valgrind --tool=callgrind --toggle-collect='*profiled*'` counts only this.
 #[inline(never)]
-fn profiled(
-    variant: &Variant,
-    conn: &Connection,
+fn profiled<C>(
+    variant: &Variant<C>,
+    conn: &C,
     cats: &[Category],
     rounds: usize,
 ) -> orm_core::Result<usize> {
@@ -737,9 +737,9 @@ fn profiled(
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let profile: Option<&Variant> = args
-        .iter()
-        .find_map(|a| a.strip_prefix("--profile="))
+    let profile_name = args.iter().find_map(|a| a.strip_prefix("--profile="));
+    let profile: Option<&Variant> = profile_name
+        .filter(|_| !args.iter().any(|a| a == "--postgres"))
         .and_then(|v| {
             VARIANTS
                 .iter()
@@ -788,6 +788,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .step_by(set.step)
             .collect();
         let rounds = rounds.unwrap_or(set.rounds);
+        #[cfg(feature = "postgres")]
+        if postgres && profile_name.is_some() {
+            pg::run(set, &conn, &cats, rounds, alone, profile_name)?;
+            continue;
+        }
         if let Some(variant) = profile {
             // Warm the page and statement caches, then run only the variant.
             (variant.run)(&conn, cats.to_vec())?;
@@ -808,7 +813,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         #[cfg(feature = "postgres")]
         if postgres {
-            pg::run(set, &conn, &cats, rounds, alone)?;
+            pg::run(set, &conn, &cats, rounds, alone, profile_name)?;
+            continue;
         }
         if want_chart && set.name == "M" {
             let out =
@@ -981,6 +987,23 @@ mod pg {
         Ok(out)
     }
 
+    /// The whole table once, filtered in Rust: what beats any key list
+    /// once the keys cover much of the table.
+    fn scan(pg: &Postgres, cats: &[Category]) -> orm_core::Result<Output> {
+        let stmt = prepared(pg, "SELECT id, name, price, category_id FROM product")?;
+        let (slot, mut out) = slots(cats);
+        for row in pg.client().query(&stmt, &[])? {
+            let category: i64 = row.get(3);
+            if let Some(&i) = slot.get(&category) {
+                out[i].push(product(&row));
+            }
+        }
+        for group in &mut out {
+            group.sort_unstable_by_key(|p| p.id);
+        }
+        Ok(out)
+    }
+
     const VARIANTS: &[Variant<Postgres>] = &[
         Variant {
             name: "orm prefetch_products",
@@ -1008,6 +1031,10 @@ mod pg {
             name: "hand-written = ANY($1), grouped",
             run: |pg, cats| Ok(Loaded::Groups(batched(pg, &cats)?)),
         },
+        Variant {
+            name: "hand-written scan + hash filter",
+            run: |pg, cats| Ok(Loaded::Groups(scan(pg, &cats)?)),
+        },
     ];
 
     const BATCHED: usize = 4;
@@ -1019,9 +1046,23 @@ mod pg {
         cats: &[Category],
         rounds: usize,
         alone: bool,
+        profile: Option<&str>,
     ) -> Result<(), Error> {
         PREPARED.with(|p| p.borrow_mut().clear());
         let mut pg = open(set, sqlite)?;
+        if let Some(name) = profile {
+            let variant = VARIANTS
+                .iter()
+                .find(|v| v.name.starts_with(name))
+                .ok_or("no PostgreSQL variant has that name")?;
+            (variant.run)(&pg, cats.to_vec())?;
+            let rows = profiled(variant, &pg, cats, rounds)?;
+            println!(
+                "{} on PostgreSQL: {}, {rounds} rounds, {rows} rows",
+                set.name, variant.name
+            );
+            return Ok(());
+        }
         // Each round of N+1 on L is 50,000 round trips: fewer rounds there.
         let rounds = if cats.len() > 20_000 {
             rounds.min(5)

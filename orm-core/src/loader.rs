@@ -68,12 +68,21 @@ struct Chunking {
 
 fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -> Result<Chunking> {
     let dialect = conn.dialect();
+    // Whether to offer the scan: not for one key (the single-row
+    // accessors), where the choice costs more than it can save, nor where an
+    // earlier call learned that the parent table is far larger than the keys.
+    let may_scan = |parent: &&'static str| {
+        projection == Projection::Model
+            && !plan.ordered()
+            && n > 1
+            && !sizes::clearly_larger(conn.identity(), parent, threshold(n))
+    };
     // Keys bound as one array: one statement for all of them.
     let Some(limit) = conn.caps()?.variable_limit() else {
         return Ok(Chunking {
             chunk: n,
             lists_as_json: false,
-            scan: None,
+            scan: plan.scan_sized_by.filter(may_scan),
         });
     };
     // What the statement binds besides the keys: the filter's values (with
@@ -98,18 +107,11 @@ fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -
         });
     }
     let room = limit - fixed;
-    // The scan takes one parameter besides the keys; offer it only where that
-    // does not add a statement, not for one key (the single-row accessors),
-    // where the choice costs more than it can save, and not where an earlier
-    // call learned that the parent table is far larger than the keys.
-    let scan = plan.scan_sized_by.filter(|&parent| {
-        projection == Projection::Model
-            && !plan.ordered()
-            && n > 1
-            && room > 1
-            && n.div_ceil(room - 1) == n.div_ceil(room)
-            && !sizes::clearly_larger(conn.identity(), parent, threshold(n))
-    });
+    // The scan takes one parameter besides the keys: offer it only where that
+    // does not add a statement.
+    let scan = plan
+        .scan_sized_by
+        .filter(|parent| room > 1 && n.div_ceil(room - 1) == n.div_ceil(room) && may_scan(parent));
     let room = if scan.is_some() { room - 1 } else { room };
     Ok(Chunking {
         chunk: render::bucket(n, room),
@@ -444,6 +446,7 @@ impl<T> Ranked<T> {
 /// How SQLite orders two values in an `ORDER BY` with the default `BINARY`
 /// collation: NULL, then numbers by value, then text, then blobs, bytewise.
 /// Keys need only be `SqlType`, not `Ord`, and sort as the database would.
+#[inline]
 pub(crate) fn sql_order(a: Value<'_>, b: Value<'_>) -> Ordering {
     fn rank(v: &Value<'_>) -> u8 {
         match v {

@@ -104,8 +104,11 @@ impl r2d2::ManageConnection for SqliteManager {
         conn.execute_batch("")
     }
 
-    fn has_broken(&self, _: &mut Connection) -> bool {
-        false
+    /// A connection still inside a transaction (begun and never ended by
+    /// whoever held it) would hold its snapshot and swallow the next user's
+    /// writes: the pool drops it instead of handing it out again.
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        !conn.is_autocommit()
     }
 }
 

@@ -12,6 +12,7 @@ use crate::model::Column;
 use crate::statement::{
     CmpOp, Expr, KeyColumn, OrderTerm, Projection, Select, Shape, Table, TextOp, Write,
 };
+use crate::types::ColumnType;
 use crate::value::Owned;
 
 /// The SQL dialects the crate renders.
@@ -138,9 +139,17 @@ impl<'q> Writer<'q> {
 
     /// A new placeholder binding `slot`; its number.
     fn param(&mut self, slot: Slot<'q>) -> usize {
+        let n = self.alloc(slot);
+        self.placeholder(n);
+        n
+    }
+
+    /// A new parameter binding `slot`, written later with
+    /// [`placeholder`](Writer::placeholder), before any bare `?` key (which
+    /// counts on every earlier parameter being written); its number.
+    fn alloc(&mut self, slot: Slot<'q>) -> usize {
         self.slots.push(slot);
         self.params += 1;
-        self.placeholder(self.params);
         self.params
     }
 
@@ -275,21 +284,15 @@ impl<'q> Writer<'q> {
                 self.push(" LIKE ");
                 self.param(Slot::Text(pattern.to_string()));
             }
-            Expr::Text { column, op, needle } => {
-                self.column(alias, name(*column));
-                match self.dialect {
-                    // GLOB is case-sensitive and its wildcards can be escaped.
-                    Dialect::Sqlite => {
-                        self.push(" GLOB ");
-                        self.param(Slot::Text(glob_pattern(*op, needle)));
-                    }
-                    Dialect::Postgres => {
-                        self.push(" LIKE ");
-                        self.param(Slot::Text(like_pattern(*op, needle)));
-                        self.push(" ESCAPE '\\'");
-                    }
+            Expr::Text { column, op, needle } => match self.dialect {
+                Dialect::Sqlite => self.text_sqlite(alias, name(*column), *op, needle),
+                Dialect::Postgres => {
+                    self.column(alias, name(*column));
+                    self.push(" LIKE ");
+                    self.param(Slot::Text(like_pattern(*op, needle)));
+                    self.push(" ESCAPE '\\'");
                 }
-            }
+            },
             Expr::And(es) | Expr::Or(es) => {
                 let joiner = if matches!(expr, Expr::And(_)) {
                     " AND "
@@ -312,6 +315,52 @@ impl<'q> Writer<'q> {
                 self.push("NOT coalesce(");
                 self.expr(alias, table, e);
                 self.push(", FALSE)");
+            }
+        }
+    }
+
+    /// The text operators on SQLite, by bytes: the column and the needle cast
+    /// to BLOB, compared with `instr` and `substr`. Exact and case-sensitive;
+    /// GLOB and LIKE read both sides as C strings, so a NUL in the needle or in
+    /// the data cut them short (`contains("\0")` was `GLOB '*'`: every row).
+    fn text_sqlite(&mut self, alias: &str, column: &str, op: TextOp, needle: &'q str) {
+        let blob = |w: &mut Writer<'q>| {
+            w.push("CAST(");
+            w.column(alias, column);
+            w.push(" AS BLOB)");
+        };
+        if needle.is_empty() {
+            // Every text contains, starts and ends with ""; NULL does not.
+            self.column(alias, column);
+            self.push(" IS NOT NULL");
+            return;
+        }
+        let n = self.alloc(Slot::Text(needle.to_owned()));
+        let needle = |w: &mut Writer<'q>| {
+            w.push("CAST(");
+            w.placeholder(n);
+            w.push(" AS BLOB)");
+        };
+        match op {
+            TextOp::Contains => {
+                self.push("instr(");
+                blob(self);
+                self.push(", ");
+                needle(self);
+                self.push(") > 0");
+            }
+            TextOp::StartsWith | TextOp::EndsWith => {
+                self.push("substr(");
+                blob(self);
+                self.push(if op == TextOp::StartsWith {
+                    ", 1, "
+                } else {
+                    ", -"
+                });
+                self.push("length(");
+                needle(self);
+                self.push(")) = ");
+                needle(self);
             }
         }
     }
@@ -371,6 +420,15 @@ impl<'q> Writer<'q> {
             self.push(", ");
         }
         self.column(alias, table.key_column());
+        // Primary-key order is bytewise wherever it is decided, in SQL or in
+        // Rust (the loader's own sort): on a text key, not the column's or
+        // the database's collation (NOCASE, a locale).
+        if table.columns[table.primary_key].column_type() == ColumnType::Text {
+            self.push(match self.dialect {
+                Dialect::Sqlite => " COLLATE BINARY",
+                Dialect::Postgres => " COLLATE \"C\"",
+            });
+        }
     }
 
     /// ` LIMIT ? OFFSET ?` for a windowed shape.
@@ -414,27 +472,6 @@ pub(crate) fn push_ident(out: &mut String, name: &str) {
         out.push(c);
     }
     out.push('"');
-}
-
-/// A GLOB pattern matching `needle` literally: `*`, `?` and `[` each in a
-/// one-character class.
-fn glob_pattern(op: TextOp, needle: &str) -> String {
-    let mut out = String::with_capacity(needle.len() + 4);
-    if op != TextOp::StartsWith {
-        out.push('*');
-    }
-    for c in needle.chars() {
-        match c {
-            '*' => out.push_str("[*]"),
-            '?' => out.push_str("[?]"),
-            '[' => out.push_str("[[]"),
-            c => out.push(c),
-        }
-    }
-    if op != TextOp::EndsWith {
-        out.push('*');
-    }
-    out
 }
 
 /// A LIKE pattern (with `ESCAPE '\'`) matching `needle` literally.
@@ -542,6 +579,11 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         }
         w.push(", row_number() OVER (PARTITION BY ");
         w.column(key_alias, key_name);
+        // Keys compare exactly, also on a NOCASE column (PostgreSQL's
+        // collations are deterministic: equal means equal bytes).
+        if dialect == Dialect::Sqlite {
+            w.push(" COLLATE BINARY");
+        }
         w.push(" ORDER BY ");
         w.order("t", table, &shape.order);
         w.push(") AS \"__orm_rn\" FROM ");
@@ -570,39 +612,57 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         }
     };
 
-    if let (Some(parent), Dialect::Sqlite, false, KeyColumn::Own(_)) =
-        (keys.scan_sized_by, dialect, s.ordered, keys.column)
-    {
-        // One statement, two plans. `s.n` sizes the parent table: by the span
-        // of its rowids (two B-tree descents; the row count itself when ids
-        // are dense), or, when the span is more than four times the
-        // threshold, by counting its rows up to that many (the span exceeds
-        // the count when ids are sparse, and the count stops early, so it
-        // costs a few steps per key, whatever the table's size or its key
-        // values). When the keys are many compared with it, the second arm
-        // scans the whole table and the loader keeps the rows it wants;
-        // otherwise the first probes the index. `s` is joined first (`CROSS
-        // JOIN` fixes the order), so each arm's condition on it is tested
-        // once, before its loop. The last column tells the loader which arm
-        // ran: `s.n` from the first, -1 from the second.
-        let span = |w: &mut Writer<'q>, f: &str| {
-            w.push("(SELECT ");
-            w.push(f);
-            w.push("(rowid) FROM ");
-            w.ident(parent);
-            w.push(")");
+    if let (Some(parent), false, KeyColumn::Own(_)) = (keys.scan_sized_by, s.ordered, keys.column) {
+        // One statement, two plans: when the keys are many compared with the
+        // parent table, the second arm scans the whole table and the loader
+        // keeps the rows it wants; otherwise the first probes the index. `s`
+        // is joined first (`CROSS JOIN` fixes the order), so each arm's
+        // condition on it is tested once, before its loop. The last column
+        // tells the loader which arm ran: `s.n` from the first, -1 from the
+        // second.
+        w.push("WITH s(n) AS (");
+        let threshold = match dialect {
+            Dialect::Sqlite => {
+                // The span of the parent's rowids (two B-tree descents; the
+                // row count itself when ids are dense), or, when the span is
+                // more than four times the threshold, its rows counted up to
+                // that many (the span exceeds the count when ids are sparse,
+                // and the count stops early, so it costs a few steps per key,
+                // whatever the table's size or its key values).
+                let span = |w: &mut Writer<'q>, f: &str| {
+                    w.push("(SELECT ");
+                    w.push(f);
+                    w.push("(rowid) FROM ");
+                    w.ident(parent);
+                    w.push(")");
+                };
+                w.push("SELECT CASE WHEN span <= ");
+                let threshold = w.param(Slot::Threshold);
+                w.push(" * 4 THEN span ELSE (SELECT count(*) FROM (SELECT 1 FROM ");
+                w.ident(parent);
+                w.push(" LIMIT ");
+                w.placeholder(threshold);
+                w.push(" * 4 + 1)) END FROM (SELECT coalesce(");
+                span(&mut w, "max");
+                w.push(" - ");
+                span(&mut w, "min");
+                w.push(" + 1, 0) AS span)");
+                threshold
+            }
+            Dialect::Postgres => {
+                // Its rows counted up to four times the threshold: a few
+                // steps per key. (The planner's statistics would be free but
+                // cannot be trusted: a table whose index was built while it
+                // was empty says it has no rows until it is analyzed.)
+                w.push("SELECT count(*) FROM (SELECT 1 FROM ");
+                w.ident(parent);
+                w.push(" LIMIT ");
+                let threshold = w.param(Slot::Threshold);
+                w.push(" * 4 + 1) AS c");
+                threshold
+            }
         };
-        w.push("WITH s(n) AS (SELECT CASE WHEN span <= ");
-        let threshold = w.param(Slot::Threshold);
-        w.push(" * 4 THEN span ELSE (SELECT count(*) FROM (SELECT 1 FROM ");
-        w.ident(parent);
-        w.push(" LIMIT ");
-        w.placeholder(threshold);
-        w.push(" * 4 + 1)) END FROM (SELECT coalesce(");
-        span(&mut w, "max");
-        w.push(" - ");
-        span(&mut w, "min");
-        w.push(" + 1, 0) AS span)) ");
+        w.push(") ");
         select_list(&mut w);
         w.push(", s.n FROM s CROSS JOIN ");
         w.table(table.name, "t");
@@ -610,8 +670,17 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         w.placeholder(threshold);
         w.push(" AND ");
         w.column("t", key_name);
-        w.push(" IN ");
-        w.key_list(keys.count);
+        match dialect {
+            Dialect::Sqlite => {
+                w.push(" IN ");
+                w.key_list(keys.count);
+            }
+            Dialect::Postgres => {
+                w.push(" = ANY(");
+                w.param(Slot::Keys);
+                w.push(")");
+            }
+        }
         // The filter is written once and its text pasted into the other arm,
         // so its values are bound once.
         let start = w.out.len();
@@ -910,7 +979,6 @@ pub(crate) fn index_name(table: &str, column: &str) -> String {
 mod tests {
     use super::*;
     use crate::statement::Keys;
-    use crate::types::ColumnType;
 
     const COLUMNS: &[Column] = &[
         Column::__new("id", ColumnType::BigInt, false, None),
@@ -982,10 +1050,6 @@ mod tests {
 
     #[test]
     fn text_patterns_match_literally() {
-        assert_eq!(
-            glob_pattern(TextOp::Contains, "50%*_?[x]"),
-            "*50%[*]_[?][[]x]*"
-        );
         assert_eq!(like_pattern(TextOp::StartsWith, "50%_\\"), "50\\%\\_\\\\%");
         assert_eq!(like_pattern(TextOp::EndsWith, "a"), "%a");
     }

@@ -198,7 +198,8 @@ pub struct Row<'a> {
 enum RowInner<'a> {
     Sqlite(&'a rusqlite::Row<'a>),
     #[cfg(feature = "postgres")]
-    Postgres(&'a ::postgres::Row),
+    /// A row, and how to read each column when the query worked it out.
+    Postgres(&'a ::postgres::Row, Option<&'a [postgres::Kind]>),
 }
 
 impl<'a> From<&'a rusqlite::Row<'a>> for Row<'a> {
@@ -210,10 +211,20 @@ impl<'a> From<&'a rusqlite::Row<'a>> for Row<'a> {
 }
 
 #[cfg(feature = "postgres")]
+impl<'a> Row<'a> {
+    /// A row of a statement whose columns' kinds are known.
+    pub(crate) fn postgres(row: &'a ::postgres::Row, kinds: &'a [postgres::Kind]) -> Self {
+        Row {
+            inner: RowInner::Postgres(row, Some(kinds)),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
 impl<'a> From<&'a ::postgres::Row> for Row<'a> {
     fn from(row: &'a ::postgres::Row) -> Self {
         Row {
-            inner: RowInner::Postgres(row),
+            inner: RowInner::Postgres(row, None),
         }
     }
 }
@@ -225,7 +236,7 @@ impl Row<'_> {
         match &self.inner {
             RowInner::Sqlite(row) => sqlite::value(row, index),
             #[cfg(feature = "postgres")]
-            RowInner::Postgres(row) => postgres::value(row, index),
+            RowInner::Postgres(row, kinds) => postgres::value(row, *kinds, index),
         }
     }
 

@@ -6,7 +6,7 @@ use std::error::Error as StdError;
 
 use bytes::{BufMut, BytesMut};
 use postgres::error::SqlState;
-use postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
+use postgres::types::{FromSql, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
 use super::{Conn, Ctx, Db, Param, Row};
@@ -245,10 +245,13 @@ impl Postgres {
         let rows = self.run(stmt, sql, params, ctx, |client, stmt, params| {
             client.query(stmt, params)
         })?;
-        for row in &rows {
-            on_row(&Row::from(row))?;
+        let n = rows.len();
+        let kinds = Kind::of_columns(stmt);
+        // By value: each row's buffer is freed once read, not all at the end.
+        for row in rows {
+            on_row(&Row::postgres(&row, &kinds))?;
         }
-        Ok(rows.len())
+        Ok(n)
     }
 
     pub(crate) fn run_execute(
@@ -373,7 +376,7 @@ fn write_array(
     ty: &Type,
     out: &mut BytesMut,
 ) -> std::result::Result<IsNull, BoxError> {
-    let Kind::Array(member) = ty.kind() else {
+    let postgres::types::Kind::Array(member) = ty.kind() else {
         return Err(format!("cannot bind a list to a parameter of type {ty}").into());
     };
     let dimension = postgres_protocol::types::ArrayDimension {
@@ -426,35 +429,95 @@ impl<'a> FromSql<'a> for Raw<'a> {
     }
 }
 
+/// How to read a column into a neutral value, worked out once per statement
+/// from its type: comparing `Type`s, or asking one its OID, is a match over
+/// every type PostgreSQL has, too slow to do for every value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Int2,
+    Int4,
+    Int8,
+    Bool,
+    Float4,
+    Float8,
+    Text,
+    Bytea,
+    /// Any other type: the server's bytes, for the field type's own conversion.
+    Other,
+}
+
+impl Kind {
+    fn of(ty: &Type) -> Kind {
+        match ty.oid() {
+            oid::INT2 => Kind::Int2,
+            oid::INT4 => Kind::Int4,
+            oid::INT8 => Kind::Int8,
+            oid::BOOL => Kind::Bool,
+            oid::FLOAT4 => Kind::Float4,
+            oid::FLOAT8 => Kind::Float8,
+            oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::UNKNOWN => Kind::Text,
+            oid::BYTEA => Kind::Bytea,
+            _ => Kind::Other,
+        }
+    }
+
+    /// The kind of each column of a statement.
+    pub(crate) fn of_columns(stmt: &Statement) -> Vec<Kind> {
+        stmt.columns().iter().map(|c| Kind::of(c.type_())).collect()
+    }
+}
+
 /// Column `index` of `row` as a neutral value: integers, floats, booleans,
 /// text and bytes in their neutral kinds, anything else as the server's bytes
-/// for the field type's own conversion.
-pub(crate) fn value(row: &::postgres::Row, index: usize) -> Result<Value<'_>, ValueError> {
-    let column = row
-        .columns()
-        .get(index)
-        .ok_or_else(|| ValueError::Other(format!("no column {index}").into()))?;
-    let ty = column.type_();
+/// for the field type's own conversion. `kinds` says how to read each column
+/// when the statement's columns are known; otherwise the type decides here.
+pub(crate) fn value<'r>(
+    row: &'r ::postgres::Row,
+    kinds: Option<&[Kind]>,
+    index: usize,
+) -> Result<Value<'r>, ValueError> {
+    use postgres_protocol::types as wire;
     let Raw(raw) = row
         .try_get::<_, Raw<'_>>(index)
         .map_err(|e| ValueError::Other(Box::new(e)))?;
     let Some(raw) = raw else {
         return Ok(Value::Null);
     };
+    let ty = || row.columns()[index].type_();
+    let kind = match kinds.and_then(|k| k.get(index)) {
+        Some(&kind) => kind,
+        None => Kind::of(ty()),
+    };
     let e = ValueError::Other;
-    Ok(match *ty {
-        Type::INT2 => Value::Integer(i16::from_sql(ty, raw).map_err(e)?.into()),
-        Type::INT4 => Value::Integer(i32::from_sql(ty, raw).map_err(e)?.into()),
-        Type::INT8 => Value::Integer(i64::from_sql(ty, raw).map_err(e)?),
-        Type::BOOL => Value::Integer(bool::from_sql(ty, raw).map_err(e)?.into()),
-        Type::FLOAT4 => Value::Real(f32::from_sql(ty, raw).map_err(e)?.into()),
-        Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw).map_err(e)?),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-            Value::Text(<&str>::from_sql(ty, raw).map_err(e)?)
-        }
-        Type::BYTEA => Value::Blob(<&[u8]>::from_sql(ty, raw).map_err(e)?),
-        _ => Value::Postgres(ty, raw),
+    // Decoded by the protocol crate's functions, which the `FromSql` impls call.
+    Ok(match kind {
+        Kind::Int2 => Value::Integer(wire::int2_from_sql(raw).map_err(e)?.into()),
+        Kind::Int4 => Value::Integer(wire::int4_from_sql(raw).map_err(e)?.into()),
+        Kind::Int8 => Value::Integer(wire::int8_from_sql(raw).map_err(e)?),
+        Kind::Bool => Value::Integer(wire::bool_from_sql(raw).map_err(e)?.into()),
+        Kind::Float4 => Value::Real(wire::float4_from_sql(raw).map_err(e)?.into()),
+        Kind::Float8 => Value::Real(wire::float8_from_sql(raw).map_err(e)?),
+        Kind::Text => Value::Text(wire::text_from_sql(raw).map_err(e)?),
+        Kind::Bytea => Value::Blob(wire::bytea_from_sql(raw)),
+        Kind::Other => Value::Postgres(ty(), raw),
     })
+}
+
+/// The OIDs of the types read into neutral values (`pg_type.oid`, fixed by
+/// PostgreSQL for its built-in types).
+mod oid {
+    pub(super) const BOOL: u32 = 16;
+    pub(super) const BYTEA: u32 = 17;
+    pub(super) const NAME: u32 = 19;
+    pub(super) const INT8: u32 = 20;
+    pub(super) const INT2: u32 = 21;
+    pub(super) const INT4: u32 = 23;
+    pub(super) const TEXT: u32 = 25;
+    pub(super) const FLOAT4: u32 = 700;
+    pub(super) const FLOAT8: u32 = 701;
+    pub(super) const UNKNOWN: u32 = 705;
+    pub(super) const BPCHAR: u32 = 1042;
+    pub(super) const VARCHAR: u32 = 1043;
 }
 
 /// How a native type (a date, a UUID, JSON) is written to and read from
@@ -556,4 +619,31 @@ pub(crate) fn write_native<T: PgNative>(
 )]
 pub(crate) fn read_native<T: PgNative>(ty: &Type, raw: &[u8]) -> Result<T, ValueError> {
     T::read(ty, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oid;
+    use postgres::types::Type;
+
+    #[test]
+    fn the_oids_are_postgres_own() {
+        let known = [
+            (oid::BOOL, Type::BOOL),
+            (oid::BYTEA, Type::BYTEA),
+            (oid::NAME, Type::NAME),
+            (oid::INT8, Type::INT8),
+            (oid::INT2, Type::INT2),
+            (oid::INT4, Type::INT4),
+            (oid::TEXT, Type::TEXT),
+            (oid::FLOAT4, Type::FLOAT4),
+            (oid::FLOAT8, Type::FLOAT8),
+            (oid::UNKNOWN, Type::UNKNOWN),
+            (oid::BPCHAR, Type::BPCHAR),
+            (oid::VARCHAR, Type::VARCHAR),
+        ];
+        for (oid, ty) in known {
+            assert_eq!(oid, ty.oid(), "{ty}");
+        }
+    }
 }

@@ -126,20 +126,42 @@ pub(crate) fn in_read_transaction<T>(
     ctx: Ctx,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    let run = |sql: &str| {
-        crate::guard::quietly(identity, || conn.execute_batch(sql))
-            .map_err(|e| ctx.error(DbError::Sqlite(e)))
-    };
-    run("BEGIN")?;
-    match f() {
-        Ok(out) => {
-            run("COMMIT")?;
-            Ok(out)
-        }
-        Err(e) => {
-            // The load's own error is the one to report.
-            let _ = run("ROLLBACK");
-            Err(e)
+    /// Ends the transaction however `f` ends: `ROLLBACK` unless committed,
+    /// also when `f` panics (a decoder of the user's may), so that the
+    /// connection never stays inside a transaction that would swallow every
+    /// later write.
+    struct Open<'c> {
+        conn: &'c Connection,
+        identity: usize,
+        ctx: Ctx,
+        done: bool,
+    }
+    impl Open<'_> {
+        fn run(&self, sql: &str) -> Result<()> {
+            let start = crate::log::start();
+            crate::guard::quietly(self.identity, || self.conn.execute_batch(sql))
+                .map_err(|e| self.ctx.error(DbError::Sqlite(e)))?;
+            crate::log::finish(start, "sqlite", &self.ctx, sql, 0, &[]);
+            Ok(())
         }
     }
+    impl Drop for Open<'_> {
+        fn drop(&mut self) {
+            if !self.done {
+                // The load's own error (or panic) is the one to report.
+                let _ = self.run("ROLLBACK");
+            }
+        }
+    }
+    let mut open = Open {
+        conn,
+        identity,
+        ctx,
+        done: false,
+    };
+    open.run("BEGIN")?;
+    let out = f()?;
+    open.run("COMMIT")?;
+    open.done = true;
+    Ok(out)
 }
