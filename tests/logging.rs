@@ -141,6 +141,30 @@ fn every_statement_is_one_event() -> orm_core::Result<()> {
     orm_core::log::set_slow_threshold(Duration::from_secs(1));
     assert_eq!(seen[0].level, Level::WARN);
 
+    // A failed statement is an event too, carrying the error: one that fails
+    // as it runs (a duplicate key) and one that fails to prepare (a column
+    // the table lacks).
+    let (dup, seen) = recorded(|| {
+        Category {
+            id: 1,
+            name: "again".into(),
+        }
+        .insert(&conn)
+    });
+    assert!(dup.is_err());
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert!(seen[0].fields["db.statement"].starts_with("INSERT INTO \"category\""));
+    assert!(seen[0].fields["error"].contains("UNIQUE"), "{seen:?}");
+    conn.execute_batch("ALTER TABLE product RENAME COLUMN secret TO hidden")?;
+    let (missing, seen) = recorded(|| Product::all(&conn));
+    assert!(matches!(missing, Err(orm_core::Error::NoSuchColumn { .. })));
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].fields["model"], "Product");
+    assert!(seen[0].fields["error"].contains("secret"), "{seen:?}");
+    // A statement that succeeds has no `error` field.
+    let (_, seen) = recorded(|| Category::all(&conn));
+    assert!(!seen[0].fields.contains_key("error"));
+
     // With no subscriber, nothing happens and nothing is timed.
     assert_eq!(Category::all(&conn)?.len(), 1);
     Ok(())

@@ -353,6 +353,18 @@ fn a_client_a_transaction_and_the_guards() -> R {
         Category::count_products(pg, &cats)
     });
     assert_eq!(n, 2);
+    // While the client is lent out, the connection says so instead of
+    // panicking; once the borrow ends, it works again.
+    {
+        let mut client = pg.client();
+        assert_eq!(client.query_one("SELECT 2::int8", &[])?.get::<_, i64>(0), 2);
+        assert!(matches!(Category::all(&pg), Err(Error::ConnectionInUse)));
+        assert!(matches!(
+            pg.execute("SELECT 1", &[]),
+            Err(Error::ConnectionInUse)
+        ));
+    }
+    assert_eq!(Category::all(&pg)?.len(), cats.len());
     Ok(())
 }
 

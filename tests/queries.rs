@@ -190,6 +190,9 @@ on_each_backend! {
         // `like` keeps its wildcards.
         assert_eq!(q(f.note.like("5%0%"))?, [5, 6]);
         assert_eq!(q(f.note.like("5_0%"))?, [6]);
+        // ... and has no escape character on either backend: `\` is itself.
+        assert_eq!(q(f.note.like("%\\"))?, [8]);
+        assert_eq!(q(f.note.like("%[x]\\"))?, [8]);
         // Values are bound, never spliced: the injection is just a name.
         assert_eq!(q(f.name.eq("Robert'); DROP TABLE product;--"))?, [8]);
         assert_eq!(q(f.name.contains("'); DROP"))?, [8]);
@@ -381,6 +384,79 @@ on_each_backend! {
         }
         .upsert(&conn)?;
         assert_eq!(Ticket::get(&conn, 10)?.map(|t| t.title), Some("ten".into()));
+        // The next database-assigned key is past it, on both backends, in
+        // one statement each; an upsert of a lower key moves nothing back.
+        let (keys, n) = count_queries(&mut conn, |c| -> orm_core::Result<_> {
+            let next = Ticket {
+                id: 0,
+                title: "eleven".into(),
+            }
+            .insert(c)?;
+            Ticket {
+                id: 2,
+                title: "two".into(),
+            }
+            .upsert(c)?;
+            let after = Ticket {
+                id: 0,
+                title: "twelve".into(),
+            }
+            .insert(c)?;
+            Ok((next, after))
+        });
+        assert_eq!((keys?, n), ((11, 12), 3));
+        assert_eq!(Ticket::get(&conn, 2)?.map(|t| t.title), Some("two".into()));
+        Ok(())
+    }
+
+    fn nan_compares_as_in_rust(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let nan = f64::NAN;
+        let (counts, n) = count_queries(&mut conn, |c| -> orm_core::Result<_> {
+            let count = |q: orm_core::Query<Product>| q.count(c);
+            Ok([
+                count(Product::query().filter(f.price.eq(nan)))?,
+                count(Product::query().filter(f.price.ne(nan)))?,
+                count(Product::query().filter(f.price.lt(nan) | f.price.ge(nan)))?,
+                count(Product::query().filter(f.price.is_in([nan, 9.5])))?,
+                count(Product::query().filter(f.price.eq(nan).not()))?,
+            ])
+        });
+        // The two always-false filters run no statement.
+        assert_eq!((counts?, n), ([0, 8, 0, 2, 8], 3));
+        // SQLite would store a NaN as NULL: writing one is an error naming
+        // the column, and the row keeps what it had. PostgreSQL stores NaN.
+        let mut dune = Product::get(&conn, 1)?.expect("product 1");
+        dune.price = nan;
+        let writes = [
+            dune.update(&conn).err(),
+            dune.upsert(&conn).err(),
+            Product::query()
+                .filter(f.id.eq(1))
+                .update(&conn, [f.price.set(nan)])
+                .err(),
+        ];
+        match backend(&conn) {
+            "sqlite" => {
+                for err in writes {
+                    let err = err.expect("a NaN write fails on SQLite");
+                    assert!(
+                        matches!(err, Error::Unwritable { model: "Product", column: "price", .. }),
+                        "{err}"
+                    );
+                }
+                let mut new = dune.clone();
+                new.id = 9;
+                assert!(matches!(new.insert(&conn), Err(Error::Unwritable { .. })));
+                assert_eq!(Product::get(&conn, 9)?, None);
+                assert_eq!(Product::get(&conn, 1)?.map(|p| p.price), Some(9.5));
+            }
+            _ => {
+                assert!(writes.iter().all(Option::is_none), "{writes:?}");
+                assert!(Product::get(&conn, 1)?.is_some_and(|p| p.price.is_nan()));
+            }
+        }
         Ok(())
     }
 

@@ -93,6 +93,29 @@ pub enum Error {
         source: ValueError,
     },
 
+    /// The PostgreSQL client is lent out by
+    /// [`Postgres::client`](crate::Postgres::client): drop that borrow before
+    /// using the connection again.
+    #[error(
+        "the PostgreSQL connection is in use: a borrow from `Postgres::client()` is still alive"
+    )]
+    ConnectionInUse,
+
+    /// A value cannot be written to its column as it is: a NaN on SQLite,
+    /// which would store it as NULL.
+    #[error("{model}: cannot write column `{column}` of table `{table}`: {source}")]
+    Unwritable {
+        /// The Rust model.
+        model: &'static str,
+        /// Its table.
+        table: &'static str,
+        /// The column the value is for.
+        column: &'static str,
+        /// Why it cannot be written.
+        #[source]
+        source: ValueError,
+    },
+
     /// A non-null foreign key points at a row that does not exist.
     #[error("{model}.{column} = {key}: no row in `{table}` has that primary key")]
     MissingParent {

@@ -6,7 +6,7 @@ use crate::backend::{Conn, Ctx, Param};
 use crate::error::{Error, Result};
 use crate::render::{self, Dialect, Slot, Sql};
 use crate::statement::{CmpOp, Expr, Projection, Select, Shape, Table, Write};
-use crate::value::{Owned, Value};
+use crate::value::{Owned, Value, ValueError};
 use crate::{Model, SqlType};
 
 /// What the slots of one run of a statement bind, besides the query's own values.
@@ -229,6 +229,29 @@ pub(crate) fn get<M: Model>(conn: Conn<'_>, key: &M::Key) -> Result<Option<M>> {
     Ok(all::<M>(conn, &shape)?.pop())
 }
 
+/// Refuses a NaN on SQLite, which would bind it as NULL: an error naming
+/// the column, never a silent NULL in its place.
+fn writable<'v>(
+    dialect: Dialect,
+    ctx: &Ctx,
+    values: impl IntoIterator<Item = (usize, Value<'v>)>,
+) -> Result<()> {
+    if dialect != Dialect::Sqlite {
+        return Ok(());
+    }
+    for (i, value) in values {
+        if matches!(value, Value::Real(r) if r.is_nan()) {
+            return Err(Error::Unwritable {
+                model: ctx.model,
+                table: ctx.table,
+                column: ctx.columns[i].name(),
+                source: ValueError::Other("NaN: SQLite would store NULL in its place".into()),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// `UPDATE` or `DELETE` of the rows a query selects; how many changed.
 pub(crate) fn write_many<M: Model>(
     conn: Conn<'_>,
@@ -239,11 +262,18 @@ pub(crate) fn write_many<M: Model>(
         return Ok(0);
     }
     let ctx = Ctx::of::<M>();
+    let dialect = conn.dialect();
     let extra = match write {
-        Write::Update { assignments, .. } => assignments.len(),
+        Write::Update { assignments, .. } => {
+            writable(
+                dialect,
+                &ctx,
+                assignments.iter().map(|(i, v)| (*i, v.as_value())),
+            )?;
+            assignments.len()
+        }
         _ => 0,
     };
-    let dialect = conn.dialect();
     let sql = fit(conn, &ctx, shape, extra, |json| {
         render::write(dialect, write, json)
     })?;
@@ -259,6 +289,9 @@ pub(crate) fn write_row<M: Model>(conn: Conn<'_>, row: &M, write: Write<'_>) -> 
     let sql = render::write(dialect, &write, false);
     let mut stmt = conn.prepare(&sql.text, ctx)?;
     row.__with_values(|fields| {
+        if !matches!(write, Write::DeleteByKey { .. }) {
+            writable(dialect, &ctx, fields.iter().copied().enumerate())?;
+        }
         let binds = Binds {
             fields,
             ..Binds::default()
@@ -284,6 +317,7 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
     let mut keys = Vec::with_capacity(rows.size_hint().0);
     for row in rows {
         row.__with_values(|fields| -> Result<()> {
+            writable(dialect, &ctx, fields.iter().copied().enumerate())?;
             let binds = Binds {
                 fields,
                 ..Binds::default()

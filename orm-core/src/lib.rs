@@ -163,15 +163,15 @@ pub mod __private {
         fn __into_owned(self) -> Owned;
     }
 
-    /// Marks the integer types `#[primary_key(auto)]` accepts.
+    /// Marks the key type `#[primary_key(auto)]` accepts: `i64`, since
+    /// SQLite's rowid (which an automatic key is) counts in 64 bits, and a
+    /// narrower field would one day fail to read the key it was given.
     #[diagnostic::on_unimplemented(
-        message = "`#[primary_key(auto)]` needs an integer key, not `{Self}`",
-        label = "the database assigns keys by counting"
+        message = "`#[primary_key(auto)]` needs an `i64` key, not `{Self}`",
+        label = "the database assigns 64-bit keys"
     )]
     pub trait AutoKey {}
     impl AutoKey for i64 {}
-    impl AutoKey for i32 {}
-    impl AutoKey for i16 {}
 
     /// The connection behind any [`Db`](crate::Db).
     pub fn conn<C: crate::Db + ?Sized>(conn: &C) -> Conn<'_> {

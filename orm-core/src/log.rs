@@ -11,6 +11,7 @@
 //! | `model`, `table` | the model the statement is for |
 //! | `rows` | rows returned, or changed by a write |
 //! | `elapsed_ms` | time from binding to the last row |
+//! | `error` | only when the statement failed (to prepare or to run): the error |
 //! | `db.params` | the bound values, only after [`set_log_values`]`(true)` (they may be private) |
 //!
 //! With no subscriber interested in the target, a statement costs one cached
@@ -63,12 +64,15 @@ pub(crate) fn start() -> Option<Instant> {
     tracing::enabled!(target: "orm_core::query", Level::WARN).then(Instant::now)
 }
 
+/// Reports a statement: the rows it returned or changed, or the error it
+/// failed with (a failed statement is reported as any other, with an
+/// `error` field, so the log shows the SQL that failed).
 pub(crate) fn finish(
     start: Option<Instant>,
     system: &'static str,
     ctx: &Ctx,
     sql: &str,
-    rows: usize,
+    outcome: Result<usize, &crate::Error>,
     params: &[Param<'_>],
 ) {
     let Some(start) = start else { return };
@@ -79,6 +83,11 @@ pub(crate) fn finish(
     } else {
         String::from("(not logged)")
     };
+    let (rows, error) = match outcome {
+        Ok(rows) => (rows, None),
+        Err(e) => (0, Some(e.to_string())),
+    };
+    let error = error.as_deref();
     if elapsed >= slow_threshold() {
         tracing::warn!(
             target: "orm_core::query",
@@ -89,6 +98,7 @@ pub(crate) fn finish(
             db.params = values.as_str(),
             rows,
             elapsed_ms,
+            error,
             "slow statement"
         );
     } else {
@@ -101,6 +111,7 @@ pub(crate) fn finish(
             db.params = values.as_str(),
             rows,
             elapsed_ms,
+            error,
             "statement"
         );
     }

@@ -236,6 +236,7 @@ pub trait Model: Sized + crate::__private::ModelImpl {
             self,
             Write::Upsert {
                 table: Table::of::<Self>(),
+                auto_key: Self::AUTO_KEY,
             },
         )
         .map(|_| ())

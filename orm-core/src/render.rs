@@ -283,6 +283,11 @@ impl<'q> Writer<'q> {
                 self.column(alias, name(*column));
                 self.push(" LIKE ");
                 self.param(Slot::Text(pattern.to_string()));
+                // No escape character, as on SQLite: PostgreSQL's default
+                // is `\`.
+                if self.dialect == Dialect::Postgres {
+                    self.push(" ESCAPE ''");
+                }
             }
             Expr::Text { column, op, needle } => match self.dialect {
                 Dialect::Sqlite => self.text_sqlite(alias, name(*column), *op, needle),
@@ -787,7 +792,15 @@ pub(crate) fn write<'q>(dialect: Dialect, write: &Write<'q>, lists_as_json: bool
                 w.ident(table.key_column());
             }
         }
-        Write::Upsert { table } => {
+        Write::Upsert { table, auto_key } => {
+            // PostgreSQL's identity sequence does not see a key written
+            // explicitly: move it past this one, in the same statement, or
+            // the next automatic insert would collide with it. (SQLite's
+            // next rowid is one past the largest, whatever wrote it.)
+            let sequence = auto_key && dialect == Dialect::Postgres;
+            if sequence {
+                w.push("WITH w AS (");
+            }
             w.push("INSERT INTO ");
             w.ident(table.name);
             w.push(" (");
@@ -825,6 +838,22 @@ pub(crate) fn write<'q>(dialect: Dialect, write: &Write<'q>, lists_as_json: bool
                     w.push(" = excluded.");
                     w.ident(column.name());
                 }
+            }
+            if sequence {
+                let key = table.key_column();
+                let mut quoted = String::new();
+                push_ident(&mut quoted, table.name);
+                w.push(" RETURNING ");
+                w.ident(key);
+                w.push(") SELECT setval(q.s, w.");
+                w.ident(key);
+                w.push(") FROM w, (SELECT pg_get_serial_sequence(");
+                w.param(Slot::Text(quoted));
+                w.push(", ");
+                w.param(Slot::Text(key.to_owned()));
+                w.push(")::regclass AS s) AS q WHERE w.");
+                w.ident(key);
+                w.push(" > coalesce(pg_sequence_last_value(q.s), 0)");
             }
         }
         Write::UpdateByKey { table } => {

@@ -230,8 +230,10 @@ pub(crate) enum Write<'q> {
     /// `INSERT` of every column, or of every column but an automatic key,
     /// returning the key.
     Insert { table: Table, auto_key: bool },
-    /// `INSERT`, or `UPDATE` of every other column when the key exists.
-    Upsert { table: Table },
+    /// `INSERT`, or `UPDATE` of every other column when the key exists; with
+    /// an automatic key on PostgreSQL, also moving the key's sequence past
+    /// the key written.
+    Upsert { table: Table, auto_key: bool },
     /// `UPDATE` of every column but the key, by key.
     UpdateByKey { table: Table },
     /// `DELETE` by key.

@@ -188,6 +188,10 @@ impl Owned {
     pub(crate) fn is_null(&self) -> bool {
         matches!(self, Owned::Null)
     }
+
+    pub(crate) fn is_nan(&self) -> bool {
+        matches!(self, Owned::Real(r) if r.is_nan())
+    }
 }
 
 impl fmt::Debug for Owned {

@@ -76,7 +76,7 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
     let pk_ty = pk_field.ty;
     let key_type = quote_spanned!(pk_ty.span()=> #pk_ty);
     let auto = pk_field.auto.is_some();
-    // `#[primary_key(auto)]` needs an integer key: the error points at `auto`.
+    // `#[primary_key(auto)]` needs an `i64` key: the error points at the type.
     let auto_check = pk_field.auto.as_ref().map(|path| {
         let assert = quote_spanned!(path.span()=> __orm_auto_key::<#pk_ty>());
         quote! {

@@ -283,16 +283,26 @@ impl<'c> Conn<'c> {
     }
 
     /// Prepares `sql` (cached by text, per connection).
+    /// A statement that fails to prepare (a missing table or column) is
+    /// reported to the log as a failed statement.
     pub(crate) fn prepare<'s>(&self, sql: &'s str, ctx: Ctx) -> Result<Stmt<'c, 's>> {
         let inner = match self {
-            Conn::Sqlite(conn) => StmtInner::Sqlite(
-                conn.prepare_cached(sql)
-                    .map_err(|e| ctx.error(DbError::Sqlite(e)))?,
-            ),
+            Conn::Sqlite(conn) => conn
+                .prepare_cached(sql)
+                .map(StmtInner::Sqlite)
+                .map_err(|e| ctx.error(DbError::Sqlite(e))),
             #[cfg(feature = "postgres")]
-            Conn::Postgres(pg) => StmtInner::Postgres(pg, pg.prepare_cached(sql, &ctx)?),
+            Conn::Postgres(pg) => pg
+                .prepare_cached(sql, &ctx)
+                .map(|stmt| StmtInner::Postgres(pg, stmt)),
         };
-        Ok(Stmt { inner, sql, ctx })
+        match inner {
+            Ok(inner) => Ok(Stmt { inner, sql, ctx }),
+            Err(e) => {
+                log::finish(log::start(), self.system(), &ctx, sql, Err(&e), &[]);
+                Err(e)
+            }
+        }
     }
 
     /// Runs `f`, whose statements must all see one snapshot of the database,
@@ -315,15 +325,22 @@ impl<'c> Conn<'c> {
     /// Runs statements that return nothing (DDL), separated by `;`.
     pub(crate) fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
         let start = log::start();
-        match self {
+        let done = match self {
             Conn::Sqlite(conn) => conn
                 .execute_batch(sql)
-                .map_err(|e| ctx.error(DbError::Sqlite(e)))?,
+                .map_err(|e| ctx.error(DbError::Sqlite(e))),
             #[cfg(feature = "postgres")]
-            Conn::Postgres(pg) => pg.run_batch(sql, &ctx)?,
-        }
-        log::finish(start, self.system(), &ctx, sql, 0, &[]);
-        Ok(())
+            Conn::Postgres(pg) => pg.run_batch(sql, &ctx),
+        };
+        log::finish(
+            start,
+            self.system(),
+            &ctx,
+            sql,
+            done.as_ref().map(|()| 0),
+            &[],
+        );
+        done
     }
 }
 
@@ -357,7 +374,7 @@ impl Stmt<'_, '_> {
         let start = log::start();
         let ctx = self.ctx;
         let rows = match &mut self.inner {
-            StmtInner::Sqlite(stmt) => {
+            StmtInner::Sqlite(stmt) => (|| {
                 let wrap = |e| ctx.error(DbError::Sqlite(e));
                 sqlite::bind(stmt, params).map_err(wrap)?;
                 let mut rows = stmt.raw_query();
@@ -366,13 +383,20 @@ impl Stmt<'_, '_> {
                     n += 1;
                     on_row(&Row::from(row))?;
                 }
-                n
-            }
+                Ok(n)
+            })(),
             #[cfg(feature = "postgres")]
-            StmtInner::Postgres(pg, stmt) => pg.run_query(stmt, self.sql, params, &ctx, on_row)?,
+            StmtInner::Postgres(pg, stmt) => pg.run_query(stmt, self.sql, params, &ctx, on_row),
         };
-        log::finish(start, self.system(), &ctx, self.sql, rows, params);
-        Ok(rows)
+        log::finish(
+            start,
+            self.system(),
+            &ctx,
+            self.sql,
+            rows.as_ref().copied(),
+            params,
+        );
+        rows
     }
 
     /// Runs a statement that returns no rows; returns how many rows it changed.
@@ -382,20 +406,24 @@ impl Stmt<'_, '_> {
         let changed = match &mut self.inner {
             StmtInner::Sqlite(stmt) => {
                 let wrap = |e| ctx.error(DbError::Sqlite(e));
-                sqlite::bind(stmt, params).map_err(wrap)?;
-                stmt.raw_execute().map_err(wrap)? as u64
+                sqlite::bind(stmt, params)
+                    .and_then(|()| stmt.raw_execute())
+                    .map(|n| n as u64)
+                    .map_err(wrap)
             }
             #[cfg(feature = "postgres")]
-            StmtInner::Postgres(pg, stmt) => pg.run_execute(stmt, self.sql, params, &ctx)?,
+            StmtInner::Postgres(pg, stmt) => pg.run_execute(stmt, self.sql, params, &ctx),
         };
         log::finish(
             start,
             self.system(),
             &ctx,
             self.sql,
-            changed as usize,
+            changed
+                .as_ref()
+                .map(|&n| usize::try_from(n).unwrap_or(usize::MAX)),
             params,
         );
-        Ok(changed)
+        changed
     }
 }

@@ -85,8 +85,22 @@ impl Postgres {
 
     /// The client, for what the crate does not wrap (`COPY`, notifications).
     /// Statements run on it are not counted by [`count_queries`](crate::count_queries).
+    /// While the borrow lives, the connection's other uses fail with
+    /// [`Error::ConnectionInUse`](crate::Error::ConnectionInUse); drop it
+    /// first.
+    ///
+    /// # Panics
+    ///
+    /// If the client is already borrowed through this method.
     pub fn client(&self) -> RefMut<'_, Client> {
         self.client.borrow_mut()
+    }
+
+    /// The client, or an error while [`client`](Postgres::client) lends it.
+    fn client_mut(&self) -> Result<RefMut<'_, Client>> {
+        self.client
+            .try_borrow_mut()
+            .map_err(|_| crate::Error::ConnectionInUse)
     }
 
     /// The client, giving up the statement cache.
@@ -99,18 +113,32 @@ impl Postgres {
     pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let start = crate::log::start();
         self.record(sql);
-        let n = self.client.borrow_mut().execute(sql, params)?;
-        crate::log::finish(start, "postgresql", &RAW, sql, n as usize, &[]);
-        Ok(n)
+        let n = self
+            .client_mut()
+            .and_then(|mut c| Ok(c.execute(sql, params)?));
+        let rows = n
+            .as_ref()
+            .map(|&n| usize::try_from(n).unwrap_or(usize::MAX));
+        crate::log::finish(start, "postgresql", &RAW, sql, rows, &[]);
+        n
     }
 
     /// Runs a query and returns its rows. Counted and logged.
     pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<::postgres::Row>> {
         let start = crate::log::start();
         self.record(sql);
-        let rows = self.client.borrow_mut().query(sql, params)?;
-        crate::log::finish(start, "postgresql", &RAW, sql, rows.len(), &[]);
-        Ok(rows)
+        let rows = self
+            .client_mut()
+            .and_then(|mut c| Ok(c.query(sql, params)?));
+        crate::log::finish(
+            start,
+            "postgresql",
+            &RAW,
+            sql,
+            rows.as_ref().map(Vec::len),
+            &[],
+        );
+        rows
     }
 
     /// Runs statements separated by `;`, without parameters. Counted as one.
@@ -120,9 +148,18 @@ impl Postgres {
         let start = crate::log::start();
         self.record(sql);
         self.statements.borrow_mut().clear();
-        self.client.borrow_mut().batch_execute(sql)?;
-        crate::log::finish(start, "postgresql", &RAW, sql, 0, &[]);
-        Ok(())
+        let done = self
+            .client_mut()
+            .and_then(|mut c| Ok(c.batch_execute(sql)?));
+        crate::log::finish(
+            start,
+            "postgresql",
+            &RAW,
+            sql,
+            done.as_ref().map(|()| 0),
+            &[],
+        );
+        done
     }
 
     /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back
@@ -186,8 +223,7 @@ impl Postgres {
             return Ok(stmt.clone());
         }
         let stmt = self
-            .client
-            .borrow_mut()
+            .client_mut()?
             .prepare(sql)
             .map_err(|e| ctx.error(DbError::Postgres(e)))?;
         let mut cache = self.statements.borrow_mut();
@@ -215,7 +251,7 @@ impl Postgres {
     ) -> Result<T> {
         self.record(sql);
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-        let first = run(&mut self.client.borrow_mut(), stmt, &params);
+        let first = run(&mut *self.client_mut()?, stmt, &params);
         match first {
             Err(e)
                 if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
@@ -224,7 +260,7 @@ impl Postgres {
             {
                 self.statements.borrow_mut().remove(sql);
                 *stmt = self.prepare_cached(sql, ctx)?;
-                run(&mut self.client.borrow_mut(), stmt, &params)
+                run(&mut *self.client_mut()?, stmt, &params)
                     .map_err(|e| ctx.error(DbError::Postgres(e)))
             }
             other => other.map_err(|e| ctx.error(DbError::Postgres(e))),
@@ -271,8 +307,7 @@ impl Postgres {
         for statement in sql.split(";\n") {
             self.record(statement);
         }
-        self.client
-            .borrow_mut()
+        self.client_mut()?
             .batch_execute(sql)
             .map_err(|e| ctx.error(DbError::Postgres(e)))?;
         // A table's shape may have changed under the cached statements.

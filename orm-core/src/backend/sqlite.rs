@@ -139,10 +139,17 @@ pub(crate) fn in_read_transaction<T>(
     impl Open<'_> {
         fn run(&self, sql: &str) -> Result<()> {
             let start = crate::log::start();
-            crate::guard::quietly(self.identity, || self.conn.execute_batch(sql))
-                .map_err(|e| self.ctx.error(DbError::Sqlite(e)))?;
-            crate::log::finish(start, "sqlite", &self.ctx, sql, 0, &[]);
-            Ok(())
+            let done = crate::guard::quietly(self.identity, || self.conn.execute_batch(sql))
+                .map_err(|e| self.ctx.error(DbError::Sqlite(e)));
+            crate::log::finish(
+                start,
+                "sqlite",
+                &self.ctx,
+                sql,
+                done.as_ref().map(|()| 0),
+                &[],
+            );
+            done
         }
     }
     impl Drop for Open<'_> {

@@ -101,8 +101,12 @@ impl<M: Model, T, K> Field<M, T, K> {
 
 impl<M: Model, T: SqlType, K> Field<M, T, K> {
     fn compare(self, op: CmpOp, value: Owned) -> Condition<M> {
-        // NULL is neither less nor greater than anything, as in SQL.
+        // NULL is neither less nor greater than anything, as in SQL; NaN
+        // equals nothing and differs from everything, as in Rust (SQLite
+        // would bind it as NULL, PostgreSQL would find NaN equal to NaN).
         let expr = match op {
+            CmpOp::Ne if value.is_nan() => Expr::Const(true),
+            _ if value.is_nan() => Expr::Const(false),
             CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge if value.is_null() => Expr::Const(false),
             _ => Expr::Compare {
                 column: self.index,
@@ -113,7 +117,9 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
         Condition::new(expr)
     }
 
-    /// Equal to `value`. For an `Option` column, `eq(None)` matches NULL.
+    /// Equal to `value`. For an `Option` column, `eq(None)` matches NULL. As
+    /// in Rust, a NaN is equal to nothing (and `ne(NaN)` matches every row),
+    /// nor less or greater than anything.
     pub fn eq(self, value: impl ValueFor<T>) -> Condition<M> {
         self.compare(CmpOp::Eq, value.__into_owned())
     }
@@ -159,7 +165,8 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
             .map(crate::__private::IntoOwned::__into_owned)
             .filter(|v| {
                 or_null |= v.is_null();
-                !v.is_null()
+                // NaN equals nothing: it selects no row.
+                !v.is_null() && !v.is_nan()
             })
             .collect();
         let expr = match (values.is_empty(), or_null) {
@@ -177,9 +184,11 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
         Condition::new(expr)
     }
 
-    /// Matches the SQL `LIKE` pattern (`%` any text, `_` one character). Case
+    /// Matches the SQL `LIKE` pattern (`%` any text, `_` one character; no
+    /// escape character on either backend, so `\` is a plain character). Case
     /// follows the backend: SQLite's `LIKE` ignores ASCII case, PostgreSQL's
-    /// does not.
+    /// does not. To match text literally, use [`contains`](Field::contains),
+    /// [`starts_with`](Field::starts_with) or [`ends_with`](Field::ends_with).
     pub fn like(self, pattern: impl AsRef<str>) -> Condition<M>
     where
         T: TextColumn,
@@ -272,8 +281,9 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
 /// [`or`](Condition::or), [`not`](Condition::not) or `&`, `|`, `!`.
 ///
 /// Every condition either matches a row or does not: `eq` and `ne` compare
-/// as Rust's `==` and `!=` do (on an `Option` column, `None` equals only NULL),
-/// the other comparisons, `is_in` and the text operators never match NULL, and
+/// as Rust's `==` and `!=` do (on an `Option` column, `None` equals only NULL;
+/// a NaN equals nothing), the other comparisons and the text operators never
+/// match NULL, `is_in` matches NULL only when `None` is among its values, and
 /// `not` is the exact complement.
 pub struct Condition<M> {
     pub(crate) expr: Expr,

@@ -6,4 +6,10 @@ struct Tag {
     slug: String,
 }
 
+#[derive(Model)]
+struct Narrow {
+    #[primary_key(auto)]
+    id: i32,
+}
+
 fn main() {}
