@@ -374,17 +374,7 @@ impl Stmt<'_, '_> {
         let start = log::start();
         let ctx = self.ctx;
         let rows = match &mut self.inner {
-            StmtInner::Sqlite(stmt) => (|| {
-                let wrap = |e| ctx.error(DbError::Sqlite(e));
-                sqlite::bind(stmt, params).map_err(wrap)?;
-                let mut rows = stmt.raw_query();
-                let mut n = 0;
-                while let Some(row) = rows.next().map_err(wrap)? {
-                    n += 1;
-                    on_row(&Row::from(row))?;
-                }
-                Ok(n)
-            })(),
+            StmtInner::Sqlite(stmt) => sqlite::query(stmt, params, &ctx, on_row),
             #[cfg(feature = "postgres")]
             StmtInner::Postgres(pg, stmt) => pg.run_query(stmt, self.sql, params, &ctx, on_row),
         };

@@ -62,7 +62,7 @@ pub(crate) fn output_value<'a>(output: &'a ToSqlOutput<'_>) -> Value<'a> {
 }
 
 /// rusqlite's value as the neutral one.
-#[inline]
+#[inline(always)]
 pub(crate) fn from_value_ref(value: ValueRef<'_>) -> Result<Value<'_>, ValueError> {
     Ok(match value {
         ValueRef::Null => Value::Null,
@@ -74,7 +74,7 @@ pub(crate) fn from_value_ref(value: ValueRef<'_>) -> Result<Value<'_>, ValueErro
 }
 
 /// Column `index` of `row`.
-#[inline]
+#[inline(always)]
 pub(crate) fn value<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Value<'r>, ValueError> {
     let value = row
         .get_ref(index)
@@ -114,6 +114,29 @@ pub(crate) fn bind(stmt: &mut CachedStatement<'_>, params: &[Param<'_>]) -> rusq
         }
     }
     Ok(())
+}
+
+/// Binds `params`, runs the statement and calls `on_row` for each row;
+/// the row count.
+#[inline]
+pub(crate) fn query<F>(
+    stmt: &mut CachedStatement<'_>,
+    params: &[Param<'_>],
+    ctx: &Ctx,
+    mut on_row: F,
+) -> Result<usize>
+where
+    F: FnMut(&super::Row<'_>) -> Result<()>,
+{
+    let wrap = |e| ctx.error(DbError::Sqlite(e));
+    bind(stmt, params).map_err(wrap)?;
+    let mut rows = stmt.raw_query();
+    let mut n = 0;
+    while let Some(row) = rows.next().map_err(wrap)? {
+        n += 1;
+        on_row(&super::Row::from(row))?;
+    }
+    Ok(n)
 }
 
 /// Runs `f` inside `BEGIN` ... `COMMIT` (`ROLLBACK` when it fails), so that
