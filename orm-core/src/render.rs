@@ -532,6 +532,12 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
                 w.push(" IN ");
                 w.key_list(keys.count);
             }
+            // One key (the single-row accessors) as a plain value, as a
+            // hand-written query binds it: the server plans `= $1` for less.
+            Dialect::Postgres if keys.count == 1 => {
+                w.push(" = ");
+                w.param(Slot::KeyList(1));
+            }
             Dialect::Postgres => {
                 w.push(" = ANY(");
                 w.param(Slot::Keys);

@@ -367,7 +367,7 @@ impl Stmt<'_, '_> {
     }
 
     /// Runs the statement and calls `on_row` for each row; returns the row count.
-    pub(crate) fn query<F>(&mut self, params: &[Param<'_>], mut on_row: F) -> Result<usize>
+    pub(crate) fn query<F>(&mut self, params: &[Param<'_>], on_row: F) -> Result<usize>
     where
         F: FnMut(&Row<'_>) -> Result<()>,
     {
