@@ -814,7 +814,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         #[cfg(feature = "postgres")]
         if postgres {
             pg::run(set, &conn, &cats, rounds, alone, profile_name)?;
-            continue;
         }
         if want_chart && set.name == "M" {
             let out =
@@ -1039,6 +1038,7 @@ mod pg {
 
     const BATCHED: usize = 4;
     const N_PLUS_ONE: usize = 3;
+    const SCAN: usize = 5;
 
     pub(super) fn run(
         set: &Dataset,
@@ -1088,7 +1088,7 @@ mod pg {
             // guard does not see: their statements are counted by design.
             let statements = match i {
                 N_PLUS_ONE => cats.len(),
-                BATCHED => 1,
+                BATCHED | SCAN => 1,
                 _ => m.statements,
             };
             let t = ms(m.median);

@@ -197,22 +197,26 @@ where
     };
     let first = render(scan);
     let fallback;
-    let (sql, stmt) = match (conn.prepare(&first.text, plan.ctx), scan) {
-        (Ok(stmt), _) => (&first, stmt),
+    let (sql, stmt, may_scan) = match (conn.prepare(&first.text, plan.ctx), scan) {
+        (Ok(stmt), _) => (&first, stmt, scan.is_some()),
         // A parent without rowid (`WITHOUT ROWID`, a view) cannot be sized by
         // it: that one error means the plain IN list, now and for later
         // calls; any other is the caller's.
         (Err(Error::NoSuchColumn { column, .. }), Some(parent)) if column == "rowid" => {
             sizes::learn(conn.identity(), parent, i64::MAX);
             fallback = render(None);
-            (&fallback, conn.prepare(&fallback.text, plan.ctx)?)
+            (&fallback, conn.prepare(&fallback.text, plan.ctx)?, false)
         }
         (Err(e), _) => return Err(e),
     };
     let key_index = sql.key_index.unwrap_or(0);
     let threshold = threshold(n);
-
-    let mut scanned = false;
+    // A statement that may scan but does not say which plan ran: every row
+    // may be one nobody asked for.
+    // Whether the rows may include ones nobody asked for: the scan's. A
+    // statement that may scan but does not say which plan ran (PostgreSQL's)
+    // counts as one that did.
+    let mut scanned = may_scan && sql.marker_index.is_none();
     let mut unordered = false;
     let mut ranked = Ranked::new(plan.shape.offset);
     let mut place = |slots: &mut [Vec<T>], slot: usize, item: T, rank: Option<i64>| {

@@ -58,9 +58,10 @@ pub(crate) struct Sql<'q> {
     pub(crate) slots: Vec<Slot<'q>>,
     /// The column of each row that holds the batch key.
     pub(crate) key_index: Option<usize>,
-    /// In a statement that may scan: the column that says which plan ran:
-    /// -1 for the scan of the whole table, else the parent table's size as
-    /// the statement measured it (see [`select`]).
+    /// In a statement that may scan, on SQLite: the column that says which
+    /// plan ran: -1 for the scan of the whole table, else the parent table's
+    /// size as the statement measured it (see [`select`]). PostgreSQL's
+    /// statement has none: the loader treats its every row as a scan's.
     pub(crate) marker_index: Option<usize>,
     /// In a per-key window: the column holding each row's number within its
     /// key's rows (offset + 1, offset + 2, ...), by which the loader orders them.
@@ -673,9 +674,17 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
                 threshold
             }
         };
+        // SQLite's rows say which arm ran (the loader learns the parent's
+        // size from it). PostgreSQL's do not: a column more on every row
+        // costs its decoding and 36 bytes of each row held, and the server
+        // counts the parent at a few steps per key anyway.
+        let marked = dialect == Dialect::Sqlite;
         w.push(") ");
         select_list(&mut w);
-        w.push(", s.n FROM s CROSS JOIN ");
+        if marked {
+            w.push(", s.n");
+        }
+        w.push(" FROM s CROSS JOIN ");
         w.table(table.name, "t");
         w.push(" WHERE s.n > ");
         w.placeholder(threshold);
@@ -699,12 +708,15 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         let filter_text = w.out[start..].to_owned();
         w.push(" UNION ALL ");
         select_list(&mut w);
-        w.push(", -1 FROM s CROSS JOIN ");
+        if marked {
+            w.push(", -1");
+        }
+        w.push(" FROM s CROSS JOIN ");
         w.table(table.name, "t");
         w.push(" WHERE s.n <= ");
         w.placeholder(threshold);
         w.push(&filter_text);
-        return w.finish(Some(key_index), Some(n));
+        return w.finish(Some(key_index), marked.then_some(n));
     }
 
     select_list(&mut w);
