@@ -11,19 +11,20 @@ use crate::{Model, SqlType};
 
 /// What the slots of one run of a statement bind, besides the query's own values.
 #[derive(Default)]
-pub(crate) struct Binds<'a> {
+pub(crate) struct Binds<'b, 'a> {
     /// The keys of this chunk (padded to the statement's key count).
-    pub(crate) keys: &'a [Value<'a>],
+    pub(crate) keys: &'b [Value<'a>],
     /// The columns of the row being written.
-    pub(crate) fields: &'a [Value<'a>],
+    pub(crate) fields: &'b [Value<'a>],
     pub(crate) threshold: i64,
 }
 
-/// The parameters of one run of `sql`.
+/// The parameters of one run of `sql`. They copy the values of `binds`, so
+/// its slices may be freed before the parameters are.
 pub(crate) fn params<'a>(
     dialect: Dialect,
     slots: &'a [Slot<'_>],
-    binds: &Binds<'a>,
+    binds: &Binds<'_, 'a>,
 ) -> Vec<Param<'a>> {
     let mut out = Vec::with_capacity(slots.len() + binds.keys.len());
     for slot in slots {
@@ -45,12 +46,12 @@ pub(crate) fn params<'a>(
 }
 
 #[cfg(feature = "postgres")]
-fn keys_array<'a>(keys: &'a [Value<'a>]) -> Param<'a> {
+fn keys_array<'a>(keys: &[Value<'a>]) -> Param<'a> {
     Param::Array(keys.to_vec())
 }
 
 #[cfg(not(feature = "postgres"))]
-fn keys_array<'a>(_: &'a [Value<'a>]) -> Param<'a> {
+fn keys_array<'a>(_: &[Value<'a>]) -> Param<'a> {
     // Only a dialect with array parameters renders `Slot::Keys`.
     Param::Value(Value::Null)
 }
@@ -183,7 +184,7 @@ pub(crate) fn all<M: Model>(conn: Conn<'_>, shape: &Shape) -> Result<Vec<M>> {
     let params = params(conn.dialect(), &sql.slots, &Binds::default());
     let mut stmt = conn.prepare(&sql.text, ctx)?;
     let mut out = Vec::new();
-    stmt.query(&params, |row| {
+    stmt.query(params, |row| {
         out.push(M::from_row(row)?);
         Ok(())
     })?;
@@ -204,7 +205,7 @@ pub(crate) fn number<M: Model>(
     let params = params(conn.dialect(), &sql.slots, &Binds::default());
     let mut stmt = conn.prepare(&sql.text, ctx)?;
     let mut n = 0;
-    stmt.query(&params, |row| {
+    stmt.query(params, |row| {
         n = match row.value(0) {
             // PostgreSQL's EXISTS is a boolean, read as 0 or 1.
             Ok(Value::Integer(i)) => i,
@@ -325,7 +326,7 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
             let params = params(dialect, &sql.slots, &binds);
             if M::AUTO_KEY {
                 let mut key = None;
-                stmt.query(&params, |r| {
+                stmt.query(params, |r| {
                     key = Some(
                         r.get::<M::Key>(0)
                             .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?,

@@ -235,15 +235,19 @@ where
     conn.snapshot(n.div_ceil(chunk), plan.ctx, || {
         let mut stmt = stmt;
         for keys in groups.keys.chunks(chunk) {
-            let values = key_values(keys, chunk);
-            let binds = Binds {
-                keys: &values,
-                threshold,
-                ..Binds::default()
-            };
-            let params = exec::params(dialect, &sql.slots, &binds);
+            // Only the parameters outlive this: the query frees them once
+            // bound, so no copy of the keys is held while rows are read.
+            let params = exec::params(
+                dialect,
+                &sql.slots,
+                &Binds {
+                    keys: &key_values(keys, chunk),
+                    threshold,
+                    ..Binds::default()
+                },
+            );
             let mut first_row = true;
-            stmt.query(&params, |row| {
+            stmt.query(params, |row| {
                 if first_row {
                     first_row = false;
                     if let Some(marker) = sql.marker_index {
@@ -356,7 +360,7 @@ where
                 ..Binds::default()
             };
             let params = exec::params(dialect, &sql.slots, &binds);
-            stmt.query(&params, |row| {
+            stmt.query(params, |row| {
                 let key: K = row.get(0).map_err(|e| plan.key_error(e))?;
                 let total: i64 = row
                     .get(1)

@@ -64,6 +64,13 @@ pub(crate) fn start() -> Option<Instant> {
     tracing::enabled!(target: "orm_core::query", Level::WARN).then(Instant::now)
 }
 
+/// The bound values as the log shows them, when a subscriber listens and
+/// [`set_log_values`] asked for them: taken before the statement runs, so
+/// that the values need not outlive their binding.
+pub(crate) fn values(start: Option<Instant>, params: &[Param<'_>]) -> Option<String> {
+    (start.is_some() && LOG_VALUES.load(Ordering::Relaxed)).then(|| format!("{params:?}"))
+}
+
 /// Reports a statement: the rows it returned or changed, or the error it
 /// failed with (a failed statement is reported as any other, with an
 /// `error` field, so the log shows the SQL that failed).
@@ -73,16 +80,12 @@ pub(crate) fn finish(
     ctx: &Ctx,
     sql: &str,
     outcome: Result<usize, &crate::Error>,
-    params: &[Param<'_>],
+    values: Option<&str>,
 ) {
     let Some(start) = start else { return };
     let elapsed = start.elapsed();
     let elapsed_ms = elapsed.as_secs_f64() * 1e3;
-    let values = if LOG_VALUES.load(Ordering::Relaxed) {
-        format!("{params:?}")
-    } else {
-        String::from("(not logged)")
-    };
+    let values = values.unwrap_or("(not logged)");
     let (rows, error) = match outcome {
         Ok(rows) => (rows, None),
         Err(e) => (0, Some(e.to_string())),
@@ -95,7 +98,7 @@ pub(crate) fn finish(
             table = ctx.table,
             db.statement = sql,
             db.system = system,
-            db.params = values.as_str(),
+            db.params = values,
             rows,
             elapsed_ms,
             error,
@@ -108,7 +111,7 @@ pub(crate) fn finish(
             table = ctx.table,
             db.statement = sql,
             db.system = system,
-            db.params = values.as_str(),
+            db.params = values,
             rows,
             elapsed_ms,
             error,

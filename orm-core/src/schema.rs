@@ -185,7 +185,7 @@ fn rows<T>(
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
     let mut stmt = conn.prepare(sql, ctx)?;
-    stmt.query(&[Param::Value(Value::Text(ctx.table))], |row| {
+    stmt.query(vec![Param::Value(Value::Text(ctx.table))], |row| {
         out.push(f(row));
         Ok(())
     })?;

@@ -299,7 +299,7 @@ impl<'c> Conn<'c> {
         match inner {
             Ok(inner) => Ok(Stmt { inner, sql, ctx }),
             Err(e) => {
-                log::finish(log::start(), self.system(), &ctx, sql, Err(&e), &[]);
+                log::finish(log::start(), self.system(), &ctx, sql, Err(&e), None);
                 Err(e)
             }
         }
@@ -338,7 +338,7 @@ impl<'c> Conn<'c> {
             &ctx,
             sql,
             done.as_ref().map(|()| 0),
-            &[],
+            None,
         );
         done
     }
@@ -366,12 +366,15 @@ impl Stmt<'_, '_> {
         }
     }
 
-    /// Runs the statement and calls `on_row` for each row; returns the row count.
-    pub(crate) fn query<F>(&mut self, params: &[Param<'_>], on_row: F) -> Result<usize>
+    /// Runs the statement and calls `on_row` for each row; returns the row
+    /// count. The parameters are freed once bound, before the rows are read:
+    /// a batch's keys need not be held while its rows are.
+    pub(crate) fn query<F>(&mut self, params: Vec<Param<'_>>, on_row: F) -> Result<usize>
     where
         F: FnMut(&Row<'_>) -> Result<()>,
     {
         let start = log::start();
+        let values = log::values(start, &params);
         let ctx = self.ctx;
         let rows = match &mut self.inner {
             StmtInner::Sqlite(stmt) => sqlite::query(stmt, params, &ctx, on_row),
@@ -384,7 +387,7 @@ impl Stmt<'_, '_> {
             &ctx,
             self.sql,
             rows.as_ref().copied(),
-            params,
+            values.as_deref(),
         );
         rows
     }
@@ -392,6 +395,7 @@ impl Stmt<'_, '_> {
     /// Runs a statement that returns no rows; returns how many rows it changed.
     pub(crate) fn execute(&mut self, params: &[Param<'_>]) -> Result<u64> {
         let start = log::start();
+        let values = log::values(start, params);
         let ctx = self.ctx;
         let changed = match &mut self.inner {
             StmtInner::Sqlite(stmt) => {
@@ -412,7 +416,7 @@ impl Stmt<'_, '_> {
             changed
                 .as_ref()
                 .map(|&n| usize::try_from(n).unwrap_or(usize::MAX)),
-            params,
+            values.as_deref(),
         );
         changed
     }

@@ -119,7 +119,7 @@ impl Postgres {
         let rows = n
             .as_ref()
             .map(|&n| usize::try_from(n).unwrap_or(usize::MAX));
-        crate::log::finish(start, "postgresql", &RAW, sql, rows, &[]);
+        crate::log::finish(start, "postgresql", &RAW, sql, rows, None);
         n
     }
 
@@ -136,7 +136,7 @@ impl Postgres {
             &RAW,
             sql,
             rows.as_ref().map(Vec::len),
-            &[],
+            None,
         );
         rows
     }
@@ -157,7 +157,7 @@ impl Postgres {
             &RAW,
             sql,
             done.as_ref().map(|()| 0),
-            &[],
+            None,
         );
         done
     }
@@ -271,16 +271,17 @@ impl Postgres {
         &self,
         stmt: &mut Statement,
         sql: &str,
-        params: &[Param<'_>],
+        params: Vec<Param<'_>>,
         ctx: &Ctx,
         mut on_row: F,
     ) -> Result<usize>
     where
         F: FnMut(&Row<'_>) -> Result<()>,
     {
-        let rows = self.run(stmt, sql, params, ctx, |client, stmt, params| {
+        let rows = self.run(stmt, sql, &params, ctx, |client, stmt, params| {
             client.query(stmt, params)
         })?;
+        drop(params);
         let n = rows.len();
         let kinds = Kind::of_columns(stmt);
         // By value: each row's buffer is freed once read, not all at the end.

@@ -121,7 +121,7 @@ pub(crate) fn bind(stmt: &mut CachedStatement<'_>, params: &[Param<'_>]) -> rusq
 #[inline]
 pub(crate) fn query<F>(
     stmt: &mut CachedStatement<'_>,
-    params: &[Param<'_>],
+    params: Vec<Param<'_>>,
     ctx: &Ctx,
     mut on_row: F,
 ) -> Result<usize>
@@ -129,7 +129,9 @@ where
     F: FnMut(&super::Row<'_>) -> Result<()>,
 {
     let wrap = |e| ctx.error(DbError::Sqlite(e));
-    bind(stmt, params).map_err(wrap)?;
+    bind(stmt, &params).map_err(wrap)?;
+    // SQLite copied what it needs.
+    drop(params);
     let mut rows = stmt.raw_query();
     let mut n = 0;
     while let Some(row) = rows.next().map_err(wrap)? {
@@ -170,7 +172,7 @@ pub(crate) fn in_read_transaction<T>(
                 &self.ctx,
                 sql,
                 done.as_ref().map(|()| 0),
-                &[],
+                None,
             );
             done
         }
