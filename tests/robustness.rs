@@ -280,6 +280,39 @@ mod plans {
         Ok(())
     }
 
+    #[test]
+    fn an_untyped_key_column_compares_without_conversion_on_both_plans() -> R {
+        let conn = Connection::open_in_memory()?;
+        Cat::create_table(&conn)?;
+        // No declared type: no affinity, so SQLite's `=` converts nothing and
+        // the text '1' is not the integer 1.
+        conn.execute_batch(
+            "CREATE TABLE prod (id INTEGER PRIMARY KEY, cat_id NOT NULL);
+             INSERT INTO prod VALUES (1, 1), (2, '1'), (3, 2);",
+        )?;
+        Cat::insert_all(&conn, &(1..=3).map(|id| Cat { id }).collect::<Vec<_>>())?;
+        let cats = Cat::all(&conn)?;
+        let ids = |lists: Vec<Vec<Prod>>| {
+            lists
+                .iter()
+                .map(|l| l.iter().map(|p| p.id).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        };
+        // One parent probes the index, all three scan: the same answer, and
+        // the same as SQL's.
+        assert_eq!(ids(Cat::load_prods(&conn, &cats[..1])?), [vec![1]]);
+        assert_eq!(
+            ids(Cat::load_prods(&conn, &cats)?),
+            [vec![1], vec![3], vec![]]
+        );
+        assert_eq!(Cat::count_prods(&conn, &cats)?, [1, 1, 0]);
+        let sql: i64 = conn.query_row("SELECT count(*) FROM prod WHERE cat_id = 1", [], |r| {
+            r.get(0)
+        })?;
+        assert_eq!(sql, 1);
+        Ok(())
+    }
+
     #[derive(Model, Debug, Clone, PartialEq)]
     #[model(table = "a_b")]
     pub struct Ab {

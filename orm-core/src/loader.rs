@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 
+use crate::backend::sqlite::Affinity;
 use crate::backend::{Conn, Ctx, Row};
 use crate::error::{Error, Result};
 use crate::exec::{self, Binds};
@@ -284,7 +285,12 @@ where
                     // found equal to a requested key. A key that does not read
                     // is bad data when SQLite would have matched it, and none
                     // of this load's business otherwise, whichever plan ran.
-                    Err(_) if scanned && !sqlite_would_match(raw, &groups) => return Ok(()),
+                    Err(_)
+                        if scanned
+                            && !sqlite_would_match(raw, row.affinity(key_index), &groups) =>
+                    {
+                        return Ok(())
+                    }
                     Err(e) => return Err(plan.key_error(e)),
                 };
                 let Some((first, more)) = groups.slots(&key) else {
@@ -385,11 +391,17 @@ where
 
 /// Whether SQLite's `=` would find `raw`, a value that does not read as the
 /// key type, equal to one of the requested keys: after the conversions a
-/// column's numeric or text affinity applies (`1` and `'1'`, `2.0` and `2`).
+/// column's numeric or text affinity applies (`1` and `'1'`, `2.0` and `2`),
+/// and none at all in a column without affinity (no declared type, `BLOB`).
 fn sqlite_would_match<K: SqlType + Eq + Hash + Clone>(
     raw: Value<'_>,
+    affinity: Affinity,
     groups: &Groups<'_, K>,
 ) -> bool {
+    if affinity == Affinity::Blob {
+        // No conversion: a value of another type than the keys' equals none.
+        return false;
+    }
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
     let candidates: [Option<Owned>; 2] = match raw {
         Value::Integer(i) => [

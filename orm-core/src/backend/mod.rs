@@ -245,6 +245,17 @@ impl Row<'_> {
     pub fn get<T: SqlType>(&self, index: usize) -> Result<T, ValueError> {
         T::from_value(self.value(index)?)
     }
+
+    /// How SQLite's `=` would compare a value with column `index`.
+    /// PostgreSQL compares typed values exactly, as a column without
+    /// affinity does.
+    pub(crate) fn affinity(&self, index: usize) -> sqlite::Affinity {
+        match &self.inner {
+            RowInner::Sqlite(row) => sqlite::affinity(row, index),
+            #[cfg(feature = "postgres")]
+            RowInner::Postgres(..) => sqlite::Affinity::Blob,
+        }
+    }
 }
 
 impl<'c> Conn<'c> {

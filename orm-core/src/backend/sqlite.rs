@@ -73,6 +73,47 @@ pub(crate) fn from_value_ref(value: ValueRef<'_>) -> Result<Value<'_>, ValueErro
     })
 }
 
+/// How SQLite's `=` converts a value compared with a column: the column's
+/// affinity, from its declared type (SQLite's own rules, section 3.1 of its
+/// "Datatypes" page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Affinity {
+    /// No declared type, or `BLOB`: no conversion; values of different
+    /// storage classes are never equal.
+    Blob,
+    /// `TEXT`, `CHAR`, `CLOB`: a number compared with it is compared as text.
+    Text,
+    /// Anything else (`INTEGER`, `REAL`, `NUMERIC`, ...): text that looks like
+    /// a number is compared as that number.
+    Numeric,
+}
+
+impl Affinity {
+    fn of(declared: Option<&str>) -> Affinity {
+        let Some(declared) = declared.map(str::to_ascii_uppercase) else {
+            return Affinity::Blob;
+        };
+        let has = |s: &str| declared.contains(s);
+        if has("INT") {
+            Affinity::Numeric
+        } else if has("CHAR") || has("CLOB") || has("TEXT") {
+            Affinity::Text
+        } else if has("BLOB") || declared.trim().is_empty() {
+            Affinity::Blob
+        } else {
+            Affinity::Numeric
+        }
+    }
+}
+
+/// The affinity of column `index` of `row`'s statement: its declared type,
+/// for a column read straight from a table (as a batch key always is).
+pub(crate) fn affinity(row: &rusqlite::Row<'_>, index: usize) -> Affinity {
+    let statement: &rusqlite::Statement<'_> = row.as_ref();
+    let column = statement.columns().nth(index);
+    Affinity::of(column.as_ref().and_then(rusqlite::Column::decl_type))
+}
+
 /// Column `index` of `row`.
 #[inline(always)]
 pub(crate) fn value<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<Value<'r>, ValueError> {
