@@ -257,8 +257,10 @@ where
                             .map_err(|e| plan.ctx.column_error(marker, e))?;
                         // -1 from the scan's arm, the parent's size from the other.
                         scanned = size < 0;
-                        if let (Some(parent), false) = (scan, scanned) {
-                            sizes::learn(conn.identity(), parent, size);
+                        match (scan, scanned) {
+                            (Some(parent), false) => sizes::learn(conn.identity(), parent, size),
+                            (Some(parent), true) => sizes::forget(conn.identity(), parent),
+                            (None, _) => {}
                         }
                     }
                 }
@@ -582,7 +584,17 @@ mod sizes {
     /// map starts over, so connections opened and dropped forever cannot grow it.
     const CAPACITY: usize = 4096;
 
-    static SIZES: Mutex<Option<HashMap<(usize, &'static str), i64>>> = Mutex::new(None);
+    /// A size learned is trusted for this many calls, then measured again
+    /// by the next call that could scan: the table may have shrunk, or the
+    /// connection's address may now be another connection's (a dropped
+    /// connection's memory is reused), and a stale size would keep dense
+    /// loads on the slower plan. Re-measuring costs one call in this many a
+    /// bounded count.
+    const TRUSTED_USES: u32 = 64;
+
+    type Sizes = HashMap<(usize, &'static str), (i64, u32)>;
+
+    static SIZES: Mutex<Option<Sizes>> = Mutex::new(None);
 
     /// The table's size, as a lower bound: the statement counts at most
     /// `4 × threshold + 1` rows.
@@ -594,24 +606,63 @@ mod sizes {
         if sizes.len() >= CAPACITY {
             sizes.clear();
         }
-        sizes.insert((connection, table), size);
+        sizes.insert((connection, table), (size, 0));
     }
 
-    /// Whether the table is known to have more than twice `threshold` rows.
-    pub(super) fn clearly_larger(connection: usize, table: &'static str, threshold: i64) -> bool {
-        let sizes = SIZES
+    /// The table was found small enough to scan: nothing to remember.
+    pub(super) fn forget(connection: usize, table: &'static str) {
+        let mut sizes = SIZES
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sizes
-            .as_ref()
-            .and_then(|s| s.get(&(connection, table)))
-            .is_some_and(|&size| size > threshold.saturating_mul(2))
+        if let Some(sizes) = sizes.as_mut() {
+            sizes.remove(&(connection, table));
+        }
+    }
+
+    /// Whether the table is known to have more than twice `threshold` rows
+    /// (and the size is not due to be measured again).
+    pub(super) fn clearly_larger(connection: usize, table: &'static str, threshold: i64) -> bool {
+        let mut sizes = SIZES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(entry) = sizes.as_mut().and_then(|s| s.get_mut(&(connection, table))) else {
+            return false;
+        };
+        let (size, uses) = entry;
+        if *size <= threshold.saturating_mul(2) {
+            return false;
+        }
+        *uses += 1;
+        if *uses >= TRUSTED_USES {
+            *uses = 0;
+            return false;
+        }
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sql_order;
+    use super::{sizes, sql_order};
+
+    /// A learned size is trusted a bounded number of times, then measured
+    /// again; a scan forgets it.
+    #[test]
+    fn a_learned_size_is_measured_again() {
+        let (conn, table) = (usize::MAX - 7, "sizes_test");
+        sizes::learn(conn, table, 1_000);
+        assert!(
+            !sizes::clearly_larger(conn, table, 600),
+            "not clearly larger"
+        );
+        let trusted = (0..200)
+            .take_while(|_| sizes::clearly_larger(conn, table, 10))
+            .count();
+        assert_eq!(trusted, 63);
+        assert!(sizes::clearly_larger(conn, table, 10));
+        sizes::forget(conn, table);
+        assert!(!sizes::clearly_larger(conn, table, 10));
+    }
     use crate::value::Value;
     use std::cmp::Ordering::*;
 
