@@ -1,4 +1,4 @@
-//! Django's `prefetch_related` for SQLite, checked by the compiler.
+//! Django's `prefetch_related` for SQLite and PostgreSQL, checked by the compiler.
 //!
 //! Declare a relation once, on the child, with `#[foreign_key]`; the derive
 //! generates typed functions on both sides, and each loads a whole batch in
@@ -48,29 +48,46 @@
 //! | `C::prefetch_f(&conn, Vec<C>) -> Result<Vec<(C, P)>>` | every child with its parent (`Option<P>` if nullable), one query |
 //! | `C::load_f(&conn, &[C]) -> Result<Vec<P>>` | the same, borrowing the children |
 //! | `c.f(&conn) -> Result<P>` | one child's parent |
+//! | `P::prefetch_r_with(&conn, Vec<P>, C::query()...)`, `P::load_r_with` | the same, filtered and ordered by the query, its `limit`/`offset` per parent |
+//! | `P::count_r(&conn, &[P])`, `P::count_r_with(&conn, &[P], query)` | how many children each parent has, one query |
 //!
 //! and for `many_to_many = "m"` on a junction model's foreign key to `P`, whose
-//! other foreign key points at `Q`: `P::prefetch_m`, `P::load_m` and `p.m(&conn)`
-//! yielding `Q`s, in one query through the junction.
+//! other foreign key points at `Q`: `P::prefetch_m`, `P::load_m`, `p.m(&conn)`
+//! and their `_with` and `count_` forms, yielding `Q`s, in one query through
+//! the junction.
+//!
+//! Every function takes `conn: &impl` [`Db`]: a rusqlite `Connection`,
+//! `Transaction` or `Savepoint`, a `Postgres` connection (feature
+//! `postgres`), or a pooled connection (feature `r2d2`). Rows are selected and
+//! changed with typed queries: [`Model::fields`] gives one typed handle per
+//! field and [`Model::query`] a [`Query`] (see its documentation).
 //!
 //! Batch semantics, the same for every function: one entry per input element
 //! in input order (a parent given twice gets its children twice), children in
 //! primary-key order, NULL and dangling keys ignored, keys deduplicated and
 //! bound as parameters, never more than `ceil(distinct keys / limit)` queries
-//! where `limit` is the connection's current `SQLITE_LIMIT_VARIABLE_NUMBER`,
+//! where `limit` is the connection's current `SQLITE_LIMIT_VARIABLE_NUMBER`
+//! (one query at any size on PostgreSQL, which binds the keys as one array),
 //! and no query at all for an empty input.
 //!
 //! The statement probes the foreign-key index with an `IN` list when the keys
 //! are few, and scans the child table once, filtering in Rust, when they cover
-//! a third or more of the parent table: SQLite picks the plan inside the one
-//! statement, so the choice costs no extra query. The README's benchmark shows
+//! a third or more of the parent table: the database picks the plan inside the
+//! one statement, so the choice costs no extra query. The README's benchmark shows
 //! both sides of that choice against hand-written rusqlite.
 //!
 //! # Crate features
 //!
-//! `chrono`, `time`, `uuid` and `serde_json` make those crates' date and time,
-//! UUID and JSON types usable as columns (and, where they are `Eq + Hash`, as
-//! primary keys), stored as rusqlite stores them. None is on by default.
+//! None is on by default.
+//!
+//! - `postgres`: the `Postgres` connection, and `orm_core::postgres`, the
+//!   `postgres` crate it wraps.
+//! - `r2d2`: `orm_core::pool`, r2d2 connection managers for SQLite (and PostgreSQL).
+//! - `chrono`, `time`, `uuid` and `serde_json` make those crates' date and
+//!   time, UUID and JSON types usable as columns (and, where they are
+//!   `Eq + Hash`, as primary keys), stored as each driver stores them.
+//!
+//! Every statement is reported through `tracing` (see [`log`]).
 //!
 //! # Across modules and crates
 //!

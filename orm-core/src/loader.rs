@@ -632,6 +632,10 @@ mod sizes {
         if *size <= threshold.saturating_mul(2) {
             return false;
         }
+        // A table without rowid (learned as `i64::MAX`) stays without one.
+        if *size == i64::MAX {
+            return true;
+        }
         *uses += 1;
         if *uses >= TRUSTED_USES {
             *uses = 0;
