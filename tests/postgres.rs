@@ -250,7 +250,13 @@ fn the_issues_surface_one_array_statement_at_any_size() -> R {
     let (lists, sql) = orm_core::record_queries(&mut pg, |pg| Category::load_products(pg, &cats));
     assert_eq!(lists?.iter().map(Vec::len).sum::<usize>(), 120_000);
     assert_eq!(sql.len(), 1);
-    assert!(sql[0].contains("\"category_id\" = ANY($"), "{}", sql[0]);
+    // The keys are one array parameter, which the probe reads as a column.
+    assert!(sql[0].contains("CAST($"), "{}", sql[0]);
+    assert!(sql[0].contains(" AS BIGINT[])"), "{}", sql[0]);
+    assert!(sql[0].contains("\"category_id\" = ANY(s.k)"), "{}", sql[0]);
+    // One key: the plain probe, bound as a plain value.
+    let (_, sql) = orm_core::record_queries(&mut pg, |pg| Category::load_products(pg, &cats[..1]));
+    assert!(sql[0].ends_with("\"category_id\" = $1"), "{}", sql[0]);
     Ok(())
 }
 

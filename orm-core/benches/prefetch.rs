@@ -493,23 +493,24 @@ fn measure<C: orm_core::Recordable>(
     variants: &[Variant<C>],
     rounds: usize,
     alone: bool,
+    warmup: usize,
 ) -> orm_core::Result<Vec<Measured>> {
     let mut times = vec![Vec::with_capacity(rounds); variants.len()];
     let mut with_drop = times.clone();
     // Every variant once per round, so that a noisy moment hits all alike, in
     // a new order each round: whatever runs after the floor's full scan finds
     // SQLite's page cache full of table pages instead of index pages, and that
-    // must not always be the same variant. Round 0 warms up.
+    // must not always be the same variant. The first `warmup` rounds warm up.
     // With `--alone`, each variant's rounds run back to back instead, so each
     // finds the cache as it left it, as a program repeating one task would.
     let mut rng = StdRng::seed_from_u64(4662);
     let mut order: Vec<usize> = (0..variants.len()).collect();
     let schedule: Vec<(usize, usize)> = if alone {
         (0..variants.len())
-            .flat_map(|v| (0..=rounds).map(move |round| (round, v)))
+            .flat_map(|v| (0..warmup + rounds).map(move |round| (round, v)))
             .collect()
     } else {
-        (0..=rounds)
+        (0..warmup + rounds)
             .flat_map(|round| {
                 order.shuffle(&mut rng);
                 order.clone().into_iter().map(move |v| (round, v))
@@ -525,7 +526,7 @@ fn measure<C: orm_core::Recordable>(
             let produced = start.elapsed();
             drop(std::hint::black_box(loaded));
             let freed = start.elapsed();
-            if round > 0 || rounds == 1 {
+            if round >= warmup || rounds == 1 {
                 times[v].push(produced);
                 with_drop[v].push(freed);
             }
@@ -615,7 +616,11 @@ fn series(
         let cats: Vec<Category> = all.iter().step_by(all.len() / n).take(n).cloned().collect();
         let rounds = 7;
         let time = |f: &dyn Fn(&[Category]) -> orm_core::Result<Output>| -> orm_core::Result<f64> {
-            f(&cats)?;
+            // Six runs first: PostgreSQL plans a prepared statement afresh
+            // for its first five runs before it settles on a plan.
+            for _ in 0..6 {
+                f(&cats)?;
+            }
             let v = (0..rounds)
                 .map(|_| {
                     let s = Instant::now();
@@ -805,10 +810,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             continue;
         }
-        let results = measure(&mut conn, &cats, VARIANTS, rounds, alone)?;
+        let results = measure(&mut conn, &cats, VARIANTS, rounds, alone, 1)?;
         report(set, cats.len(), rounds, &results);
         if set.name == "M" || smoke {
-            let results = measure(&mut conn, &cats, QUERY_VARIANTS, rounds, alone)?;
+            let results = measure(&mut conn, &cats, QUERY_VARIANTS, rounds, alone, 1)?;
             report_queries(set, rounds, &results);
         }
         #[cfg(feature = "postgres")]
@@ -1038,6 +1043,7 @@ mod pg {
 
     const BATCHED: usize = 4;
     const N_PLUS_ONE: usize = 3;
+    const PLAN_CACHE_WARMUP: usize = 6;
     const SCAN: usize = 5;
 
     pub(super) fn run(
@@ -1069,7 +1075,10 @@ mod pg {
         } else {
             rounds.min(12)
         };
-        let results = measure(&mut pg, cats, VARIANTS, rounds, alone)?;
+        // PostgreSQL plans a prepared statement afresh for its first five
+        // runs, then settles on a plan: six warm-up rounds time every variant
+        // as a long-lived connection runs it.
+        let results = measure(&mut pg, cats, VARIANTS, rounds, alone, PLAN_CACHE_WARMUP)?;
         println!(
             "\n### {} on PostgreSQL ({} categories given, {} products loaded, {} rounds)\n",
             set.name,

@@ -624,7 +624,8 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         }
     };
 
-    if let (Some(parent), false, KeyColumn::Own(_)) = (keys.scan_sized_by, s.ordered, keys.column) {
+    if let (Some(parent), false, KeyColumn::Own(key)) = (keys.scan_sized_by, s.ordered, keys.column) {
+        let key_type = table.columns[key].column_type();
         // One statement, two plans: when the keys are many compared with the
         // parent table, the second arm scans the whole table and the loader
         // keeps the rows it wants; otherwise the first probes the index. `s`
@@ -632,7 +633,10 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         // condition on it is tested once, before its loop. The last column
         // tells the loader which arm ran: `s.n` from the first, -1 from the
         // second.
-        w.push("WITH s(n) AS (");
+        w.push(match dialect {
+            Dialect::Sqlite => "WITH s(n) AS (",
+            Dialect::Postgres => "WITH s(n, k) AS (",
+        });
         let threshold = match dialect {
             Dialect::Sqlite => {
                 // The span of the parent's rowids (two B-tree descents; the
@@ -679,7 +683,16 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
                 w.ident(parent);
                 w.push(" LIMIT ");
                 w.placeholder(threshold);
-                w.push(" * 4 + 1) AS c) END FROM (SELECT coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass(");
+                // The keys, as a column of `s` rather than a parameter of the
+                // probe: planned as a parameter, an array of 10,000 keys
+                // costs 10 ms of selectivity estimates on every call (the
+                // server plans this statement afresh each time); as a
+                // column, nothing.
+                w.push(" * 4 + 1) AS c) END, CAST(");
+                w.param(Slot::Keys);
+                w.push(" AS ");
+                w.push(key_type.postgres());
+                w.push("[]) FROM (SELECT coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass(");
                 w.param(Slot::Text(quoted));
                 w.push(")), -1) AS n) AS e");
                 threshold
@@ -706,11 +719,7 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
                 w.push(" IN ");
                 w.key_list(keys.count);
             }
-            Dialect::Postgres => {
-                w.push(" = ANY(");
-                w.param(Slot::Keys);
-                w.push(")");
-            }
+            Dialect::Postgres => w.push(" = ANY(s.k)"),
         }
         // The filter is written once and its text pasted into the other arm,
         // so its values are bound once.
