@@ -624,7 +624,8 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         }
     };
 
-    if let (Some(parent), false, KeyColumn::Own(key)) = (keys.scan_sized_by, s.ordered, keys.column) {
+    if let (Some(parent), false, KeyColumn::Own(key)) = (keys.scan_sized_by, s.ordered, keys.column)
+    {
         let key_type = table.columns[key].column_type();
         // One statement, two plans: when the keys are many compared with the
         // parent table, the second arm scans the whole table and the loader
