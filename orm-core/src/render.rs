@@ -668,19 +668,20 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
             }
             Dialect::Postgres => {
                 // The planner's estimate of its rows when that says it is
-                // far larger than the threshold (the common case of few
-                // keys: no counting at all); otherwise its rows counted up to
-                // four times the threshold, a few steps per key. The estimate
-                // alone cannot be trusted the other way: a table never
-                // analyzed says -1, one analyzed while small says little, and
-                // a scan chosen on that would read a large table for a few
-                // keys. An estimate too high (a table emptied since) only
-                // keeps the probe.
+                // more than twice the threshold (the common case of few
+                // keys: no counting at all; the margin absorbs an estimate
+                // taken before the table last changed a little); otherwise
+                // its rows counted up to four times the threshold, a few
+                // steps per key. The estimate alone cannot be trusted the
+                // other way: a table never analyzed says -1, one analyzed
+                // while small says little, and a scan chosen on that would
+                // read a large table for a few keys. An estimate too high (a
+                // table emptied since) only keeps the probe.
                 let mut quoted = String::new();
                 push_ident(&mut quoted, parent);
                 w.push("SELECT CASE WHEN e.n > ");
                 let threshold = w.param(Slot::Threshold);
-                w.push(" * 8 THEN e.n::bigint ELSE (SELECT count(*) FROM (SELECT 1 FROM ");
+                w.push(" * 2 THEN e.n::bigint ELSE (SELECT count(*) FROM (SELECT 1 FROM ");
                 w.ident(parent);
                 w.push(" LIMIT ");
                 w.placeholder(threshold);
