@@ -195,21 +195,9 @@ fn rows<T>(
 pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
     let ctx = Ctx::of::<M>();
     let dialect = conn.dialect();
-    let columns: Vec<Live> = match dialect {
-        Dialect::Sqlite => rows(
-            conn,
-            ctx,
-            "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1)",
-            |r| Live {
-                name: text(r, 0),
-                declared: text(r, 1),
-                not_null: integer(r, 2) != 0,
-                pk: integer(r, 3),
-            },
-        )?,
-        Dialect::Postgres => rows(
-            conn,
-            ctx,
+    let sql = match dialect {
+        Dialect::Sqlite => "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1)",
+        Dialect::Postgres => {
             "SELECT c.column_name::text, upper(c.data_type::text), \
              CASE WHEN c.is_nullable = 'NO' THEN 1 ELSE 0 END, \
              coalesce((SELECT k.ordinal_position FROM information_schema.table_constraints tc \
@@ -219,15 +207,15 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
                  AND tc.table_name = c.table_name AND k.column_name = c.column_name), 0)::bigint \
              FROM information_schema.columns c \
              WHERE c.table_schema = current_schema() AND c.table_name = $1 \
-             ORDER BY c.ordinal_position",
-            |r| Live {
-                name: text(r, 0),
-                declared: text(r, 1),
-                not_null: integer(r, 2) != 0,
-                pk: integer(r, 3),
-            },
-        )?,
+             ORDER BY c.ordinal_position"
+        }
     };
+    let columns: Vec<Live> = rows(conn, ctx, sql, |r| Live {
+        name: text(r, 0),
+        declared: text(r, 1),
+        not_null: integer(r, 2) != 0,
+        pk: integer(r, 3),
+    })?;
     let differences = if columns.is_empty() {
         vec![Difference::MissingTable]
     } else {
@@ -301,20 +289,11 @@ fn affinity(declared: &str) -> &'static str {
 /// PostgreSQL's `information_schema` name of a column type.
 fn postgres_type(ty: ColumnType) -> &'static str {
     match ty {
-        ColumnType::Boolean => "BOOLEAN",
-        ColumnType::SmallInt => "SMALLINT",
-        ColumnType::Integer => "INTEGER",
-        ColumnType::BigInt => "BIGINT",
-        ColumnType::Real => "REAL",
-        ColumnType::Double => "DOUBLE PRECISION",
-        ColumnType::Text => "TEXT",
-        ColumnType::Blob => "BYTEA",
-        ColumnType::Date => "DATE",
         ColumnType::Time => "TIME WITHOUT TIME ZONE",
         ColumnType::Timestamp => "TIMESTAMP WITHOUT TIME ZONE",
         ColumnType::TimestampTz => "TIMESTAMP WITH TIME ZONE",
-        ColumnType::Uuid => "UUID",
-        ColumnType::Json => "JSONB",
+        // Spelled as in `CREATE TABLE`.
+        other => other.postgres(),
     }
 }
 
