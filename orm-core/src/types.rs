@@ -383,21 +383,21 @@ pub(crate) mod native {
                     ty: &postgres::types::Type,
                     out: &mut bytes::BytesMut,
                 ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-                    crate::backend::postgres::write_native(self, ty, out)
+                    crate::backend::postgres::PgNative::write(self, ty, out)
                 }
             }
 
             impl SqlType for $t {
                 const COLUMN_TYPE: ColumnType = ColumnType::$column;
                 #[inline]
-    fn to_value(&self) -> Value<'_> {
+                fn to_value(&self) -> Value<'_> {
                     Value::Native(self)
                 }
                 #[inline]
-    fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
+                fn from_value(value: Value<'_>) -> Result<Self, ValueError> {
                     #[cfg(feature = "postgres")]
                     if let Value::Postgres(ty, raw) = value {
-                        return crate::backend::postgres::read_native::<$t>(ty, raw);
+                        return <$t as crate::backend::postgres::PgNative>::read(ty, raw);
                     }
                     read(value, stringify!($t))
                 }

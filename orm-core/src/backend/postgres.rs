@@ -626,37 +626,6 @@ direct!(uuid::Uuid);
 #[cfg(feature = "serde_json")]
 direct!(serde_json::Value);
 
-/// The native value's PostgreSQL form, for [`NativeValue::to_postgres`](crate::__private::NativeValue).
-#[cfg_attr(
-    not(any(
-        feature = "chrono",
-        feature = "time",
-        feature = "uuid",
-        feature = "serde_json"
-    )),
-    allow(dead_code)
-)]
-pub(crate) fn write_native<T: PgNative>(
-    value: &T,
-    ty: &Type,
-    out: &mut BytesMut,
-) -> std::result::Result<IsNull, BoxError> {
-    value.write(ty, out)
-}
-
-#[cfg_attr(
-    not(any(
-        feature = "chrono",
-        feature = "time",
-        feature = "uuid",
-        feature = "serde_json"
-    )),
-    allow(dead_code)
-)]
-pub(crate) fn read_native<T: PgNative>(ty: &Type, raw: &[u8]) -> Result<T, ValueError> {
-    T::read(ty, raw)
-}
-
 #[cfg(test)]
 mod tests {
     use super::oid;
