@@ -705,15 +705,20 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         // costs its decoding and 36 bytes of each row held, and the server
         // counts the parent at a few steps per key anyway.
         let marked = dialect == Dialect::Sqlite;
+        // One arm: its columns (and marker), `s` joined first, and the test
+        // of the parent's size against the threshold.
+        let arm = |w: &mut Writer<'q>, marker: &str, test: &str| {
+            select_list(w);
+            if marked {
+                w.push(marker);
+            }
+            w.push(" FROM s CROSS JOIN ");
+            w.table(table.name, "t");
+            w.push(test);
+            w.placeholder(threshold);
+        };
         w.push(") ");
-        select_list(&mut w);
-        if marked {
-            w.push(", s.n");
-        }
-        w.push(" FROM s CROSS JOIN ");
-        w.table(table.name, "t");
-        w.push(" WHERE s.n > ");
-        w.placeholder(threshold);
+        arm(&mut w, ", s.n", " WHERE s.n > ");
         w.push(" AND ");
         w.column("t", key_name);
         match dialect {
@@ -729,14 +734,7 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         w.filter(" AND ", "t", table, shape);
         let filter_text = w.out[start..].to_owned();
         w.push(" UNION ALL ");
-        select_list(&mut w);
-        if marked {
-            w.push(", -1");
-        }
-        w.push(" FROM s CROSS JOIN ");
-        w.table(table.name, "t");
-        w.push(" WHERE s.n <= ");
-        w.placeholder(threshold);
+        arm(&mut w, ", -1", " WHERE s.n <= ");
         w.push(&filter_text);
         return w.finish(Some(key_index), marked.then_some(n));
     }
