@@ -212,8 +212,6 @@ where
     };
     let key_index = sql.key_index.unwrap_or(0);
     let threshold = threshold(n);
-    // A statement that may scan but does not say which plan ran: every row
-    // may be one nobody asked for.
     // Whether the rows may include ones nobody asked for: the scan's. A
     // statement that may scan but does not say which plan ran (PostgreSQL's)
     // counts as one that did.
@@ -578,6 +576,8 @@ impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
 /// a table that grew is measured again by the next statement that may scan;
 /// one that shrank keeps a load on the index, which is always correct.
 mod sizes {
+    use std::sync::{MutexGuard, PoisonError};
+
     use super::{HashMap, Mutex};
 
     /// At most this many (connection, table) sizes are kept; past it the
@@ -596,12 +596,16 @@ mod sizes {
 
     static SIZES: Mutex<Option<Sizes>> = Mutex::new(None);
 
+    /// The sizes; a panic elsewhere while they were held leaves them usable
+    /// (each update is one map operation).
+    fn locked() -> MutexGuard<'static, Option<Sizes>> {
+        SIZES.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The table's size, as a lower bound: the statement counts at most
     /// `4 × threshold + 1` rows.
     pub(super) fn learn(connection: usize, table: &'static str, size: i64) {
-        let mut sizes = SIZES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sizes = locked();
         let sizes = sizes.get_or_insert_with(HashMap::new);
         if sizes.len() >= CAPACITY {
             sizes.clear();
@@ -611,9 +615,7 @@ mod sizes {
 
     /// The table was found small enough to scan: nothing to remember.
     pub(super) fn forget(connection: usize, table: &'static str) {
-        let mut sizes = SIZES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sizes = locked();
         if let Some(sizes) = sizes.as_mut() {
             sizes.remove(&(connection, table));
         }
@@ -622,9 +624,7 @@ mod sizes {
     /// Whether the table is known to have more than twice `threshold` rows
     /// (and the size is not due to be measured again).
     pub(super) fn clearly_larger(connection: usize, table: &'static str, threshold: i64) -> bool {
-        let mut sizes = SIZES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sizes = locked();
         let Some(entry) = sizes.as_mut().and_then(|s| s.get_mut(&(connection, table))) else {
             return false;
         };
@@ -647,7 +647,10 @@ mod sizes {
 
 #[cfg(test)]
 mod tests {
+    use std::cmp::Ordering::*;
+
     use super::{sizes, sql_order};
+    use crate::value::Value;
 
     /// A learned size is trusted a bounded number of times, then measured
     /// again; a scan forgets it.
@@ -667,8 +670,6 @@ mod tests {
         sizes::forget(conn, table);
         assert!(!sizes::clearly_larger(conn, table, 10));
     }
-    use crate::value::Value;
-    use std::cmp::Ordering::*;
 
     /// Loads the children of `keys` from `child (id, parent_id)` and says
     /// which plan ran: whether the parent's size was learned, which only the
