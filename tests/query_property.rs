@@ -110,6 +110,16 @@ fn leaf() -> impl Strategy<Value = C> {
     ]
 }
 
+/// The filters the top-N prefetch properties draw from: one of each kind of
+/// column (a number, a nullable column's NULL test, text).
+fn top_n_leaf() -> impl Strategy<Value = C> {
+    prop_oneof![
+        (op(), -3i64..4).prop_map(|(o, v)| C::A(o, v)),
+        any::<bool>().prop_map(C::BNull),
+        (text_op(), word()).prop_map(|(o, w)| C::S(o, w)),
+    ]
+}
+
 fn condition() -> impl Strategy<Value = C> {
     leaf().prop_recursive(3, 12, 2, |inner| {
         prop_oneof![
@@ -452,11 +462,7 @@ proptest! {
     #[test]
     fn filtered_top_n_prefetch_equals_one_query_per_parent(
         rows in proptest::collection::vec(item(), 0..60),
-        leaf in proptest::option::of(prop_oneof![
-            (op(), -3i64..4).prop_map(|(o, v)| C::A(o, v)),
-            any::<bool>().prop_map(C::BNull),
-            (text_op(), word()).prop_map(|(o, w)| C::S(o, w)),
-        ]),
+        leaf in proptest::option::of(top_n_leaf()),
         terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
         limit in proptest::option::of(0u64..4),
         offset in prop_oneof![Just(0u64), 0u64..3],
@@ -487,11 +493,7 @@ proptest! {
     #[test]
     fn filtered_top_n_prefetch_equals_one_query_per_parent_on_postgres(
         rows in proptest::collection::vec(item(), 0..60),
-        leaf in proptest::option::of(prop_oneof![
-            (op(), -3i64..4).prop_map(|(o, v)| C::A(o, v)),
-            any::<bool>().prop_map(C::BNull),
-            (text_op(), word()).prop_map(|(o, w)| C::S(o, w)),
-        ]),
+        leaf in proptest::option::of(top_n_leaf()),
         terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
         limit in proptest::option::of(0u64..4),
         offset in prop_oneof![Just(0u64), 0u64..3],
