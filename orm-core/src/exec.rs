@@ -2,10 +2,11 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::{Conn, Ctx, Param};
+use crate::backend::{Conn, Ctx, Param, Row};
 use crate::error::{Error, Result};
+use crate::query::{Extras, Layout};
 use crate::render::{self, Dialect, Slot, Sql};
-use crate::statement::{CmpOp, Expr, Projection, Select, Shape, Table, Write};
+use crate::statement::{Agg, CmpOp, Expr, Projection, Select, Shape, Table, Write};
 use crate::value::{Owned, Value, ValueError};
 use crate::{Model, SqlType};
 
@@ -174,8 +175,9 @@ fn select_plain<'q>(
     })
 }
 
-/// The rows a query selects, in its order.
-pub(crate) fn all<M: Model>(conn: Conn<'_>, shape: &Shape) -> Result<Vec<M>> {
+/// The rows a query selects, in its order, with the parts its joins and
+/// annotations add.
+pub(crate) fn all<M: Model, X: Extras<M>>(conn: Conn<'_>, shape: &Shape) -> Result<Vec<X::Row>> {
     if shape.is_never() {
         return Ok(Vec::new());
     }
@@ -183,12 +185,69 @@ pub(crate) fn all<M: Model>(conn: Conn<'_>, shape: &Shape) -> Result<Vec<M>> {
     let sql = select_plain(conn, &ctx, Table::of::<M>(), shape, Projection::Model)?;
     let params = params(conn.dialect(), &sql.slots, &Binds::default());
     let mut stmt = conn.prepare(&sql.text, ctx)?;
+    let layout = Layout {
+        extras: &shape.extras,
+    };
     let mut out = Vec::new();
     stmt.query(params, |row| {
-        out.push(M::from_row(row)?);
+        out.push(X::__read(row, &layout)?);
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Aggregates of the rows a shape selects, per group of the `group`
+/// columns (or as one row without them); `on_row` reads each.
+pub(crate) fn aggregate<M: Model>(
+    conn: Conn<'_>,
+    shape: &Shape,
+    group: &[usize],
+    aggs: &[Agg],
+    on_row: impl FnMut(&Row<'_>) -> Result<()>,
+) -> Result<()> {
+    let ctx = Ctx::of::<M>();
+    let dialect = conn.dialect();
+    let table = Table::of::<M>();
+    let never;
+    // A query that matches nothing still has aggregates (a count of 0):
+    // ask the database, with a filter that is false.
+    let shape = if shape.is_never() {
+        never = Shape {
+            filter: Some(Expr::Const(false)),
+            limit: None,
+            ..Shape::default()
+        };
+        &never
+    } else {
+        shape
+    };
+    let sql = fit(conn, &ctx, shape, 0, |json| {
+        render::aggregate(dialect, &table, shape, group, aggs, json)
+    })?;
+    let params = params(dialect, &sql.slots, &Binds::default());
+    conn.prepare(&sql.text, ctx)?.query(params, on_row)?;
+    Ok(())
+}
+
+/// Some columns of the rows a shape selects, in its order.
+pub(crate) fn project<M: Model>(
+    conn: Conn<'_>,
+    shape: &Shape,
+    columns: &[usize],
+    on_row: impl FnMut(&Row<'_>) -> Result<()>,
+) -> Result<()> {
+    if shape.is_never() {
+        return Ok(());
+    }
+    let ctx = Ctx::of::<M>();
+    let dialect = conn.dialect();
+    let table = Table::of::<M>();
+    let sql = fit(conn, &ctx, shape, 0, |json| {
+        render::project(dialect, &table, shape, columns, json)
+    })?;
+    let params = params(dialect, &sql.slots, &Binds::default());
+    conn.prepare(&sql.text, ctx)?.query(params, on_row)?;
+    Ok(())
 }
 
 /// The one number a count or exists statement returns.
@@ -227,7 +286,7 @@ pub(crate) fn get<M: Model>(conn: Conn<'_>, key: &M::Key) -> Result<Option<M>> {
         }),
         ..Shape::default()
     };
-    Ok(all::<M>(conn, &shape)?.pop())
+    Ok(all::<M, ()>(conn, &shape)?.pop())
 }
 
 /// Refuses a NaN on SQLite, which would bind it as NULL: an error naming

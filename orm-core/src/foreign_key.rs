@@ -105,6 +105,10 @@ impl<T: Model> SqlType for ForeignKey<T> {
 /// let unset: Option<ForeignKey<Category>> = None;
 /// assert_eq!((set.target_key(), unset.target_key()), (Some(&4), None));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a foreign key: `join` and `has` need a field of type `ForeignKey<_>` or `Option<ForeignKey<_>>`",
+    label = "not a foreign-key field"
+)]
 pub trait ForeignKeyField: SqlType {
     /// The model the key points at.
     type Target: Model;

@@ -126,8 +126,10 @@ pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict
 pub use model::{Column, Model};
 pub use nested::Nested;
 pub use query::{
-    Assignable, Assignment, Condition, Field, NullableColumn, Order, Plain, PrimaryKey, Query,
-    TextColumn, ValueFor,
+    AggValue, Aggregate, Aggregates, Aggregation, Annotated, Annotation, Annotations, Assignable,
+    Assignment, Condition, Extras, Field, GroupKeys, Grouped, GroupedAggregation, Joined,
+    NullableColumn, Numeric, Order, Ordered, Part, Plain, PrimaryKey, Projected, Query, Related,
+    Relation, Selection, TextColumn, ValueFor,
 };
 pub use schema::{Difference, SchemaError};
 pub use types::{ColumnType, SqlType};
@@ -150,11 +152,13 @@ pub use postgres;
 pub mod __private {
     pub use crate::backend::Conn;
     pub use crate::foreign_key::Found;
+    pub use crate::query::{AggList, AnnotationsOf, Layout, Push, RelAggList};
     pub use crate::relation::{
         count_reverse, count_reverse_with, count_through, count_through_with, forward_of,
         load_forward, load_reverse, load_reverse_with, load_through, load_through_with,
         prefetch_forward, prefetch_reverse, prefetch_reverse_with, prefetch_through,
-        prefetch_through_with, reverse_of, through_of, ForeignKeyRelation, ManyToMany,
+        prefetch_through_with, reverse_of, reverse_relation, through_of, through_relation,
+        ForeignKeyRelation, ManyToMany,
     };
     pub use crate::types::native::NativeValue;
     pub use crate::value::Owned;
@@ -171,6 +175,10 @@ pub mod __private {
         const AUTO_KEY: bool;
         /// Calls `f` with every field as a value, in column order.
         fn __with_values<R>(&self, f: impl FnOnce(&[crate::Value<'_>]) -> R) -> R;
+        /// Reads a row whose columns from `offset` on are the model's, in order.
+        fn __from_row_at(row: &crate::Row<'_>, offset: usize) -> crate::Result<Self>
+        where
+            Self: Sized;
     }
 
     /// Converts a value to what a column of type `T` stores. Sealed: see
@@ -207,6 +215,23 @@ pub mod __private {
             column: M::COLUMNS.get(index).map_or("?", crate::Column::name),
             source,
         })
+    }
+
+    /// Reads column `index` of `M` from `row`, whose columns of `M` start at
+    /// `offset`, into a field of type `T`.
+    #[inline]
+    pub fn read_at<M: crate::Model, T: crate::SqlType>(
+        row: &crate::Row<'_>,
+        offset: usize,
+        index: usize,
+    ) -> crate::Result<T> {
+        row.get(offset + index)
+            .map_err(|source| crate::Error::Column {
+                model: M::NAME,
+                table: M::TABLE,
+                column: M::COLUMNS.get(index).map_or("?", crate::Column::name),
+                source,
+            })
     }
 
     /// The referenced table and column of a foreign key to `P`, computed when

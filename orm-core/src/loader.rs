@@ -75,6 +75,7 @@ fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -
     let may_scan = |parent: &&'static str| {
         projection == Projection::Model
             && !plan.ordered()
+            && plan.shape.extras.is_empty()
             && n > 1
             && !sizes::clearly_larger(conn.identity(), parent, threshold(n))
     };

@@ -6,7 +6,7 @@ use crate::backend::{Conn, Ctx};
 use crate::error::{Error, Result};
 use crate::foreign_key::{ForeignKeyField, Found};
 use crate::loader::{self, Plan};
-use crate::query::Query;
+use crate::query::{Extras, Layout, Query, Relation};
 use crate::statement::{Junction, KeyColumn, Shape, Table};
 use crate::{guard, Model};
 
@@ -83,20 +83,23 @@ fn reverse_plan<R: ForeignKeyRelation>(shape: &Shape) -> Plan<'_> {
 /// For each parent, its children through `R` that `query` selects, in the
 /// query's order (the children's key order without one); the query's limit
 /// and offset apply to each parent.
-pub fn load_reverse_with<R: ForeignKeyRelation>(
+pub fn load_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
     conn: Conn<'_>,
     parents: &[Parent<R>],
-    query: &Query<R::Child>,
-) -> Result<Vec<Vec<R::Child>>> {
+    query: &Query<R::Child, X>,
+) -> Result<Vec<Vec<X::Row>>> {
     let plan = reverse_plan::<R>(&query.shape);
     let keys = parents.iter().map(|p| Some(p.primary_key()));
+    let layout = Layout {
+        extras: &query.shape.extras,
+    };
     loader::load(
         conn,
         keys,
         &plan,
-        R::Child::from_row,
-        Some(&reverse_key::<R>),
-        Model::primary_key,
+        |row| X::__read(row, &layout),
+        Some(&|row: &X::Row| reverse_key::<R>(X::__model(row))),
+        |row: &X::Row| X::__model(row).primary_key(),
     )
 }
 
@@ -105,16 +108,16 @@ pub fn load_reverse<R: ForeignKeyRelation>(
     conn: Conn<'_>,
     parents: &[Parent<R>],
 ) -> Result<Vec<Vec<R::Child>>> {
-    load_reverse_with::<R>(conn, parents, &Query::new())
+    load_reverse_with::<R, ()>(conn, parents, &Query::new())
 }
 
 /// [`load_reverse_with`], each parent paired with its children.
-pub fn prefetch_reverse_with<R: ForeignKeyRelation>(
+pub fn prefetch_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
     conn: Conn<'_>,
     parents: Vec<Parent<R>>,
-    query: &Query<R::Child>,
-) -> Result<Pairs<Parent<R>, R::Child>> {
-    let children = load_reverse_with::<R>(conn, &parents, query)?;
+    query: &Query<R::Child, X>,
+) -> Result<Pairs<Parent<R>, X::Row>> {
+    let children = load_reverse_with::<R, X>(conn, &parents, query)?;
     Ok(parents.into_iter().zip(children).collect())
 }
 
@@ -123,14 +126,14 @@ pub fn prefetch_reverse<R: ForeignKeyRelation>(
     conn: Conn<'_>,
     parents: Vec<Parent<R>>,
 ) -> Result<Pairs<Parent<R>, R::Child>> {
-    prefetch_reverse_with::<R>(conn, parents, &Query::new())
+    prefetch_reverse_with::<R, ()>(conn, parents, &Query::new())
 }
 
 /// For each parent, how many children through `R` the query selects.
-pub fn count_reverse_with<R: ForeignKeyRelation>(
+pub fn count_reverse_with<R: ForeignKeyRelation, X>(
     conn: Conn<'_>,
     parents: &[Parent<R>],
-    query: &Query<R::Child>,
+    query: &Query<R::Child, X>,
 ) -> Result<Vec<u64>> {
     let plan = reverse_plan::<R>(&query.shape);
     loader::count(conn, parents.iter().map(|p| Some(p.primary_key())), &plan)
@@ -141,7 +144,7 @@ pub fn count_reverse<R: ForeignKeyRelation>(
     conn: Conn<'_>,
     parents: &[Parent<R>],
 ) -> Result<Vec<u64>> {
-    count_reverse_with::<R>(conn, parents, &Query::new())
+    count_reverse_with::<R, ()>(conn, parents, &Query::new())
 }
 
 /// One parent's children: the reverse accessor.
@@ -233,15 +236,20 @@ pub fn forward_of<R: ForeignKeyRelation>(conn: Conn<'_>, child: &R::Child) -> Re
 type Junction_<M> = <<M as ManyToMany>::Near as ForeignKeyRelation>::Child;
 type Far<M> = Parent<<M as ManyToMany>::Far>;
 
+/// The junction table of a many-to-many relation.
+pub(crate) fn junction<M: ManyToMany>() -> Junction {
+    Junction {
+        table: Junction_::<M>::TABLE,
+        near: fk_column::<M::Near>(),
+        far: fk_column::<M::Far>(),
+    }
+}
+
 fn through_plan<M: ManyToMany>(shape: &Shape) -> Plan<'_> {
     Plan {
         ctx: Ctx::of::<Far<M>>(),
         table: Table::of::<Far<M>>(),
-        key: KeyColumn::Through(Junction {
-            table: Junction_::<M>::TABLE,
-            near: fk_column::<M::Near>(),
-            far: fk_column::<M::Far>(),
-        }),
+        key: KeyColumn::Through(junction::<M>()),
         key_owner: key_owner::<M::Near>(),
         shape,
         scan_sized_by: None,
@@ -251,21 +259,24 @@ fn through_plan<M: ManyToMany>(shape: &Shape) -> Plan<'_> {
 /// For each model, the far models joined to it through the junction that
 /// `query` selects, in the query's order (the far models' key order without
 /// one), once per junction row; the query's limit and offset apply to each.
-pub fn load_through_with<M: ManyToMany>(
+pub fn load_through_with<M: ManyToMany, X: Extras<Far<M>>>(
     conn: Conn<'_>,
     near: &[Parent<M::Near>],
-    query: &Query<Far<M>>,
-) -> Result<Vec<Vec<Far<M>>>> {
+    query: &Query<Far<M>, X>,
+) -> Result<Vec<Vec<X::Row>>> {
     let plan = through_plan::<M>(&query.shape);
     let keys = near.iter().map(|p| Some(p.primary_key()));
+    let layout = Layout {
+        extras: &query.shape.extras,
+    };
     // The key is the junction's column, not the far row's: read it from the row.
     loader::load(
         conn,
         keys,
         &plan,
-        Far::<M>::from_row,
+        |row| X::__read(row, &layout),
         None,
-        Model::primary_key,
+        |row: &X::Row| X::__model(row).primary_key(),
     )
 }
 
@@ -275,16 +286,16 @@ pub fn load_through<M: ManyToMany>(
     conn: Conn<'_>,
     near: &[Parent<M::Near>],
 ) -> Result<Vec<Vec<Far<M>>>> {
-    load_through_with::<M>(conn, near, &Query::new())
+    load_through_with::<M, ()>(conn, near, &Query::new())
 }
 
 /// [`load_through_with`], each model paired with its far models.
-pub fn prefetch_through_with<M: ManyToMany>(
+pub fn prefetch_through_with<M: ManyToMany, X: Extras<Far<M>>>(
     conn: Conn<'_>,
     near: Vec<Parent<M::Near>>,
-    query: &Query<Far<M>>,
-) -> Result<Pairs<Parent<M::Near>, Far<M>>> {
-    let far = load_through_with::<M>(conn, &near, query)?;
+    query: &Query<Far<M>, X>,
+) -> Result<Pairs<Parent<M::Near>, X::Row>> {
+    let far = load_through_with::<M, X>(conn, &near, query)?;
     Ok(near.into_iter().zip(far).collect())
 }
 
@@ -293,15 +304,15 @@ pub fn prefetch_through<M: ManyToMany>(
     conn: Conn<'_>,
     near: Vec<Parent<M::Near>>,
 ) -> Result<Pairs<Parent<M::Near>, Far<M>>> {
-    prefetch_through_with::<M>(conn, near, &Query::new())
+    prefetch_through_with::<M, ()>(conn, near, &Query::new())
 }
 
 /// For each model, how many far models (junction rows to an existing far
 /// row) the query selects.
-pub fn count_through_with<M: ManyToMany>(
+pub fn count_through_with<M: ManyToMany, X>(
     conn: Conn<'_>,
     near: &[Parent<M::Near>],
-    query: &Query<Far<M>>,
+    query: &Query<Far<M>, X>,
 ) -> Result<Vec<u64>> {
     let plan = through_plan::<M>(&query.shape);
     loader::count(conn, near.iter().map(|p| Some(p.primary_key())), &plan)
@@ -309,7 +320,7 @@ pub fn count_through_with<M: ManyToMany>(
 
 /// For each model, how many far models it is joined to.
 pub fn count_through<M: ManyToMany>(conn: Conn<'_>, near: &[Parent<M::Near>]) -> Result<Vec<u64>> {
-    count_through_with::<M>(conn, near, &Query::new())
+    count_through_with::<M, ()>(conn, near, &Query::new())
 }
 
 /// One model's far models: the many-to-many accessor.
@@ -317,4 +328,14 @@ pub fn through_of<M: ManyToMany>(conn: Conn<'_>, near: &Parent<M::Near>) -> Resu
     guard::refuse_lazy(conn, Parent::<M::Near>::NAME, M::NAME, M::PREFETCH)?;
     let mut all = load_through::<M>(conn, std::slice::from_ref(near))?;
     Ok(all.pop().unwrap_or_default())
+}
+
+/// The relation constant of a reverse foreign key (`Category::PRODUCTS`).
+pub const fn reverse_relation<R: ForeignKeyRelation>() -> Relation<Parent<R>, R::Child> {
+    Relation::new(crate::query::reverse_via::<R>)
+}
+
+/// The relation constant of a many-to-many relation (`Issue::LABELS`).
+pub const fn through_relation<M: ManyToMany>() -> Relation<Parent<M::Near>, Far<M>> {
+    Relation::new(crate::query::through_via::<M>)
 }

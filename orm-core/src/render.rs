@@ -10,7 +10,8 @@
 
 use crate::model::Column;
 use crate::statement::{
-    CmpOp, Expr, KeyColumn, OrderTerm, Projection, Select, Shape, Table, TextOp, Write,
+    Agg, AggFunc, CmpOp, Expr, Extra, FoldOp, KeyColumn, OrderKey, OrderTerm, Projection, RelAgg,
+    Select, Shape, Sub, Table, TextOp, Via, Write,
 };
 use crate::types::ColumnType;
 use crate::value::Owned;
@@ -79,7 +80,12 @@ pub(crate) fn params_of(dialect: Dialect, expr: &Expr, lists_as_json: bool) -> u
     match expr {
         Expr::Const(_) | Expr::IsNull { .. } => 0,
         Expr::Compare { value, .. } => usize::from(!value.is_null()),
-        Expr::Like { .. } | Expr::Text { .. } => 1,
+        Expr::Like { .. } | Expr::Text { .. } | Expr::Fold { .. } => 1,
+        Expr::Exists(sub) => sub_params(dialect, sub, lists_as_json),
+        Expr::AggCompare { agg, value, .. } => {
+            sub_params(dialect, &agg.sub, lists_as_json) + usize::from(!value.is_null())
+        }
+        Expr::AggIsNull { agg, .. } => sub_params(dialect, &agg.sub, lists_as_json),
         Expr::In { values, .. } => match dialect {
             Dialect::Sqlite if !lists_as_json && values.len() <= INLINE_LIST => {
                 bucket(values.len(), INLINE_LIST)
@@ -94,14 +100,36 @@ pub(crate) fn params_of(dialect: Dialect, expr: &Expr, lists_as_json: bool) -> u
     }
 }
 
-/// The values a shape binds besides any keys: its filter, and a limit and an
-/// offset when it has them.
+fn sub_params(dialect: Dialect, sub: &Sub, lists_as_json: bool) -> usize {
+    sub.filter
+        .as_ref()
+        .map_or(0, |f| params_of(dialect, f, lists_as_json))
+}
+
+/// The values a shape binds besides any keys: its filter, its annotations'
+/// and ordering aggregates' filters, and a limit and an offset when it has them.
 pub(crate) fn shape_params(dialect: Dialect, shape: &Shape, lists_as_json: bool) -> usize {
     let filter = shape
         .filter
         .as_ref()
         .map_or(0, |f| params_of(dialect, f, lists_as_json));
-    filter + 2 * usize::from(shape.is_windowed())
+    let extras: usize = shape
+        .extras
+        .iter()
+        .map(|e| match e {
+            Extra::Agg(agg) => sub_params(dialect, &agg.sub, lists_as_json),
+            Extra::Join(_) => 0,
+        })
+        .sum();
+    let order: usize = shape
+        .order
+        .iter()
+        .map(|o| match &o.key {
+            OrderKey::Agg(agg) => sub_params(dialect, &agg.sub, lists_as_json),
+            OrderKey::Column(_) => 0,
+        })
+        .sum();
+    filter + extras + order + 2 * usize::from(shape.is_windowed())
 }
 
 struct Writer<'q> {
@@ -111,6 +139,8 @@ struct Writer<'q> {
     /// Placeholders written so far (a `KeyList` counts each key).
     params: usize,
     lists_as_json: bool,
+    /// Sub-selects written so far: each gets an alias of its own, `s<n>`.
+    subs: usize,
 }
 
 impl<'q> Writer<'q> {
@@ -121,6 +151,7 @@ impl<'q> Writer<'q> {
             slots: Vec::new(),
             params: 0,
             lists_as_json,
+            subs: 0,
         }
     }
 
@@ -249,14 +280,7 @@ impl<'q> Writer<'q> {
                     // `<` and friends with NULL are folded to false when built.
                     (op, _) => {
                         self.column(alias, column);
-                        self.push(match op {
-                            CmpOp::Eq => " = ",
-                            CmpOp::Ne => " <> ",
-                            CmpOp::Lt => " < ",
-                            CmpOp::Le => " <= ",
-                            CmpOp::Gt => " > ",
-                            CmpOp::Ge => " >= ",
-                        });
+                        self.push(cmp_op(*op));
                         self.param(Slot::Value(value));
                     }
                 }
@@ -291,7 +315,7 @@ impl<'q> Writer<'q> {
                 }
             }
             Expr::Text { column, op, needle } => match self.dialect {
-                Dialect::Sqlite => self.text_sqlite(alias, name(*column), *op, needle),
+                Dialect::Sqlite => self.text_sqlite(alias, name(*column), *op, needle, false),
                 Dialect::Postgres => {
                     self.column(alias, name(*column));
                     self.push(" LIKE ");
@@ -299,6 +323,32 @@ impl<'q> Writer<'q> {
                     self.push(" ESCAPE '\\'");
                 }
             },
+            Expr::Fold { column, op, needle } => {
+                self.fold(alias, name(*column), *op, needle);
+            }
+            Expr::Exists(sub) => {
+                self.push("EXISTS (SELECT 1");
+                self.sub_from(alias, table, sub);
+                self.push(")");
+            }
+            Expr::AggCompare { agg, op, value } => {
+                // Rust's `!=`: a NULL aggregate (MAX of nothing) differs
+                // from every value; the other comparisons never match it.
+                let null_differs = *op == CmpOp::Ne && agg.nullable();
+                if null_differs {
+                    self.push("coalesce(");
+                }
+                self.rel_agg(alias, table, agg);
+                self.push(cmp_op(*op));
+                self.param(Slot::Value(value));
+                if null_differs {
+                    self.push(", TRUE)");
+                }
+            }
+            Expr::AggIsNull { agg, negated } => {
+                self.rel_agg(alias, table, agg);
+                self.push(if *negated { " IS NOT NULL" } else { " IS NULL" });
+            }
             Expr::And(es) | Expr::Or(es) => {
                 let joiner = if matches!(expr, Expr::And(_)) {
                     " AND "
@@ -329,11 +379,12 @@ impl<'q> Writer<'q> {
     /// to BLOB, compared with `instr` and `substr`. Exact and case-sensitive;
     /// GLOB and LIKE read both sides as C strings, so a NUL in the needle or in
     /// the data cut them short (`contains("\0")` was `GLOB '*'`: every row).
-    fn text_sqlite(&mut self, alias: &str, column: &str, op: TextOp, needle: &'q str) {
+    /// With `lower`, the column's ASCII letters folded to lower case first.
+    fn text_sqlite(&mut self, alias: &str, column: &str, op: TextOp, needle: &'q str, lower: bool) {
         let blob = |w: &mut Writer<'q>| {
-            w.push("CAST(");
+            w.push(if lower { "CAST(lower(" } else { "CAST(" });
             w.column(alias, column);
-            w.push(" AS BLOB)");
+            w.push(if lower { ") AS BLOB)" } else { " AS BLOB)" });
         };
         if needle.is_empty() {
             // Every text contains, starts and ends with ""; NULL does not.
@@ -408,15 +459,24 @@ impl<'q> Writer<'q> {
     }
 
     /// `ORDER BY` terms and the primary key as the last tie-breaker.
-    fn order(&mut self, alias: &str, table: &Table, terms: &[OrderTerm]) {
+    fn order(&mut self, alias: &str, table: &Table, terms: &'q [OrderTerm]) {
         for term in terms {
-            let column = &table.columns[term.column];
-            self.column(alias, column.name());
+            let nullable = match &term.key {
+                OrderKey::Column(i) => {
+                    let column = &table.columns[*i];
+                    self.column(alias, column.name());
+                    column.nullable()
+                }
+                OrderKey::Agg(agg) => {
+                    self.rel_agg(alias, table, agg);
+                    agg.nullable()
+                }
+            };
             self.push(if term.descending { " DESC" } else { " ASC" });
             // SQLite puts NULLs first in ascending order and last in
             // descending order, as Rust orders `None`; PostgreSQL does the
             // opposite unless told.
-            if self.dialect == Dialect::Postgres && column.nullable() {
+            if self.dialect == Dialect::Postgres && nullable {
                 self.push(if term.descending {
                     " NULLS LAST"
                 } else {
@@ -430,10 +490,205 @@ impl<'q> Writer<'q> {
         // Rust (the loader's own sort): on a text key, not the column's or
         // the database's collation (NOCASE, a locale).
         if table.columns[table.primary_key].column_type() == ColumnType::Text {
-            self.push(match self.dialect {
-                Dialect::Sqlite => " COLLATE BINARY",
-                Dialect::Postgres => " COLLATE \"C\"",
-            });
+            self.bytewise();
+        }
+    }
+
+    /// ` COLLATE` the bytewise collation: text ordered as Rust orders `str`.
+    fn bytewise(&mut self) {
+        self.push(match self.dialect {
+            Dialect::Sqlite => " COLLATE BINARY",
+            Dialect::Postgres => " COLLATE \"C\"",
+        });
+    }
+
+    /// A fresh alias for a sub-select.
+    fn sub_alias(&mut self) -> String {
+        self.subs += 1;
+        format!("s{}", self.subs)
+    }
+
+    /// ` FROM ... WHERE ...` of a sub-select aliased `a`: the rows of
+    /// `sub.table` related to the outer row (`outer` aliased `outer_alias`),
+    /// and the sub-select's filter.
+    fn sub_from(&mut self, outer_alias: &str, outer: &Table, sub: &'q Sub) {
+        let a = self.sub_alias();
+        self.sub_from_as(&a, outer_alias, outer, sub);
+    }
+
+    fn sub_from_as(&mut self, a: &str, outer_alias: &str, outer: &Table, sub: &'q Sub) {
+        let table = &sub.table;
+        self.push(" FROM ");
+        match sub.via {
+            Via::Reverse { fk } => {
+                self.table(table.name, a);
+                self.push(" WHERE ");
+                self.column(a, table.columns[fk].name());
+                self.push(" = ");
+                self.column(outer_alias, outer.key_column());
+            }
+            Via::Forward { fk } => {
+                self.table(table.name, a);
+                self.push(" WHERE ");
+                self.column(a, table.key_column());
+                self.push(" = ");
+                self.column(outer_alias, outer.columns[fk].name());
+            }
+            Via::Through(j) => {
+                let ja = format!("{a}j");
+                self.table(j.table, &ja);
+                self.push(" JOIN ");
+                self.table(table.name, a);
+                self.push(" ON ");
+                self.column(a, table.key_column());
+                self.push(" = ");
+                self.column(&ja, j.far);
+                self.push(" WHERE ");
+                self.column(&ja, j.near);
+                self.push(" = ");
+                self.column(outer_alias, outer.key_column());
+            }
+        }
+        if let Some(filter) = &sub.filter {
+            self.push(" AND ");
+            self.expr(a, table, filter);
+        }
+    }
+
+    /// `(SELECT <aggregate> FROM ...)`: an aggregate of the outer row's
+    /// related rows.
+    fn rel_agg(&mut self, outer_alias: &str, outer: &Table, agg: &'q RelAgg) {
+        let a = self.sub_alias();
+        self.push("(SELECT ");
+        self.aggregate_call(&a, &agg.sub.table, agg.agg);
+        self.sub_from_as(&a, outer_alias, outer, &agg.sub);
+        self.push(")");
+    }
+
+    /// `count(*)`, `max(a."price")`, ...: read back as the same Rust type on
+    /// both backends (PostgreSQL's integer sums and averages are `numeric`:
+    /// cast), text compared bytewise.
+    fn aggregate_call(&mut self, alias: &str, table: &Table, agg: Agg) {
+        let Some(column) = agg.column.map(|i| &table.columns[i]) else {
+            self.push("count(*)");
+            return;
+        };
+        let ty = column.column_type();
+        let cast = match (self.dialect, agg.func) {
+            (Dialect::Postgres, AggFunc::Sum)
+                if matches!(
+                    ty,
+                    ColumnType::SmallInt | ColumnType::Integer | ColumnType::BigInt
+                ) =>
+            {
+                Some("BIGINT")
+            }
+            (Dialect::Postgres, AggFunc::Sum | AggFunc::Avg) => Some("DOUBLE PRECISION"),
+            _ => None,
+        };
+        if cast.is_some() {
+            self.push("CAST(");
+        }
+        self.push(match agg.func {
+            AggFunc::Count => "count(",
+            AggFunc::Sum => "sum(",
+            AggFunc::Avg => "avg(",
+            AggFunc::Min => "min(",
+            AggFunc::Max => "max(",
+        });
+        self.column(alias, column.name());
+        if matches!(agg.func, AggFunc::Min | AggFunc::Max) && ty == ColumnType::Text {
+            self.bytewise();
+        }
+        self.push(")");
+        if let Some(cast) = cast {
+            self.push(" AS ");
+            self.push(cast);
+            self.push(")");
+        }
+    }
+
+    /// The extras' columns, each `, <expr>` (` AS "__orm_x<i>"` when `aliased`).
+    fn extras(&mut self, alias: &str, table: &Table, extras: &'q [Extra], aliased: bool) {
+        let mut n = 0;
+        let mut name = |w: &mut Writer<'q>| {
+            if aliased {
+                w.push(" AS ");
+                w.push(&extra_name(n));
+            }
+            n += 1;
+        };
+        for (k, extra) in extras.iter().enumerate() {
+            match extra {
+                Extra::Join(join) => {
+                    let ja = join_alias(k);
+                    for column in join.table.columns {
+                        self.push(", ");
+                        self.column(&ja, column.name());
+                        name(self);
+                    }
+                }
+                Extra::Agg(agg) => {
+                    self.push(", ");
+                    self.rel_agg(alias, table, agg);
+                    name(self);
+                }
+            }
+        }
+    }
+
+    /// ` LEFT JOIN` of every joined parent: left, so that a row whose key
+    /// dangles is still there, for the reader to report.
+    fn joins(&mut self, alias: &str, table: &Table, extras: &[Extra]) {
+        for (k, extra) in extras.iter().enumerate() {
+            if let Extra::Join(join) = extra {
+                let ja = join_alias(k);
+                self.push(" LEFT JOIN ");
+                self.table(join.table.name, &ja);
+                self.push(" ON ");
+                self.column(&ja, join.table.key_column());
+                self.push(" = ");
+                self.column(alias, table.columns[join.column].name());
+            }
+        }
+    }
+
+    /// A case-insensitive text match: both sides with ASCII letters folded
+    /// to lower case (the needle in Rust, the column by `lower` on SQLite,
+    /// which folds ASCII only, and `translate` on PostgreSQL, whose `lower`
+    /// would fold other letters by the database's locale).
+    fn fold(&mut self, alias: &str, column: &str, op: FoldOp, needle: &'q str) {
+        let folded = |w: &mut Writer<'q>| match w.dialect {
+            Dialect::Sqlite => {
+                w.push("lower(");
+                w.column(alias, column);
+                w.push(")");
+            }
+            Dialect::Postgres => {
+                w.push("translate(");
+                w.column(alias, column);
+                w.push(", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')");
+            }
+        };
+        let op = match op {
+            FoldOp::Exact => {
+                folded(self);
+                self.push(" = ");
+                self.param(Slot::Text(needle.to_owned()));
+                return;
+            }
+            FoldOp::Contains => TextOp::Contains,
+            FoldOp::StartsWith => TextOp::StartsWith,
+            FoldOp::EndsWith => TextOp::EndsWith,
+        };
+        match self.dialect {
+            Dialect::Sqlite => self.text_sqlite(alias, column, op, needle, true),
+            Dialect::Postgres => {
+                folded(self);
+                self.push(" LIKE ");
+                self.param(Slot::Text(like_pattern(op, needle)));
+                self.push(" ESCAPE '\\'");
+            }
         }
     }
 
@@ -462,6 +717,27 @@ impl<'q> Writer<'q> {
             self.expr(alias, table, filter);
         }
     }
+}
+
+fn cmp_op(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => " = ",
+        CmpOp::Ne => " <> ",
+        CmpOp::Lt => " < ",
+        CmpOp::Le => " <= ",
+        CmpOp::Gt => " > ",
+        CmpOp::Ge => " >= ",
+    }
+}
+
+/// The alias of the row joined by extra `k`.
+fn join_alias(k: usize) -> String {
+    format!("r{k}")
+}
+
+/// The name of extra column `i` where a select names them.
+fn extra_name(i: usize) -> String {
+    format!("\"__orm_x{i}\"")
 }
 
 fn saturating_i64(n: u64) -> i64 {
@@ -508,17 +784,23 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         return plain(w, s);
     };
 
-    // Where the key is, and the FROM clause that reaches it.
-    let from = |w: &mut Writer<'q>| match keys.column {
-        KeyColumn::Own(_) => w.table(table.name, "t"),
-        KeyColumn::Through(j) => {
-            w.table(j.table, "j");
-            w.push(" JOIN ");
-            w.table(table.name, "t");
-            w.push(" ON ");
-            w.column("t", table.key_column());
-            w.push(" = ");
-            w.column("j", j.far);
+    // Where the key is, and the FROM clause that reaches it (and the joined
+    // rows, for a select of rows).
+    let from = |w: &mut Writer<'q>, joined: bool| {
+        match keys.column {
+            KeyColumn::Own(_) => w.table(table.name, "t"),
+            KeyColumn::Through(j) => {
+                w.table(j.table, "j");
+                w.push(" JOIN ");
+                w.table(table.name, "t");
+                w.push(" ON ");
+                w.column("t", table.key_column());
+                w.push(" = ");
+                w.column("j", j.far);
+            }
+        }
+        if joined {
+            w.joins("t", table, &shape.extras);
         }
     };
     let (key_alias, key_name) = match keys.column {
@@ -552,7 +834,7 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         w.push("SELECT ");
         w.column(key_alias, key_name);
         w.push(", count(*) FROM ");
-        from(&mut w);
+        from(&mut w, false);
         w.push(" WHERE ");
         condition(&mut w);
         w.push(" GROUP BY ");
@@ -566,7 +848,9 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
     }
 
     let through = matches!(keys.column, KeyColumn::Through(_));
-    let n = table.columns.len();
+    // The model's columns, then the extras' (joined rows, annotations), then
+    // what the loader needs: a junction's key, a plan marker, a rank.
+    let n = table.columns.len() + shape.extras.iter().map(Extra::width).sum::<usize>();
     let key_index = match keys.column {
         KeyColumn::Own(i) => i,
         KeyColumn::Through(_) => n,
@@ -579,11 +863,16 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         // and the loader puts each row at its place in its key's list.
         w.push("SELECT ");
         w.columns("w", table.columns);
+        for i in 0..n - table.columns.len() {
+            w.push(", w.");
+            w.push(&extra_name(i));
+        }
         if through {
             w.push(", w.\"__orm_key\"");
         }
         w.push(", w.\"__orm_rn\" FROM (SELECT ");
         w.columns("t", table.columns);
+        w.extras("t", table, &shape.extras, true);
         if through {
             w.push(", ");
             w.column("j", key_name);
@@ -599,7 +888,7 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         w.push(" ORDER BY ");
         w.order("t", table, &shape.order);
         w.push(") AS \"__orm_rn\" FROM ");
-        from(&mut w);
+        from(&mut w, true);
         w.push(" WHERE ");
         condition(&mut w);
         w.push(") AS w WHERE w.\"__orm_rn\" > ");
@@ -618,14 +907,19 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
     let select_list = |w: &mut Writer<'q>| {
         w.push("SELECT ");
         w.columns("t", table.columns);
+        w.extras("t", table, &shape.extras, false);
         if through {
             w.push(", ");
             w.column("j", key_name);
         }
     };
 
-    if let (Some(parent), false, KeyColumn::Own(key)) = (keys.scan_sized_by, s.ordered, keys.column)
-    {
+    if let (Some(parent), false, KeyColumn::Own(key), true) = (
+        keys.scan_sized_by,
+        s.ordered,
+        keys.column,
+        shape.extras.is_empty(),
+    ) {
         let key_type = table.columns[key].column_type();
         // One statement, two plans: when the keys are many compared with the
         // parent table, the second arm scans the whole table and the loader
@@ -741,7 +1035,7 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
 
     select_list(&mut w);
     w.push(" FROM ");
-    from(&mut w);
+    from(&mut w, true);
     w.push(" WHERE ");
     condition(&mut w);
     if s.ordered {
@@ -759,8 +1053,10 @@ fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
         Projection::Model | Projection::CountPerKey => {
             w.push("SELECT ");
             w.columns("t", table.columns);
+            w.extras("t", table, &shape.extras, false);
             w.push(" FROM ");
             w.table(table.name, "t");
+            w.joins("t", table, &shape.extras);
             w.filter(" WHERE ", "t", table, shape);
             w.push(" ORDER BY ");
             w.order("t", table, &shape.order);
@@ -793,6 +1089,105 @@ fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
             w.push(")");
         }
     }
+    w.finish(None, None)
+}
+
+/// ` FROM` the rows a shape selects, aliased `t`: the table and the filter,
+/// or, when the shape has a window, the rows it keeps, as a sub-select.
+fn rows_in<'q>(w: &mut Writer<'q>, table: &Table, shape: &'q Shape) {
+    w.push(" FROM ");
+    if !shape.is_windowed() {
+        w.table(table.name, "t");
+        w.filter(" WHERE ", "t", table, shape);
+        return;
+    }
+    w.push("(SELECT ");
+    w.columns("t", table.columns);
+    w.push(" FROM ");
+    w.table(table.name, "t");
+    w.filter(" WHERE ", "t", table, shape);
+    w.push(" ORDER BY ");
+    w.order("t", table, &shape.order);
+    w.limit(shape);
+    w.push(") AS t");
+}
+
+/// Aggregates of the rows a shape selects (within its window), in one row
+/// per distinct value of the `group` columns, in their order (bytewise for
+/// text, NULL first), or in one row without them.
+pub(crate) fn aggregate<'q>(
+    dialect: Dialect,
+    table: &Table,
+    shape: &'q Shape,
+    group: &[usize],
+    aggs: &[Agg],
+    lists_as_json: bool,
+) -> Sql<'q> {
+    let mut w = Writer::new(dialect, lists_as_json);
+    w.push("SELECT ");
+    for (i, &g) in group.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.column("t", table.columns[g].name());
+    }
+    for (i, agg) in aggs.iter().enumerate() {
+        if i > 0 || !group.is_empty() {
+            w.push(", ");
+        }
+        w.aggregate_call("t", table, *agg);
+    }
+    rows_in(&mut w, table, shape);
+    if group.is_empty() {
+        return w.finish(None, None);
+    }
+    let keys = |w: &mut Writer<'q>, ordered: bool| {
+        for (i, &g) in group.iter().enumerate() {
+            if i > 0 {
+                w.push(", ");
+            }
+            let column = &table.columns[g];
+            w.column("t", column.name());
+            // Groups are the distinct values as Rust compares them: also on
+            // a column whose own collation is NOCASE, or a locale's.
+            if column.column_type() == ColumnType::Text && (ordered || w.dialect == Dialect::Sqlite)
+            {
+                w.bytewise();
+            }
+            if ordered && w.dialect == Dialect::Postgres && column.nullable() {
+                w.push(" NULLS FIRST");
+            }
+        }
+    };
+    w.push(" GROUP BY ");
+    keys(&mut w, false);
+    w.push(" ORDER BY ");
+    keys(&mut w, true);
+    w.finish(None, None)
+}
+
+/// Some columns of the rows a query selects, in its order.
+pub(crate) fn project<'q>(
+    dialect: Dialect,
+    table: &Table,
+    shape: &'q Shape,
+    columns: &[usize],
+    lists_as_json: bool,
+) -> Sql<'q> {
+    let mut w = Writer::new(dialect, lists_as_json);
+    w.push("SELECT ");
+    for (i, &c) in columns.iter().enumerate() {
+        if i > 0 {
+            w.push(", ");
+        }
+        w.column("t", table.columns[c].name());
+    }
+    w.push(" FROM ");
+    w.table(table.name, "t");
+    w.filter(" WHERE ", "t", table, shape);
+    w.push(" ORDER BY ");
+    w.order("t", table, &shape.order);
+    w.limit(shape);
     w.finish(None, None)
 }
 

@@ -58,9 +58,116 @@ pub(crate) enum Expr {
         op: TextOp,
         needle: Box<str>,
     },
+    /// Text equal to, containing, starting or ending with `needle`, ignoring
+    /// the case of ASCII letters (`needle` is already folded).
+    Fold {
+        column: usize,
+        op: FoldOp,
+        needle: Box<str>,
+    },
+    /// Some row of a related table (matching the sub-select's filter) exists.
+    Exists(Box<Sub>),
+    /// An aggregate of each row's related rows compared with a value; a NULL
+    /// aggregate (MAX of nothing) matches only `ne`, as `None != Some(x)`.
+    AggCompare {
+        agg: Box<RelAgg>,
+        op: CmpOp,
+        value: Owned,
+    },
+    /// An aggregate of each row's related rows is (or is not) NULL.
+    AggIsNull {
+        agg: Box<RelAgg>,
+        negated: bool,
+    },
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FoldOp {
+    Exact,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// How the rows of a sub-select relate to the row of the statement around it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Via {
+    /// The sub-select's column `fk` points at the outer row (its children).
+    Reverse { fk: usize },
+    /// The outer row's column `fk` points at the sub-select's row (its parent).
+    Forward { fk: usize },
+    /// A junction row joins the outer row (`near`) to the sub-select's (`far`).
+    Through(Junction),
+}
+
+/// The rows of another table related to the current row, perhaps filtered:
+/// what relation filters and annotations read.
+#[derive(Debug, Clone)]
+pub(crate) struct Sub {
+    pub(crate) table: Table,
+    pub(crate) via: Via,
+    pub(crate) filter: Option<Expr>,
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AggFunc {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+/// An aggregate of one column (or of rows, for `count(*)`) of some table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Agg {
+    pub(crate) func: AggFunc,
+    /// The column aggregated; `None` counts rows.
+    pub(crate) column: Option<usize>,
+}
+
+/// An aggregate of each row's related rows: a correlated sub-select.
+#[derive(Debug, Clone)]
+pub(crate) struct RelAgg {
+    pub(crate) sub: Sub,
+    pub(crate) agg: Agg,
+}
+
+impl RelAgg {
+    /// Whether the aggregate can be NULL: all but a count, over no row.
+    pub(crate) fn nullable(&self) -> bool {
+        self.agg.func != AggFunc::Count
+    }
+}
+
+/// What a query selects besides its model's columns, in order.
+#[derive(Debug, Clone)]
+pub(crate) enum Extra {
+    /// The row a foreign key points at, read through a `LEFT JOIN`.
+    Join(Join),
+    /// An aggregate of each row's related rows.
+    Agg(RelAgg),
+}
+
+/// A forward join: the outer table's column `column` points at `table`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Join {
+    pub(crate) column: usize,
+    pub(crate) table: Table,
+}
+
+impl Extra {
+    /// How many columns it adds to each row.
+    pub(crate) fn width(&self) -> usize {
+        match self {
+            Extra::Join(join) => join.table.columns.len(),
+            Extra::Agg(_) => 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,10 +247,19 @@ impl Expr {
 }
 
 /// One `ORDER BY` term.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct OrderTerm {
-    pub(crate) column: usize,
+    pub(crate) key: OrderKey,
     pub(crate) descending: bool,
+}
+
+/// What an `ORDER BY` term orders by.
+#[derive(Debug, Clone)]
+pub(crate) enum OrderKey {
+    /// A column of the table.
+    Column(usize),
+    /// An aggregate of each row's related rows.
+    Agg(Box<RelAgg>),
 }
 
 /// The filter, order and window of a query, as the statements that use a
@@ -154,6 +270,8 @@ pub(crate) struct Shape {
     pub(crate) order: Vec<OrderTerm>,
     pub(crate) limit: Option<u64>,
     pub(crate) offset: u64,
+    /// Joined rows and annotations selected after the model's columns.
+    pub(crate) extras: Vec<Extra>,
 }
 
 impl Shape {

@@ -43,6 +43,12 @@ pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 ) -> R {
                     ::core::unreachable!()
                 }
+                fn __from_row_at(
+                    _: &::orm_core::Row<'_>,
+                    _: usize,
+                ) -> ::orm_core::Result<Self> {
+                    ::core::unreachable!()
+                }
             }
 
             #[automatically_derived]
@@ -105,12 +111,12 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             )
         }
     });
-    let reads = model.fields.iter().map(|f| {
+    let reads_at = model.fields.iter().map(|f| {
         let field = f.ident;
         let ty = f.ty;
         let index = f.index;
-        let read = quote_spanned!(ty.span()=> ::orm_core::__private::read::<Self, #ty>);
-        quote!(#field: #read(row, #index)?)
+        let read = quote_spanned!(ty.span()=> ::orm_core::__private::read_at::<Self, #ty>);
+        quote!(#field: #read(row, offset, #index)?)
     });
     let values = model.fields.iter().map(|f| {
         let field = f.ident;
@@ -171,6 +177,14 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             ) -> R {
                 f(&[#(#values),*])
             }
+
+            #[inline]
+            fn __from_row_at(
+                row: &::orm_core::Row<'_>,
+                offset: usize,
+            ) -> ::orm_core::Result<Self> {
+                ::orm_core::__private::Ok(Self { #(#reads_at),* })
+            }
         }
 
         #[automatically_derived]
@@ -186,8 +200,9 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
                 &self.#pk_ident
             }
 
+            #[inline]
             fn from_row(row: &::orm_core::Row<'_>) -> ::orm_core::Result<Self> {
-                ::orm_core::__private::Ok(Self { #(#reads),* })
+                <Self as ::orm_core::__private::ModelImpl>::__from_row_at(row, 0)
             }
 
             fn fields() -> __OrmFields {
@@ -271,7 +286,14 @@ impl ToMany<'_> {
         let conn = quote!(conn: &impl ::orm_core::Db);
         let vec = quote!(::std::vec::Vec);
         let result = quote!(::orm_core::Result);
-        let query = quote!(::orm_core::Query<#target>);
+        let query = quote!(::orm_core::Query<#target, __X>);
+        let constant = method(&name.to_uppercase(), span);
+        let relation_rt = format_ident!("{kind}_relation");
+        let doc_relation = format!(
+            "The `{target_name}`s of a `{owner_name}` {via}, for filters and annotations of \
+             `{owner_name}::query()`: `{owner_name}::{}.any(cond)`, `.exists()`, `.count()`, `.max(field)`.",
+            name.to_uppercase()
+        );
 
         let doc_prefetch = format!(
             "Every `{owner_name}` with its `{target_name}`s {via}, in one query per \
@@ -322,15 +344,22 @@ impl ToMany<'_> {
             }
 
             #[doc = #doc_prefetch_with]
-            #vis fn #prefetch_with(#conn, rows: #vec<#owner>, query: #query)
-                -> #result<#vec<(#owner, #vec<#target>)>>
+            #vis fn #prefetch_with<__X: ::orm_core::Extras<#target>>(
+                #conn,
+                rows: #vec<#owner>,
+                query: #query,
+            ) -> #result<#vec<(#owner, #vec<<__X as ::orm_core::Extras<#target>>::Row>)>>
             {
-                #private::#prefetch_with_rt::<#marker>(#private::conn(conn), rows, &query)
+                #private::#prefetch_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
             }
 
             #[doc = #doc_load_with]
-            #vis fn #load_with(#conn, rows: &[#owner], query: #query) -> #result<#vec<#vec<#target>>> {
-                #private::#load_with_rt::<#marker>(#private::conn(conn), rows, &query)
+            #vis fn #load_with<__X: ::orm_core::Extras<#target>>(
+                #conn,
+                rows: &[#owner],
+                query: #query,
+            ) -> #result<#vec<#vec<<__X as ::orm_core::Extras<#target>>::Row>>> {
+                #private::#load_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
             }
 
             #[doc = #doc_count]
@@ -339,9 +368,13 @@ impl ToMany<'_> {
             }
 
             #[doc = #doc_count_with]
-            #vis fn #count_with(#conn, rows: &[#owner], query: #query) -> #result<#vec<u64>> {
-                #private::#count_with_rt::<#marker>(#private::conn(conn), rows, &query)
+            #vis fn #count_with<__X>(#conn, rows: &[#owner], query: #query) -> #result<#vec<u64>> {
+                #private::#count_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
             }
+
+            #[doc = #doc_relation]
+            #vis const #constant: ::orm_core::Relation<#owner, #target> =
+                #private::#relation_rt::<#marker>();
         }
     }
 }

@@ -4,7 +4,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{BitAnd, BitOr, Not};
 
-use crate::statement::{CmpOp, Expr, OrderTerm, TextOp};
+use super::aggregate::{Aggregate, Numeric, Ordered};
+use crate::foreign_key::ForeignKeyField;
+use crate::statement::{Agg, AggFunc, CmpOp, Expr, FoldOp, OrderKey, OrderTerm, Sub, TextOp, Via};
 use crate::value::Owned;
 use crate::{ForeignKey, Model, SqlType};
 
@@ -83,6 +85,12 @@ impl<T> NullableColumn for Option<T> {}
 )]
 pub trait Assignable {}
 impl Assignable for Plain {}
+
+impl<M, T, K> Field<M, T, K> {
+    pub(crate) fn index(self) -> usize {
+        self.index
+    }
+}
 
 impl<M: Model, T, K> Field<M, T, K> {
     #[doc(hidden)]
@@ -232,6 +240,123 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
         self.text(TextOp::EndsWith, suffix.as_ref())
     }
 
+    fn fold(self, op: FoldOp, needle: &str) -> Condition<M> {
+        Condition::new(Expr::Fold {
+            column: self.index,
+            op,
+            needle: needle.to_ascii_lowercase().into(),
+        })
+    }
+
+    /// Equal to `text`, ignoring the case of ASCII letters, the same way on
+    /// every backend: `a`–`z` match `A`–`Z`; any other character, `é` and
+    /// `É` included, matches only itself (SQLite's `lower` folds ASCII only,
+    /// and PostgreSQL's would fold by the database's locale, so it is not used).
+    pub fn iexact(self, text: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        self.fold(FoldOp::Exact, text.as_ref())
+    }
+
+    /// Contains `needle`, literally, ignoring the case of ASCII letters (see
+    /// [`iexact`](Field::iexact)).
+    pub fn icontains(self, needle: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        self.fold(FoldOp::Contains, needle.as_ref())
+    }
+
+    /// Starts with `prefix`, literally, ignoring the case of ASCII letters.
+    pub fn istarts_with(self, prefix: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        self.fold(FoldOp::StartsWith, prefix.as_ref())
+    }
+
+    /// Ends with `suffix`, literally, ignoring the case of ASCII letters.
+    pub fn iends_with(self, suffix: impl AsRef<str>) -> Condition<M>
+    where
+        T: TextColumn,
+    {
+        self.fold(FoldOp::EndsWith, suffix.as_ref())
+    }
+
+    /// For a foreign key: the row it points at exists and matches
+    /// `condition` (Django's `category__name="Books"`), as an `EXISTS`
+    /// sub-select in the same statement. A NULL or dangling key never has.
+    ///
+    /// ```
+    /// # use orm_core::{ForeignKey, Model};
+    /// # #[derive(Model)] struct Category { id: i64, name: String }
+    /// # #[derive(Model)] struct Product { id: i64, #[foreign_key(related_name = "products")] category: ForeignKey<Category> }
+    /// let (p, c) = (Product::fields(), Category::fields());
+    /// let books = Product::query().filter(p.category.has(c.name.eq("Books")));
+    /// ```
+    pub fn has(self, condition: Condition<T::Target>) -> Condition<M>
+    where
+        T: ForeignKeyField,
+    {
+        let filter = match condition.expr {
+            Expr::Const(false) => return Condition::new(Expr::Const(false)),
+            Expr::Const(true) => None,
+            e => Some(e),
+        };
+        Condition::new(Expr::Exists(Box::new(Sub {
+            table: crate::statement::Table::of::<T::Target>(),
+            via: Via::Forward { fk: self.index },
+            filter,
+        })))
+    }
+
+    fn aggregate<O>(self, func: AggFunc) -> Aggregate<M, O> {
+        Aggregate::new(Agg {
+            func,
+            column: Some(self.index),
+        })
+    }
+
+    /// How many of the rows have a value here (not NULL), for
+    /// [`Query::aggregate`](crate::Query::aggregate).
+    pub fn count(self) -> Aggregate<M, u64> {
+        self.aggregate(AggFunc::Count)
+    }
+
+    /// The sum of the values (`None` when there are none): an `i64` for
+    /// integer columns, an `f64` for floating-point ones.
+    pub fn sum(self) -> Aggregate<M, Option<T::Sum>>
+    where
+        T: Numeric,
+    {
+        self.aggregate(AggFunc::Sum)
+    }
+
+    /// The mean of the values, as an `f64` (`None` when there are none).
+    pub fn avg(self) -> Aggregate<M, Option<f64>>
+    where
+        T: Numeric,
+    {
+        self.aggregate(AggFunc::Avg)
+    }
+
+    /// The least value (`None` when there are none); text compares bytewise.
+    pub fn min(self) -> Aggregate<M, Option<T::Value>>
+    where
+        T: Ordered,
+    {
+        self.aggregate(AggFunc::Min)
+    }
+
+    /// The greatest value (`None` when there are none); text compares bytewise.
+    pub fn max(self) -> Aggregate<M, Option<T::Value>>
+    where
+        T: Ordered,
+    {
+        self.aggregate(AggFunc::Max)
+    }
+
     /// Is NULL.
     pub fn is_null(self) -> Condition<M>
     where
@@ -256,12 +381,12 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
 
     /// Ascending order (NULLs first, as Rust orders `None`).
     pub fn asc(self) -> Order<M> {
-        Order::new(self.index, false)
+        Order::new(OrderKey::Column(self.index), false)
     }
 
     /// Descending order (NULLs last).
     pub fn desc(self) -> Order<M> {
-        Order::new(self.index, true)
+        Order::new(OrderKey::Column(self.index), true)
     }
 
     /// Assigns `value` to the column, for [`Query::update`](crate::Query::update).
@@ -361,9 +486,9 @@ pub struct Order<M> {
 }
 
 impl<M> Order<M> {
-    fn new(column: usize, descending: bool) -> Self {
+    pub(crate) fn new(key: OrderKey, descending: bool) -> Self {
         Order {
-            term: OrderTerm { column, descending },
+            term: OrderTerm { key, descending },
             model: PhantomData,
         }
     }
@@ -371,7 +496,10 @@ impl<M> Order<M> {
 
 impl<M> Clone for Order<M> {
     fn clone(&self) -> Self {
-        Order::new(self.term.column, self.term.descending)
+        Order {
+            term: self.term.clone(),
+            model: PhantomData,
+        }
     }
 }
 

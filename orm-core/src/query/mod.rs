@@ -1,20 +1,43 @@
 //! Typed queries: filter, order, window, count and write the rows of a model.
 
+mod aggregate;
 mod field;
+mod relate;
 
 use std::fmt;
 use std::marker::PhantomData;
 
+pub use aggregate::{
+    AggList, AggValue, Aggregate, Aggregates, Aggregation, GroupKeys, Grouped, GroupedAggregation,
+    Numeric, Ordered, Projected, Selection,
+};
 pub use field::{
     Assignable, Assignment, Condition, Field, NullableColumn, Order, Plain, PrimaryKey, TextColumn,
     ValueFor,
+};
+pub(crate) use relate::{reverse_via, through_via};
+pub use relate::{
+    Annotated, Annotation, Annotations, AnnotationsOf, Extras, Joined, Layout, Part, Push,
+    RelAggList, Related, Relation,
 };
 
 use crate::backend::Db;
 use crate::error::Result;
 use crate::exec;
-use crate::statement::{Projection, Shape, Table, Write};
+use crate::foreign_key::{ForeignKeyField, Found};
+use crate::statement::{Extra, Join, Projection, Shape, Table, Write};
 use crate::Model;
+
+/// Seals the query layer's traits: each is implemented by the crate only.
+pub(crate) mod sealed {
+    pub trait Extras {}
+    pub trait Part {}
+    pub trait Annotations {}
+    pub trait Aggregates {}
+    pub trait AggValue {}
+    pub trait GroupKeys {}
+    pub trait Selection {}
+}
 
 /// A query of the rows of model `M`: start one with [`Model::query`], narrow it
 /// with [`filter`](Query::filter), order it with [`order_by`](Query::order_by),
@@ -53,12 +76,21 @@ use crate::Model;
 /// assert_eq!(Product::query().filter(f.name.contains("us")).delete(&conn)?, 1);
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub struct Query<M> {
+///
+/// [`join`](Query::join) reads the row a foreign key points at in the same
+/// statement (Django's `select_related`), [`annotate`](Query::annotate)
+/// adds per-row aggregates of a relation; each turns the rows into tuples
+/// (`(Product, Category)`, `(Category, u64)`), and neither changes which
+/// rows, in which order. [`aggregate`](Query::aggregate),
+/// [`group_by`](Query::group_by) and [`select`](Query::select) read
+/// aggregates and columns instead of rows. `X` lists the parts joins and
+/// annotations add (see [`Extras`]); a plain query has none.
+pub struct Query<M, X = ()> {
     pub(crate) shape: Shape,
-    model: PhantomData<fn() -> M>,
+    model: PhantomData<fn() -> (M, X)>,
 }
 
-impl<M> Clone for Query<M> {
+impl<M, X> Clone for Query<M, X> {
     fn clone(&self) -> Self {
         Query {
             shape: self.shape.clone(),
@@ -67,7 +99,7 @@ impl<M> Clone for Query<M> {
     }
 }
 
-impl<M: Model> fmt::Debug for Query<M> {
+impl<M: Model, X> fmt::Debug for Query<M, X> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Query")
             .field("model", &M::NAME)
@@ -75,6 +107,7 @@ impl<M: Model> fmt::Debug for Query<M> {
             .field("order", &self.shape.order)
             .field("limit", &self.shape.limit)
             .field("offset", &self.shape.offset)
+            .field("extras", &self.shape.extras)
             .finish()
     }
 }
@@ -90,6 +123,82 @@ impl<M: Model> Query<M> {
     pub fn new() -> Self {
         Query {
             shape: Shape::default(),
+            model: PhantomData,
+        }
+    }
+}
+
+impl<M: Model, X> Query<M, X> {
+    /// The same rows, without joins or annotations.
+    pub(crate) fn plain(self) -> Query<M> {
+        let mut shape = self.shape;
+        shape.extras.clear();
+        Query {
+            shape,
+            model: PhantomData,
+        }
+    }
+
+    fn with_extra<Y>(mut self, extra: Extra) -> Query<M, Y> {
+        self.shape.extras.push(extra);
+        Query {
+            shape: self.shape,
+            model: PhantomData,
+        }
+    }
+
+    /// Also reads the row the foreign key `field` points at, in the same
+    /// statement (a `LEFT JOIN`): each row becomes `(M, P)` for a
+    /// `ForeignKey<P>` field and `(M, Option<P>)` for an
+    /// `Option<ForeignKey<P>>` one (`None` for NULL); joins add up flat,
+    /// `(M, P1, P2)`. The rows, their order, limit and offset are those of
+    /// the query without the join. A non-NULL key whose row does not exist
+    /// is [`Error::MissingParent`](crate::Error::MissingParent), as for the
+    /// generated `prefetch_<field>`: no row is silently dropped.
+    ///
+    /// ```
+    /// # use orm_core::{ForeignKey, Model};
+    /// # #[derive(Model, Debug)] struct Category { id: i64, name: String }
+    /// # #[derive(Model, Debug)] struct Product { id: i64, price: f64, #[foreign_key(related_name = "products")] category: ForeignKey<Category> }
+    /// # let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+    /// # Category::create_table(&conn)?; Product::create_table(&conn)?;
+    /// # Category { id: 1, name: "Books".into() }.insert(&conn)?;
+    /// # Product { id: 1, price: 9.5, category: ForeignKey::new(1) }.insert(&conn)?;
+    /// let p = Product::fields();
+    /// let rows: Vec<(Product, Category)> =
+    ///     Product::query().filter(p.price.lt(10.0)).join(p.category).all(&conn)?;
+    /// assert_eq!(rows[0].1.name, "Books");
+    /// # Ok::<(), orm_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn join<F, K>(self, field: Field<M, F, K>) -> Query<M, <X as Push<Joined<F>>>::Out>
+    where
+        F: ForeignKeyField + Found<<F as ForeignKeyField>::Target>,
+        X: Push<Joined<F>>,
+    {
+        self.with_extra(Extra::Join(Join {
+            column: field.index(),
+            table: Table::of::<F::Target>(),
+        }))
+    }
+
+    /// Also reads per-row aggregates of a relation (an [`Annotation`], or a
+    /// tuple of them), in the same statement: each row becomes
+    /// `(M, u64)` for `Category::PRODUCTS.count()`, `(M, (u64, Option<f64>))`
+    /// for a pair. A count of no row is 0, the other aggregates of no row
+    /// `None`.
+    #[must_use]
+    pub fn annotate<A>(self, annotations: A) -> Query<M, <X as Push<Annotated<A>>>::Out>
+    where
+        A: Annotations<M>,
+        X: Push<Annotated<A>>,
+    {
+        let mut query = self;
+        for agg in annotations.__aggs().0 {
+            query.shape.extras.push(Extra::Agg(agg));
+        }
+        Query {
+            shape: query.shape,
             model: PhantomData,
         }
     }
@@ -127,15 +236,21 @@ impl<M: Model> Query<M> {
     }
 
     /// The rows, in order.
-    pub fn all(&self, conn: &impl Db) -> Result<Vec<M>> {
-        exec::all::<M>(conn.__conn(), &self.shape)
+    pub fn all(&self, conn: &impl Db) -> Result<Vec<X::Row>>
+    where
+        X: Extras<M>,
+    {
+        exec::all::<M, X>(conn.__conn(), &self.shape)
     }
 
     /// The first row, if any.
-    pub fn first(&self, conn: &impl Db) -> Result<Option<M>> {
+    pub fn first(&self, conn: &impl Db) -> Result<Option<X::Row>>
+    where
+        X: Extras<M>,
+    {
         let mut first = self.clone();
         first.shape.limit = Some(first.shape.limit.map_or(1, |n| n.min(1)));
-        Ok(exec::all::<M>(conn.__conn(), &first.shape)?
+        Ok(exec::all::<M, X>(conn.__conn(), &first.shape)?
             .into_iter()
             .next())
     }
