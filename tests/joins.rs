@@ -419,6 +419,22 @@ on_each_backend! {
         let got: Vec<(Option<i64>, u64)> =
             per_brand.iter().map(|(k, n)| (k.as_ref().map(|k| *k.key()), *n)).collect();
         assert_eq!(got, [(None, 2), (Some(1), 2), (Some(2), 2)]);
+        // Text keys: bytewise, NULL first, on both backends.
+        product(7, "dune", 1.0, Some("Big"), 3, None).insert(&conn)?;
+        let per_note: Vec<(Option<String>, u64, Option<String>)> = Product::query()
+            .group_by(p.note)
+            .aggregate((p.id.count(), p.name.max()))
+            .all(&conn)?;
+        assert_eq!(
+            per_note,
+            [
+                (None, 4, Some("Hyperion".into())),
+                (Some("Big".into()), 1, Some("dune".into())),
+                (Some("big".into()), 1, Some("Go board".into())),
+                (Some("used".into()), 1, Some("Dust".into())),
+            ]
+        );
+        Product::query().filter(p.id.eq(7)).delete(&conn)?;
         let two_keys: Vec<(ForeignKey<Category>, Option<ForeignKey<Brand>>, u64)> = Product::query()
             .filter(p.category.eq(ForeignKey::new(1)))
             .group_by((p.category, p.brand))
