@@ -236,6 +236,22 @@ on_each_backend! {
         Ok(())
     }
 
+    fn a_referenced_table_is_not_dropped(conn) -> R {
+        tracker(&conn)?;
+        Comment { id: 1, issue: ForeignKey::new(1), written_by: None }.insert(&conn)?;
+        // PostgreSQL refuses while a foreign key names the table; SQLite
+        // deletes the rows first, and the comment restricts that.
+        let err = Project::drop_table(&conn).unwrap_err();
+        assert!(matches!(err, Error::Query { model: "Project", .. }), "{err}");
+        assert_eq!(Project::all(&conn)?.len(), 2);
+        assert_eq!(Issue::all(&conn)?.len(), 3);
+        for drop in [Comment::drop_table, Issue::drop_table, User::drop_table, Project::drop_table] {
+            drop(&conn)?;
+        }
+        assert_eq!(differences::<Project>(&conn), [Difference::MissingTable]);
+        Ok(())
+    }
+
     fn index_names_do_not_collide(conn) -> R {
         Crowded::create_table(&conn)?;
         assert_eq!(differences::<Crowded>(&conn), []);
