@@ -14,21 +14,26 @@ use crate::{exec, schema, ColumnType, SqlType};
 /// One column of a model's table, as `#[derive(Model)]` describes it.
 ///
 /// ```
-/// use orm_core::{ColumnType, ForeignKey, Model};
+/// use orm_core::{ColumnType, ForeignKey, Literal, Model, OnDelete};
 /// # #[derive(Model)] struct Category { id: i64 }
 /// #[derive(Model)]
 /// struct Product {
 ///     id: i64,
 ///     note: Option<String>,
-///     #[foreign_key(related_name = "products")]
+///     #[foreign_key(related_name = "products", on_delete = "cascade")]
 ///     category: ForeignKey<Category>,
+///     #[column(name = "qty", default = 0)]
+///     stock: i64,
 /// }
 ///
 /// let fk = &Product::COLUMNS[2];
 /// assert_eq!((fk.name(), fk.column_type(), fk.nullable()), ("category_id", ColumnType::BigInt, false));
 /// assert_eq!(fk.column_type().sqlite(), "INTEGER");
 /// assert_eq!(fk.references(), Some(("category", "id")));
+/// assert_eq!(fk.on_delete(), OnDelete::Cascade);
 /// assert!(Product::COLUMNS[1].nullable());
+/// let stock = &Product::COLUMNS[3];
+/// assert_eq!((stock.name(), stock.field(), stock.default()), ("qty", "stock", Some(Literal::Integer(0))));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
@@ -239,11 +244,24 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     }
 
     /// Drops the table if it exists (`DROP TABLE IF EXISTS`), with its
-    /// indexes. On PostgreSQL, a table other tables still reference is not
-    /// dropped: that is an error, as is deleting a row with children. On
-    /// SQLite with `PRAGMA foreign_keys = ON` the rows are deleted first, each
-    /// child's `ON DELETE` applies, and a child left pointing at it fails the
-    /// drop.
+    /// indexes. A table other tables reference is refused with an
+    /// [`Error::Query`]: on PostgreSQL while any foreign key names it, on
+    /// SQLite (with `PRAGMA foreign_keys = ON`, which deletes the rows first)
+    /// when a child row would be left pointing at a deleted one. Drop the
+    /// children's tables first.
+    ///
+    /// ```
+    /// use orm_core::Model;
+    /// #[derive(Model)]
+    /// struct Note { id: i64 }
+    ///
+    /// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+    /// Note::create_table(&conn)?;
+    /// Note::drop_table(&conn)?;
+    /// Note::drop_table(&conn)?; // already gone: not an error
+    /// assert!(Note::check_table(&conn).is_err());
+    /// # Ok::<(), orm_core::Error>(())
+    /// ```
     fn drop_table(conn: &impl Db) -> Result<()> {
         let mut sql = String::from("DROP TABLE IF EXISTS ");
         render::push_ident(&mut sql, Self::TABLE);
