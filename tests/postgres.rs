@@ -176,12 +176,13 @@ fn errors_name_the_model_and_carry_the_sqlstate() -> R {
     let err = books.insert(&pg).unwrap_err();
     assert!(
         matches!(
-            err,
-            Error::Query {
+            &err,
+            Error::UniqueViolation {
                 model: "Category",
                 table: "category",
+                columns,
                 ..
-            }
+            } if columns[..] == ["id"]
         ),
         "{err}"
     );

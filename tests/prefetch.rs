@@ -96,16 +96,17 @@ on_each_backend! {
         // create_table is idempotent.
         Category::create_table(&conn)?;
         Product::create_table(&conn)?;
-        // A duplicate key is a constraint error that names the model and table.
+        // A duplicate key is a unique violation that names the model, table and key.
         let err = category(1).insert(&conn).unwrap_err();
         assert!(
             matches!(
-                err,
-                Error::Query {
+                &err,
+                Error::UniqueViolation {
                     model: "Category",
                     table: "categories",
+                    columns,
                     ..
-                }
+                } if columns[..] == ["id"]
             ),
             "{err}"
         );

@@ -61,6 +61,28 @@ pub enum Error {
         source: DbError,
     },
 
+    /// A row would repeat the values of a unique constraint's columns (or of
+    /// the primary key) that another row has: `#[column(unique)]`,
+    /// `#[model(unique(a, b))]`. SQLite's `SQLITE_CONSTRAINT_UNIQUE` and
+    /// `SQLITE_CONSTRAINT_PRIMARYKEY`, PostgreSQL's SQLSTATE 23505;
+    /// [`Error::sqlstate`] gives the code.
+    #[error(
+        "{model}: another row of `{table}` has the same ({}): {source}",
+        columns.join(", ")
+    )]
+    UniqueViolation {
+        /// The Rust model.
+        model: &'static str,
+        /// Its table.
+        table: &'static str,
+        /// The constraint's columns (column names, not field names). Boxed,
+        /// to keep `Error` small.
+        columns: Box<[String]>,
+        /// What the database said.
+        #[source]
+        source: DbError,
+    },
+
     /// The database is locked by another connection's write (`SQLITE_BUSY`).
     /// Give connections a busy timeout so they wait instead:
     /// `conn.busy_timeout(Duration::from_secs(5))`.
@@ -198,10 +220,19 @@ impl Error {
             Error::Sqlite(e) => DbError::sqlite_code(e),
             Error::Query { source, .. }
             | Error::NoSuchColumn { source, .. }
+            | Error::UniqueViolation { source, .. }
             | Error::Busy { source, .. } => source.sqlstate(),
             _ => None,
         }
     }
+}
+
+/// What a unique violation says about itself.
+pub(crate) struct UniqueViolation {
+    /// PostgreSQL's name of the violated constraint.
+    pub(crate) constraint: Option<String>,
+    /// The columns the message lists.
+    pub(crate) columns: Vec<String>,
 }
 
 /// `Result` with this crate's [`Error`].
@@ -270,6 +301,55 @@ impl DbError {
                     .strip_prefix("column ")?
                     .strip_suffix(" does not exist")?;
                 Some(name.to_owned())
+            }
+        }
+    }
+
+    /// A unique or primary-key violation: the constraint's name where the
+    /// database gives one, and the columns its message lists.
+    pub(crate) fn unique_violation(&self) -> Option<UniqueViolation> {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, msg)) => {
+                if !matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) {
+                    return None;
+                }
+                // `UNIQUE constraint failed: issues.project_id, issues.number`
+                let listed = msg.as_deref().and_then(|m| m.split_once("failed: "));
+                let columns = listed.map_or_else(Vec::new, |(_, list)| {
+                    list.split(", ")
+                        .map(|c| c.split_once('.').map_or(c, |(_, c)| c).to_owned())
+                        .collect()
+                });
+                Some(UniqueViolation {
+                    constraint: None,
+                    columns,
+                })
+            }
+            DbError::Sqlite(_) => None,
+            #[cfg(feature = "postgres")]
+            DbError::Postgres(e) => {
+                let db = e.as_db_error()?;
+                if *db.code() != postgres::error::SqlState::UNIQUE_VIOLATION {
+                    return None;
+                }
+                // `Key (project_id, number)=(1, 7) already exists.`
+                let columns = db
+                    .detail()
+                    .and_then(|d| d.strip_prefix("Key ("))
+                    .and_then(|d| d.split_once(")=("))
+                    .map_or_else(Vec::new, |(list, _)| {
+                        list.split(", ")
+                            .map(|c| c.trim_matches('"').to_owned())
+                            .collect()
+                    });
+                Some(UniqueViolation {
+                    constraint: db.constraint().map(str::to_owned),
+                    columns,
+                })
             }
         }
     }

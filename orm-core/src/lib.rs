@@ -99,6 +99,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod constraint;
 mod error;
 mod exec;
 mod foreign_key;
@@ -120,6 +121,7 @@ mod value;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
 pub use backend::{Db, Row};
+pub use constraint::{index_name, Index, Literal, OnDelete};
 pub use error::{DbError, Error, Result};
 pub use foreign_key::{ForeignKey, ForeignKeyField};
 pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict, Recordable};
@@ -197,6 +199,27 @@ pub mod __private {
     )]
     pub trait AutoKey {}
     impl AutoKey for i64 {}
+
+    /// `#[column(default = ...)]` on a field of type `Self` takes a literal of type `L`.
+    #[diagnostic::on_unimplemented(
+        message = "a `{Self}` field cannot have a `#[column(default = ...)]`",
+        label = "a default is a literal of a `bool`, integer, float or `String` field, or of an `Option` of one"
+    )]
+    pub trait ColumnDefault<L> {}
+    macro_rules! column_default {
+        ($($t:ty => $literal:ty),* $(,)?) => {$(
+            impl ColumnDefault<$literal> for $t {}
+        )*};
+    }
+    column_default! {
+        bool => bool, i8 => i8, i16 => i16, i32 => i32, i64 => i64, isize => isize,
+        u8 => u8, u16 => u16, u32 => u32, f32 => f32, f64 => f64,
+        String => &'static str,
+    }
+    impl<L, T: ColumnDefault<L>> ColumnDefault<L> for Option<T> {}
+
+    /// Type-checks a default's literal against its field's type `T`, at the literal.
+    pub fn default_of<T: ColumnDefault<L>, L>(_: L) {}
 
     /// The connection behind any [`Db`](crate::Db).
     pub fn conn<C: crate::Db + ?Sized>(conn: &C) -> Conn<'_> {

@@ -690,6 +690,7 @@ mod tests {
                 model: "Child",
                 table: "child",
                 columns: COLUMNS,
+                indexes: &[],
             },
             table: Table {
                 name: "child",

@@ -4,6 +4,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use crate::backend::{Ctx, Db, Row};
+use crate::constraint::{Index, Literal, OnDelete};
 use crate::error::{Error, Result};
 use crate::query::Query;
 use crate::render::{self, Dialect};
@@ -13,21 +14,26 @@ use crate::{exec, schema, ColumnType, SqlType};
 /// One column of a model's table, as `#[derive(Model)]` describes it.
 ///
 /// ```
-/// use orm_core::{ColumnType, ForeignKey, Model};
+/// use orm_core::{ColumnType, ForeignKey, Literal, Model, OnDelete};
 /// # #[derive(Model)] struct Category { id: i64 }
 /// #[derive(Model)]
 /// struct Product {
 ///     id: i64,
 ///     note: Option<String>,
-///     #[foreign_key(related_name = "products")]
+///     #[foreign_key(related_name = "products", on_delete = "cascade")]
 ///     category: ForeignKey<Category>,
+///     #[column(name = "qty", default = 0)]
+///     stock: i64,
 /// }
 ///
 /// let fk = &Product::COLUMNS[2];
 /// assert_eq!((fk.name(), fk.column_type(), fk.nullable()), ("category_id", ColumnType::BigInt, false));
 /// assert_eq!(fk.column_type().sqlite(), "INTEGER");
 /// assert_eq!(fk.references(), Some(("category", "id")));
+/// assert_eq!(fk.on_delete(), OnDelete::Cascade);
 /// assert!(Product::COLUMNS[1].nullable());
+/// let stock = &Product::COLUMNS[3];
+/// assert_eq!((stock.name(), stock.field(), stock.default()), ("qty", "stock", Some(Literal::Integer(0))));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
@@ -35,6 +41,9 @@ pub struct Column {
     column_type: ColumnType,
     nullable: bool,
     references: Option<fn() -> (&'static str, &'static str)>,
+    field: &'static str,
+    default: Option<Literal>,
+    on_delete: OnDelete,
 }
 
 impl Column {
@@ -50,12 +59,57 @@ impl Column {
             column_type,
             nullable,
             references,
+            field: name,
+            default: None,
+            on_delete: OnDelete::NoAction,
         }
     }
 
-    /// The column name (the field name; `<field>_id` for a foreign key).
+    #[doc(hidden)]
+    pub const fn __field(self, field: &'static str) -> Self {
+        Column { field, ..self }
+    }
+
+    #[doc(hidden)]
+    pub const fn __default(self, default: Literal) -> Self {
+        Column {
+            default: Some(default),
+            ..self
+        }
+    }
+
+    #[doc(hidden)]
+    pub const fn __on_delete(self, on_delete: OnDelete) -> Self {
+        Column { on_delete, ..self }
+    }
+
+    /// The column name in the database: `#[column(name = "...")]`, else the
+    /// field name (`<field>_id` for a foreign key). Every statement, schema
+    /// check and error message uses it.
     pub const fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The name as a one-column list, for the index of a foreign key.
+    pub(crate) fn name_as_list(&'static self) -> &'static [&'static str] {
+        std::slice::from_ref(&self.name)
+    }
+
+    /// The Rust field the column belongs to (`r#type` is `type`).
+    pub const fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The column's default, `#[column(default = ...)]`, which the DDL
+    /// declares: a row inserted without the column gets it.
+    pub const fn default(&self) -> Option<Literal> {
+        self.default
+    }
+
+    /// For a foreign key: what deleting the parent row does,
+    /// `#[foreign_key(on_delete = "...")]`.
+    pub const fn on_delete(&self) -> OnDelete {
+        self.on_delete
     }
 
     /// The column's type, which each backend names in its own DDL.
@@ -127,6 +181,12 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     const COLUMNS: &'static [Column];
     /// Index of the primary key in [`COLUMNS`](Model::COLUMNS).
     const PRIMARY_KEY: usize;
+    /// The unique constraints and indexes the model declares, with
+    /// `#[model(unique(..), index(..))]` and `#[column(unique)]`,
+    /// `#[column(index)]`, in that order. The index `create_table` adds on
+    /// every foreign-key column is not listed: [`Column::references`] says
+    /// which columns have one.
+    const INDEXES: &'static [Index] = &[];
 
     /// This row's primary key.
     fn primary_key(&self) -> &Self::Key;
@@ -146,30 +206,74 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     }
 
     /// Creates the table if it does not exist, with column types, `NOT NULL` on
-    /// every non-`Option` field, the primary key, `REFERENCES` on foreign keys and
-    /// an index on every foreign-key column.
+    /// every non-`Option` field, `DEFAULT`s, the primary key, `REFERENCES` (and
+    /// `ON DELETE`) on foreign keys, an index on every foreign-key column and
+    /// every index of [`INDEXES`](Model::INDEXES). The indexes are created
+    /// `IF NOT EXISTS` also when the table exists.
     fn create_table(conn: &impl Db) -> Result<()> {
         let conn = conn.__conn();
-        let ddl = render::create_table(conn.dialect(), &Table::of::<Self>(), Self::AUTO_KEY);
+        let ddl = render::create_table(
+            conn.dialect(),
+            &Table::of::<Self>(),
+            Self::AUTO_KEY,
+            Self::INDEXES,
+        );
         conn.batch(&ddl, Ctx::of::<Self>())
     }
 
     /// The SQLite DDL [`create_table`](Model::create_table) runs, for a
-    /// migration tool such as `rusqlite_migration`.
+    /// migration tool.
     fn create_table_sql() -> String {
-        render::create_table(Dialect::Sqlite, &Table::of::<Self>(), Self::AUTO_KEY)
+        render::create_table(
+            Dialect::Sqlite,
+            &Table::of::<Self>(),
+            Self::AUTO_KEY,
+            Self::INDEXES,
+        )
     }
 
     /// The PostgreSQL DDL [`create_table`](Model::create_table) runs there.
     #[cfg(feature = "postgres")]
     fn create_table_sql_postgres() -> String {
-        render::create_table(Dialect::Postgres, &Table::of::<Self>(), Self::AUTO_KEY)
+        render::create_table(
+            Dialect::Postgres,
+            &Table::of::<Self>(),
+            Self::AUTO_KEY,
+            Self::INDEXES,
+        )
+    }
+
+    /// Drops the table if it exists (`DROP TABLE IF EXISTS`), with its
+    /// indexes. A table other tables reference is refused with an
+    /// [`Error::Query`]: on PostgreSQL while any foreign key names it, on
+    /// SQLite (with `PRAGMA foreign_keys = ON`, which deletes the rows first)
+    /// when a child row would be left pointing at a deleted one. Drop the
+    /// children's tables first.
+    ///
+    /// ```
+    /// use orm_core::Model;
+    /// #[derive(Model)]
+    /// struct Note { id: i64 }
+    ///
+    /// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+    /// Note::create_table(&conn)?;
+    /// Note::drop_table(&conn)?;
+    /// Note::drop_table(&conn)?; // already gone: not an error
+    /// assert!(Note::check_table(&conn).is_err());
+    /// # Ok::<(), orm_core::Error>(())
+    /// ```
+    fn drop_table(conn: &impl Db) -> Result<()> {
+        let mut sql = String::from("DROP TABLE IF EXISTS ");
+        render::push_ident(&mut sql, Self::TABLE);
+        conn.__conn().batch(&sql, Ctx::of::<Self>())
     }
 
     /// Compares the live table with the model and returns
     /// [`Error::Schema`] listing every difference: a missing or extra column,
-    /// a column of another type or nullability, another primary key or
-    /// foreign-key target, a foreign-key column without an index.
+    /// a column of another type, nullability or default, another primary key,
+    /// foreign-key target or `ON DELETE`, a foreign-key column without an
+    /// index, a missing unique constraint or index of
+    /// [`INDEXES`](Model::INDEXES).
     fn check_table(conn: &impl Db) -> Result<()> {
         schema::check::<Self>(conn.__conn())
     }

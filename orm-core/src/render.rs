@@ -8,6 +8,7 @@
 //! `"title"` that names no column is a string literal in SQLite, a qualified
 //! `t."title"` is an error.
 
+use crate::constraint::{create_index, Index, OnDelete};
 use crate::model::Column;
 use crate::statement::{
     Agg, AggFunc, CmpOp, Expr, Extra, FoldOp, KeyColumn, OrderKey, OrderTerm, Projection, RelAgg,
@@ -1370,8 +1371,13 @@ fn rows_of<'q>(w: &mut Writer<'q>, table: &Table, shape: &'q Shape) {
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for the table and `CREATE INDEX IF NOT EXISTS`
-/// for each foreign-key column, as one batch of statements.
-pub(crate) fn create_table(dialect: Dialect, table: &Table, auto_key: bool) -> String {
+/// for each foreign-key column and each of `indexes`, as one batch of statements.
+pub(crate) fn create_table(
+    dialect: Dialect,
+    table: &Table,
+    auto_key: bool,
+    indexes: &[Index],
+) -> String {
     let mut out = String::from("CREATE TABLE IF NOT EXISTS ");
     push_ident(&mut out, table.name);
     out.push_str(" (");
@@ -1395,46 +1401,44 @@ pub(crate) fn create_table(dialect: Dialect, table: &Table, auto_key: bool) -> S
         if !column.nullable() {
             out.push_str(" NOT NULL");
         }
+        if let Some(default) = column.default() {
+            out.push_str(" DEFAULT ");
+            out.push_str(&default.sql(dialect));
+        }
         if let Some((parent, parent_key)) = column.references() {
             out.push_str(" REFERENCES ");
             push_ident(&mut out, parent);
             out.push_str(" (");
             push_ident(&mut out, parent_key);
             out.push(')');
+            if column.on_delete() != OnDelete::NoAction {
+                out.push_str(" ON DELETE ");
+                out.push_str(column.on_delete().sql());
+            }
         }
     }
     out.push_str(");");
-    for column in table.columns.iter().filter(|c| c.references().is_some()) {
-        out.push_str("\nCREATE INDEX IF NOT EXISTS ");
-        push_ident(&mut out, &index_name(table.name, column.name()));
-        out.push_str(" ON ");
-        push_ident(&mut out, table.name);
-        out.push_str(" (");
-        push_ident(&mut out, column.name());
-        out.push_str(");");
+    for index in all_indexes(table, indexes) {
+        create_index(&mut out, table.name, &index);
     }
     out
 }
 
-/// The name of the index on `table`'s column `column`: `<table>_<column>_idx<n>`
-/// where `n` is the table name's length in bytes, so that two pairs never share
-/// a name (`a_b` + `c_id` and `a` + `b_c_id` give `a_b_c_id_idx3` and
-/// `a_b_c_id_idx1`). Names past PostgreSQL's 63 bytes end in a hash of the
-/// whole name, so truncation cannot make two equal either.
-pub(crate) fn index_name(table: &str, column: &str) -> String {
-    let name = format!("{table}_{column}_idx{}", table.len());
-    if name.len() <= 63 {
-        return name;
+/// Every index `create_table` makes: one per foreign-key column, then
+/// `indexes`, without repeating one (an `index(fk)` is the foreign key's).
+pub(crate) fn all_indexes(table: &Table, indexes: &[Index]) -> Vec<Index> {
+    let mut out: Vec<Index> = Vec::new();
+    let foreign = table
+        .columns
+        .iter()
+        .filter(|c| c.references().is_some())
+        .map(|c| Index::__new(c.name_as_list(), false));
+    for index in foreign.chain(indexes.iter().copied()) {
+        if !out.contains(&index) {
+            out.push(index);
+        }
     }
-    // FNV-1a: stable across builds and platforms, unlike std's hasher.
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let mut cut = 46;
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}_{hash:016x}", &name[..cut])
+    out
 }
 
 #[cfg(test)]
@@ -1496,18 +1500,9 @@ mod tests {
     #[test]
     fn create_table_marks_key_and_nullability() {
         assert_eq!(
-            create_table(Dialect::Sqlite, &TABLE, false),
+            create_table(Dialect::Sqlite, &TABLE, false, &[]),
             "CREATE TABLE IF NOT EXISTS \"order\" (\"id\" INTEGER PRIMARY KEY NOT NULL, \"group\" TEXT);"
         );
-    }
-
-    #[test]
-    fn index_names_are_unique_per_table_and_column() {
-        assert_eq!(index_name("a_b", "c_id"), "a_b_c_id_idx3");
-        assert_eq!(index_name("a", "b_c_id"), "a_b_c_id_idx1");
-        let long = "x".repeat(70);
-        assert_ne!(index_name(&long, "a_id"), index_name(&long, "b_id"));
-        assert!(index_name(&long, "a_id").len() <= 63);
     }
 
     #[test]

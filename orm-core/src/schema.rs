@@ -3,8 +3,10 @@
 use std::fmt;
 
 use crate::backend::{Conn, Ctx, Param};
+use crate::constraint::{canonical_default, index_name, OnDelete};
 use crate::error::Result;
-use crate::render::{index_name, Dialect};
+use crate::render::{all_indexes, Dialect};
+use crate::statement::Table;
 use crate::value::Value;
 use crate::{ColumnType, Model};
 
@@ -102,6 +104,41 @@ pub enum Difference {
         /// The index `create_table` would make.
         index: String,
     },
+    /// A unique constraint of the model is not in the table: no unique index
+    /// has exactly its columns.
+    MissingUnique {
+        /// Its columns.
+        columns: Vec<String>,
+        /// The index `create_table` would make.
+        index: String,
+    },
+    /// An index of the model is not in the table: no index starts with its
+    /// columns, in order.
+    MissingIndexOn {
+        /// Its columns.
+        columns: Vec<String>,
+        /// The index `create_table` would make.
+        index: String,
+    },
+    /// A column's default differs from the field's `#[column(default = ...)]`,
+    /// or only one of them has one.
+    Default {
+        /// The column.
+        column: String,
+        /// The field's default, as the DDL writes it.
+        expected: Option<String>,
+        /// The column's default, as the database reports it.
+        found: Option<String>,
+    },
+    /// A foreign key's `ON DELETE` action differs from the field's.
+    OnDelete {
+        /// The column.
+        column: String,
+        /// The field's `on_delete`.
+        expected: OnDelete,
+        /// The table's action, as the database spells it.
+        found: String,
+    },
 }
 
 impl fmt::Display for Difference {
@@ -149,6 +186,37 @@ impl fmt::Display for Difference {
                 f,
                 "column `{column}` has no index (create_table would make `{index}`)"
             ),
+            Difference::MissingUnique { columns, index } => write!(
+                f,
+                "no unique constraint on ({}) (create_table would make `{index}`)",
+                columns.join(", ")
+            ),
+            Difference::MissingIndexOn { columns, index } => write!(
+                f,
+                "no index on ({}) (create_table would make `{index}`)",
+                columns.join(", ")
+            ),
+            Difference::Default {
+                column,
+                expected,
+                found,
+            } => {
+                let or_none = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".into());
+                write!(
+                    f,
+                    "column `{column}` has default {}, the field {}",
+                    or_none(found),
+                    or_none(expected)
+                )
+            }
+            Difference::OnDelete {
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "foreign key `{column}` is ON DELETE {found}, the field's is ON DELETE {expected}"
+            ),
         }
     }
 }
@@ -160,6 +228,23 @@ struct Live {
     not_null: bool,
     /// Position in the primary key (0: not in it).
     pk: i64,
+    /// The default expression, as the database reports it.
+    default: Option<String>,
+}
+
+/// A foreign key of the live table.
+struct LiveForeignKey {
+    column: String,
+    table: String,
+    key: String,
+    on_delete: String,
+}
+
+/// An index of the live table, with its columns in order.
+struct LiveIndex {
+    name: String,
+    unique: bool,
+    columns: Vec<String>,
 }
 
 fn text(row: &crate::Row<'_>, i: usize) -> String {
@@ -196,7 +281,9 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
     let ctx = Ctx::of::<M>();
     let dialect = conn.dialect();
     let sql = match dialect {
-        Dialect::Sqlite => "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1)",
+        Dialect::Sqlite => {
+            "SELECT name, type, \"notnull\", pk, dflt_value FROM pragma_table_info(?1)"
+        }
         Dialect::Postgres => {
             "SELECT c.column_name::text, upper(c.data_type::text), \
              CASE WHEN c.is_nullable = 'NO' THEN 1 ELSE 0 END, \
@@ -204,7 +291,8 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
                JOIN information_schema.key_column_usage k ON k.constraint_name = tc.constraint_name \
                  AND k.table_schema = tc.table_schema AND k.table_name = tc.table_name \
                WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = c.table_schema \
-                 AND tc.table_name = c.table_name AND k.column_name = c.column_name), 0)::bigint \
+                 AND tc.table_name = c.table_name AND k.column_name = c.column_name), 0)::bigint, \
+             c.column_default::text \
              FROM information_schema.columns c \
              WHERE c.table_schema = current_schema() AND c.table_name = $1 \
              ORDER BY c.ordinal_position"
@@ -215,13 +303,17 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
         declared: text(r, 1),
         not_null: integer(r, 2) != 0,
         pk: integer(r, 3),
+        default: match r.value(4) {
+            Ok(Value::Text(s)) => Some(s.to_owned()),
+            _ => None,
+        },
     })?;
     let differences = if columns.is_empty() {
         vec![Difference::MissingTable]
     } else {
         let foreign_keys = foreign_keys(conn, ctx)?;
-        let indexed = indexed_columns(conn, ctx)?;
-        compare::<M>(dialect, &columns, &foreign_keys, &indexed)
+        let indexes = indexes(conn, ctx)?;
+        compare::<M>(dialect, &columns, &foreign_keys, &indexes)
     };
     if differences.is_empty() {
         return Ok(());
@@ -234,12 +326,16 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
     .into())
 }
 
-/// (column, referenced table, referenced column) of every foreign key.
-fn foreign_keys(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<(String, String, String)>> {
+/// Every foreign key of the table.
+fn foreign_keys(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<LiveForeignKey>> {
     let sql = match conn.dialect() {
-        Dialect::Sqlite => "SELECT \"from\", \"table\", \"to\" FROM pragma_foreign_key_list(?1)",
+        Dialect::Sqlite => {
+            "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?1)"
+        }
         Dialect::Postgres => {
-            "SELECT a.attname::text, cf.relname::text, af.attname::text \
+            "SELECT a.attname::text, cf.relname::text, af.attname::text, \
+             CASE k.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' \
+               WHEN 'r' THEN 'RESTRICT' WHEN 'd' THEN 'SET DEFAULT' ELSE 'NO ACTION' END \
              FROM pg_constraint k \
              JOIN pg_class c ON c.oid = k.conrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -249,25 +345,49 @@ fn foreign_keys(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<(String, String, String)
              WHERE k.contype = 'f' AND c.relname = $1 AND n.nspname = current_schema()"
         }
     };
-    rows(conn, ctx, sql, |r| (text(r, 0), text(r, 1), text(r, 2)))
+    rows(conn, ctx, sql, |r| LiveForeignKey {
+        column: text(r, 0),
+        table: text(r, 1),
+        key: text(r, 2),
+        on_delete: text(r, 3),
+    })
 }
 
-/// The first column of every index of the table (the primary key's included).
-fn indexed_columns(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<String>> {
+/// Every index of the table (the primary key's and unique constraints'
+/// included), with its columns in order.
+fn indexes(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<LiveIndex>> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
-            "SELECT (SELECT ii.name FROM pragma_index_info(il.name) ii WHERE ii.seqno = 0) \
-             FROM pragma_index_list(?1) il"
+            "SELECT il.name, il.\"unique\", ii.name \
+             FROM pragma_index_list(?1) il, pragma_index_info(il.name) ii \
+             ORDER BY il.seq, ii.seqno"
         }
         Dialect::Postgres => {
-            "SELECT a.attname::text FROM pg_index i \
+            "SELECT ic.relname::text, i.indisunique::int, a.attname::text FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indrelid \
+             JOIN pg_class ic ON ic.oid = i.indexrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
-             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
-             WHERE c.relname = $1 AND n.nspname = current_schema()"
+             CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE c.relname = $1 AND n.nspname = current_schema() \
+             ORDER BY ic.relname, k.ord"
         }
     };
-    rows(conn, ctx, sql, |r| text(r, 0))
+    let rows = rows(conn, ctx, sql, |r| {
+        (text(r, 0), integer(r, 1) != 0, text(r, 2))
+    })?;
+    let mut out: Vec<LiveIndex> = Vec::new();
+    for (name, unique, column) in rows {
+        match out.last_mut() {
+            Some(last) if last.name == name => last.columns.push(column),
+            _ => out.push(LiveIndex {
+                name,
+                unique,
+                columns: vec![column],
+            }),
+        }
+    }
+    Ok(out)
 }
 
 /// SQLite's affinity of a declared type (section 3.1 of its datatype page).
@@ -300,8 +420,8 @@ fn postgres_type(ty: ColumnType) -> &'static str {
 fn compare<M: Model>(
     dialect: Dialect,
     live: &[Live],
-    foreign_keys: &[(String, String, String)],
-    indexed: &[String],
+    foreign_keys: &[LiveForeignKey],
+    indexes: &[LiveIndex],
 ) -> Vec<Difference> {
     let mut out = Vec::new();
     for (i, column) in M::COLUMNS.iter().enumerate() {
@@ -333,11 +453,23 @@ fn compare<M: Model>(
                 field_nullable: column.nullable(),
             });
         }
+        let expected = column.default().map(|d| d.sql(dialect));
+        let differs = match (&expected, &found.default) {
+            (None, None) => false,
+            (Some(e), Some(f)) => canonical_default(e) != canonical_default(f),
+            _ => true,
+        };
+        // An automatic key's sequence is the database's, not a default.
+        if differs && i != M::PRIMARY_KEY {
+            out.push(Difference::Default {
+                column: name.to_owned(),
+                expected,
+                found: found.default.clone(),
+            });
+        }
         if let Some((table, key)) = column.references() {
-            let declared = foreign_keys
-                .iter()
-                .find(|(from, ..)| from == name)
-                .map(|(_, t, k)| (t.clone(), k.clone()));
+            let live = foreign_keys.iter().find(|fk| fk.column == name);
+            let declared = live.map(|fk| (fk.table.clone(), fk.key.clone()));
             // SQLite leaves `to` empty when a foreign key names only the table.
             let matches = declared
                 .as_ref()
@@ -348,13 +480,55 @@ fn compare<M: Model>(
                     expected: (table.to_owned(), key.to_owned()),
                     found: declared,
                 });
+            } else if let Some(fk) = live {
+                if OnDelete::parse(&fk.on_delete) != Some(column.on_delete()) {
+                    out.push(Difference::OnDelete {
+                        column: name.to_owned(),
+                        expected: column.on_delete(),
+                        found: fk.on_delete.clone(),
+                    });
+                }
             }
-            if !indexed.iter().any(|c| c == name) {
+            if !indexes.iter().any(|i| i.columns[0] == name) {
                 out.push(Difference::MissingIndex {
                     column: name.to_owned(),
-                    index: index_name(M::TABLE, name),
+                    index: index_name(M::TABLE, &[name], false),
                 });
             }
+        }
+    }
+    // A foreign key's own index was checked with its column.
+    let foreign = all_indexes(&Table::of::<M>(), &[]);
+    for index in M::INDEXES.iter().filter(|i| !foreign.contains(i)) {
+        let columns = index.columns();
+        let present = if index.unique() {
+            // (a, b) and (b, a) constrain the same rows.
+            let mut want: Vec<&str> = columns.to_vec();
+            want.sort_unstable();
+            indexes.iter().any(|i| {
+                let mut have: Vec<&str> = i.columns.iter().map(String::as_str).collect();
+                have.sort_unstable();
+                i.unique && have == want
+            })
+        } else {
+            indexes
+                .iter()
+                .any(|i| i.columns.iter().take(columns.len()).eq(columns))
+        };
+        if !present {
+            let columns = columns.iter().map(|&c| c.to_owned()).collect();
+            let name = index.name(M::TABLE);
+            out.push(if index.unique() {
+                Difference::MissingUnique {
+                    columns,
+                    index: name,
+                }
+            } else {
+                Difference::MissingIndexOn {
+                    columns,
+                    index: name,
+                }
+            });
         }
     }
     let mut keys: Vec<&Live> = live.iter().filter(|c| c.pk > 0).collect();

@@ -4,7 +4,8 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::{
-    Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type, Visibility,
+    Data, DeriveInput, Expr, Fields, GenericArgument, Ident, Lit, LitStr, Path, PathArguments,
+    Type, UnOp, Visibility,
 };
 
 use crate::attr;
@@ -17,6 +18,19 @@ pub(crate) struct Model<'a> {
     /// The table name and, when given, the literal that gave it.
     pub(crate) table: (String, Option<LitStr>),
     pub(crate) fields: Vec<Field<'a>>,
+    /// `#[model(unique(..), index(..))]` in order, then each field's
+    /// `#[column(unique)]` and `#[column(index)]`.
+    pub(crate) indexes: Vec<Index>,
+}
+
+/// A unique constraint or an index.
+pub(crate) struct Index {
+    pub(crate) unique: bool,
+    /// The `unique` or `index` key that declared it, for spans.
+    pub(crate) key: Path,
+    /// Each field as written, with its position among the fields; `None`
+    /// when the struct has no such field (`check` reports it).
+    pub(crate) fields: Vec<(Ident, Option<usize>)>,
 }
 
 pub(crate) struct Field<'a> {
@@ -25,6 +39,10 @@ pub(crate) struct Field<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) ty: &'a Type,
     pub(crate) column: String,
+    /// The `name` of `#[column(name = "...")]`, which gave `column`.
+    pub(crate) column_name: Option<LitStr>,
+    /// `#[column(default = ...)]`, when it is a literal.
+    pub(crate) default: Option<ColumnDefault>,
     pub(crate) primary_key: Option<&'a syn::Attribute>,
     /// `auto` of `#[primary_key(auto)]`.
     pub(crate) auto: Option<syn::Path>,
@@ -38,6 +56,20 @@ pub(crate) struct ForeignKey<'a> {
     /// The reverse name, and the `related_name` literal if one was given.
     pub(crate) related_name: (String, Option<LitStr>),
     pub(crate) many_to_many: Option<LitStr>,
+    pub(crate) on_delete: Option<(attr::OnDelete, LitStr)>,
+}
+
+/// A column default: the user's expression and the literal it is.
+pub(crate) struct ColumnDefault {
+    pub(crate) expr: Expr,
+    pub(crate) value: Literal,
+}
+
+pub(crate) enum Literal {
+    Bool(bool),
+    Integer(i64),
+    Real(f64),
+    Text(String),
 }
 
 impl<'a> Model<'a> {
@@ -78,11 +110,37 @@ impl<'a> Model<'a> {
             }
         };
         let child = input.ident.unraw().to_string();
-        let fields = named
+        let mut column_indexes = Vec::new();
+        let fields: Vec<Field<'a>> = named
             .named
             .iter()
             .enumerate()
-            .filter_map(|(index, field)| Field::from_syn(cx, index, field, &child))
+            .filter_map(|(index, field)| {
+                Field::from_syn(cx, index, field, &child, &mut column_indexes)
+            })
+            .collect();
+        let position = |ident: &Ident| {
+            fields
+                .iter()
+                .find(|f| f.ident.unraw() == ident.unraw())
+                .map(|f| f.index)
+        };
+        let indexes = container
+            .indexes
+            .into_iter()
+            .map(|list| Index {
+                unique: list.unique,
+                key: list.key,
+                fields: list
+                    .fields
+                    .into_iter()
+                    .map(|f| {
+                        let index = position(&f);
+                        (f, index)
+                    })
+                    .collect(),
+            })
+            .chain(column_indexes)
             .collect();
         let table = match container.table {
             Some(lit) => (lit.value(), Some(lit)),
@@ -93,6 +151,7 @@ impl<'a> Model<'a> {
             vis: &input.vis,
             table,
             fields,
+            indexes,
         })
     }
 
@@ -113,14 +172,29 @@ impl<'a> Model<'a> {
 }
 
 impl<'a> Field<'a> {
-    fn from_syn(cx: &Ctxt, index: usize, field: &'a syn::Field, child: &str) -> Option<Self> {
+    fn from_syn(
+        cx: &Ctxt,
+        index: usize,
+        field: &'a syn::Field,
+        child: &str,
+        indexes: &mut Vec<Index>,
+    ) -> Option<Self> {
         let ident = field.ident.as_ref()?;
         let attrs = attr::field(cx, &field.attrs);
+        for (key, unique) in [(&attrs.column.unique, true), (&attrs.column.index, false)] {
+            if let Some(key) = key {
+                indexes.push(Index {
+                    unique,
+                    key: key.clone(),
+                    fields: vec![(ident.clone(), Some(index))],
+                });
+            }
+        }
         let name = ident.unraw().to_string();
         let foreign_key = match (foreign_key_target(&field.ty), attrs.foreign_key) {
             (Some((target, nullable)), attr) => {
-                let (related_name, many_to_many) = attr
-                    .map(|a| (a.related_name, a.many_to_many))
+                let (related_name, many_to_many, on_delete) = attr
+                    .map(|a| (a.related_name, a.many_to_many, a.on_delete))
                     .unwrap_or_default();
                 let related_name = match related_name {
                     Some(lit) => (lit.value(), Some(lit)),
@@ -131,6 +205,7 @@ impl<'a> Field<'a> {
                     nullable,
                     related_name,
                     many_to_many,
+                    on_delete,
                 })
             }
             (None, Some(_)) => {
@@ -143,16 +218,29 @@ impl<'a> Field<'a> {
             }
             (None, None) => None,
         };
-        let column = if foreign_key.is_some() {
-            format!("{name}_id")
-        } else {
-            name
+        let column = match &attrs.column.name {
+            Some(lit) => lit.value(),
+            None if foreign_key.is_some() => format!("{name}_id"),
+            None => name,
         };
+        let default = attrs.column.default.and_then(|expr| {
+            let value = literal(&expr);
+            if value.is_none() {
+                cx.error_at(
+                    &expr,
+                    "`default` must be a literal of the field's type, as in \
+                     `default = 0`, `default = 1.5`, `default = \"\"` or `default = true`",
+                );
+            }
+            value.map(|value| ColumnDefault { expr, value })
+        });
         Some(Field {
             index,
             ident,
             ty: &field.ty,
             column,
+            column_name: attrs.column.name,
+            default,
             primary_key: attrs.primary_key,
             auto: attrs.auto,
             foreign_key,
@@ -161,6 +249,34 @@ impl<'a> Field<'a> {
 
     pub(crate) fn span(&self) -> Span {
         self.ident.span()
+    }
+}
+
+/// The literal a `default = ...` expression is: `true`, `3`, `-3`, `1.5`, `"a"`.
+fn literal(expr: &Expr) -> Option<Literal> {
+    let (negative, lit) = match expr {
+        Expr::Lit(lit) => (false, &lit.lit),
+        Expr::Unary(unary) if matches!(unary.op, UnOp::Neg(_)) => match &*unary.expr {
+            Expr::Lit(lit) => (true, &lit.lit),
+            _ => return None,
+        },
+        Expr::Group(group) => return literal(&group.expr),
+        _ => return None,
+    };
+    let sign = if negative { "-" } else { "" };
+    match lit {
+        Lit::Bool(b) if !negative => Some(Literal::Bool(b.value)),
+        Lit::Str(s) if !negative => Some(Literal::Text(s.value())),
+        Lit::Int(i) => format!("{sign}{}", i.base10_digits())
+            .parse()
+            .ok()
+            .map(Literal::Integer),
+        Lit::Float(f) => format!("{sign}{}", f.base10_digits())
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite())
+            .map(Literal::Real),
+        _ => None,
     }
 }
 

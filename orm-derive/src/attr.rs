@@ -1,7 +1,7 @@
 //! The derive's attributes, parsed with `parse_nested_meta`.
 
 use syn::meta::ParseNestedMeta;
-use syn::{Attribute, LitStr, Meta};
+use syn::{Attribute, Expr, Ident, LitStr, Meta, Path};
 
 use crate::ctxt::Ctxt;
 
@@ -12,11 +12,32 @@ pub(crate) const TABLE: &str = "table";
 pub(crate) const RELATED_NAME: &str = "related_name";
 pub(crate) const MANY_TO_MANY: &str = "many_to_many";
 pub(crate) const AUTO: &str = "auto";
+pub(crate) const COLUMN: &str = "column";
+pub(crate) const NAME: &str = "name";
+pub(crate) const UNIQUE: &str = "unique";
+pub(crate) const INDEX: &str = "index";
+pub(crate) const DEFAULT: &str = "default";
+pub(crate) const ON_DELETE: &str = "on_delete";
+/// The values of `on_delete`.
+pub(crate) const CASCADE: &str = "cascade";
+pub(crate) const SET_NULL: &str = "set_null";
+pub(crate) const RESTRICT: &str = "restrict";
 
 /// `#[model(...)]` on the struct.
 #[derive(Default)]
 pub(crate) struct Container {
     pub(crate) table: Option<LitStr>,
+    /// `unique(a, b)` and `index(a, b)`, in order.
+    pub(crate) indexes: Vec<IndexList>,
+}
+
+/// `unique(a, b)` or `index(a, b)` in `#[model(...)]`.
+pub(crate) struct IndexList {
+    /// The `unique` or `index` key, for spans.
+    pub(crate) key: Path,
+    pub(crate) unique: bool,
+    /// The fields, as written.
+    pub(crate) fields: Vec<Ident>,
 }
 
 /// The attributes of one field.
@@ -28,11 +49,31 @@ pub(crate) struct Field<'a> {
     pub(crate) auto: Option<syn::Path>,
     /// `#[foreign_key]` or `#[foreign_key(...)]`.
     pub(crate) foreign_key: Option<ForeignKey>,
+    /// `#[column(...)]`.
+    pub(crate) column: Column,
 }
 
 pub(crate) struct ForeignKey {
     pub(crate) related_name: Option<LitStr>,
     pub(crate) many_to_many: Option<LitStr>,
+    /// `on_delete = "..."`, a value checked against the accepted ones.
+    pub(crate) on_delete: Option<(OnDelete, LitStr)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnDelete {
+    Cascade,
+    SetNull,
+    Restrict,
+}
+
+/// `#[column(name = "...", unique, index, default = ...)]`.
+#[derive(Default)]
+pub(crate) struct Column {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) unique: Option<Path>,
+    pub(crate) index: Option<Path>,
+    pub(crate) default: Option<Expr>,
 }
 
 pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
@@ -48,17 +89,25 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                     let value: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.table, value, &meta, TABLE);
                     Ok(())
+                } else if meta.path.is_ident(UNIQUE) || meta.path.is_ident(INDEX) {
+                    if let Some(list) = index_list(cx, &meta)? {
+                        out.indexes.push(list);
+                    }
+                    Ok(())
                 } else {
-                    unknown_key(cx, &meta, MODEL, &[TABLE])
+                    unknown_key(cx, &meta, MODEL, &[TABLE, UNIQUE, INDEX])
                 }
             });
             if let Err(err) = parsed {
                 cx.push(err);
             }
-        } else if attr.path().is_ident(PRIMARY_KEY) || attr.path().is_ident(FOREIGN_KEY) {
+        } else if attr.path().is_ident(PRIMARY_KEY)
+            || attr.path().is_ident(FOREIGN_KEY)
+            || attr.path().is_ident(COLUMN)
+        {
             cx.error_at(
                 attr,
-                "`#[primary_key]` and `#[foreign_key]` go on fields, not on the struct",
+                "`#[primary_key]`, `#[foreign_key]` and `#[column]` go on fields, not on the struct",
             );
         }
     }
@@ -102,10 +151,13 @@ pub(crate) fn field<'a>(cx: &Ctxt, attrs: &'a [Attribute]) -> Field<'a> {
                 continue;
             }
             out.foreign_key = Some(foreign_key(cx, attr));
+        } else if attr.path().is_ident(COLUMN) {
+            column(cx, attr, &mut out.column);
         } else if attr.path().is_ident(MODEL) {
             cx.error_at(
                 attr,
-                "`#[model(...)]` goes on the struct; fields take `#[primary_key]` and `#[foreign_key]`",
+                "`#[model(...)]` goes on the struct; fields take `#[primary_key]`, \
+                 `#[foreign_key]` and `#[column]`",
             );
         }
     }
@@ -116,6 +168,7 @@ fn foreign_key(cx: &Ctxt, attr: &Attribute) -> ForeignKey {
     let mut out = ForeignKey {
         related_name: None,
         many_to_many: None,
+        on_delete: None,
     };
     match &attr.meta {
         Meta::Path(_) => {}
@@ -133,8 +186,36 @@ fn foreign_key(cx: &Ctxt, attr: &Attribute) -> ForeignKey {
                     let value: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.many_to_many, value, &meta, MANY_TO_MANY);
                     Ok(())
+                } else if meta.path.is_ident(ON_DELETE) {
+                    let value: LitStr = meta.value()?.parse()?;
+                    let action = match value.value().as_str() {
+                        CASCADE => OnDelete::Cascade,
+                        SET_NULL => OnDelete::SetNull,
+                        RESTRICT => OnDelete::Restrict,
+                        _ => {
+                            cx.error_at(
+                                &value,
+                                format!(
+                                    "expected `{ON_DELETE} = \"{CASCADE}\"`, \
+                                     `{ON_DELETE} = \"{SET_NULL}\"` or `{ON_DELETE} = \"{RESTRICT}\"`"
+                                ),
+                            );
+                            return Ok(());
+                        }
+                    };
+                    if out.on_delete.is_some() {
+                        cx.error_at(&meta.path, format!("duplicate `{ON_DELETE}`"));
+                    } else {
+                        out.on_delete = Some((action, value));
+                    }
+                    Ok(())
                 } else {
-                    unknown_key(cx, &meta, FOREIGN_KEY, &[RELATED_NAME, MANY_TO_MANY])
+                    unknown_key(
+                        cx,
+                        &meta,
+                        FOREIGN_KEY,
+                        &[RELATED_NAME, MANY_TO_MANY, ON_DELETE],
+                    )
                 }
             });
             if let Err(err) = parsed {
@@ -143,6 +224,113 @@ fn foreign_key(cx: &Ctxt, attr: &Attribute) -> ForeignKey {
         }
     }
     out
+}
+
+/// `#[column(...)]`; several on one field add up, a key given twice is an error.
+fn column(cx: &Ctxt, attr: &Attribute, out: &mut Column) {
+    if !matches!(attr.meta, Meta::List(_)) {
+        cx.error_at(
+            attr,
+            "expected `#[column(name = \"...\")]`, `#[column(unique)]`, \
+             `#[column(index)]` or `#[column(default = ...)]`",
+        );
+        return;
+    }
+    let parsed = attr.parse_nested_meta(|meta| {
+        if meta.path.is_ident(NAME) {
+            let value: LitStr = meta.value()?.parse()?;
+            set_once(cx, &mut out.name, value, &meta, NAME);
+        } else if meta.path.is_ident(UNIQUE) {
+            flag(cx, &mut out.unique, &meta, UNIQUE);
+        } else if meta.path.is_ident(INDEX) {
+            flag(cx, &mut out.index, &meta, INDEX);
+        } else if meta.path.is_ident(DEFAULT) {
+            let value: Expr = meta.value()?.parse()?;
+            if out.default.is_some() {
+                cx.error_at(&meta.path, format!("duplicate `{DEFAULT}`"));
+            } else {
+                out.default = Some(value);
+            }
+        } else {
+            return unknown_key(cx, &meta, COLUMN, &[NAME, UNIQUE, INDEX, DEFAULT]);
+        }
+        Ok(())
+    });
+    if let Err(err) = parsed {
+        cx.push(err);
+    }
+}
+
+/// A key without a value, such as `unique`.
+fn flag(cx: &Ctxt, slot: &mut Option<Path>, meta: &ParseNestedMeta<'_>, key: &str) {
+    if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+        cx.error_at(
+            &meta.path,
+            format!("expected `{key}` alone, as in `#[column({key})]`"),
+        );
+        skip_value(meta);
+    } else if slot.is_some() {
+        cx.error_at(&meta.path, format!("duplicate `{key}`"));
+    } else {
+        *slot = Some(meta.path.clone());
+    }
+}
+
+/// `unique(a, b)` or `index(a, b)`: the field names, at least one.
+fn index_list(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<IndexList>> {
+    let unique = meta.path.is_ident(UNIQUE);
+    let key = if unique { UNIQUE } else { INDEX };
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_at(
+            &meta.path,
+            format!(
+                "expected `{key}(field, ...)` listing the fields, as in `{key}(project, number)`"
+            ),
+        );
+        skip_value(meta);
+        return Ok(None);
+    }
+    let mut fields = Vec::new();
+    meta.parse_nested_meta(|field| {
+        match field.path.get_ident() {
+            Some(ident) if field.input.is_empty() || field.input.peek(syn::Token![,]) => {
+                fields.push(ident.clone());
+            }
+            _ => {
+                cx.error_at(
+                    &field.path,
+                    format!(
+                        "expected a field name in `{key}(...)`, as in `{key}(project, number)`"
+                    ),
+                );
+                skip_value(&field);
+            }
+        }
+        Ok(())
+    })?;
+    if fields.is_empty() {
+        cx.error_at(&meta.path, format!("`{key}(...)` needs at least one field"));
+        return Ok(None);
+    }
+    Ok(Some(IndexList {
+        key: meta.path.clone(),
+        unique,
+        fields,
+    }))
+}
+
+/// Skips whatever follows a key up to the next `,`, so the rest is still read.
+fn skip_value(meta: &ParseNestedMeta<'_>) {
+    let _ = meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
 }
 
 /// Stores `value`, or reports a duplicate at its second occurrence.
@@ -173,12 +361,13 @@ fn unknown_key(
         .get_ident()
         .map_or_else(|| "?".to_owned(), ToString::to_string);
     let accepted: Vec<String> = accepted.iter().map(|k| format!("`{k}`")).collect();
+    let expected = match accepted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => accepted.concat(),
+    };
     cx.error_at(
         &meta.path,
-        format!(
-            "unknown key `{key}` in `#[{attr}(...)]`; expected {}",
-            accepted.join(" or ")
-        ),
+        format!("unknown key `{key}` in `#[{attr}(...)]`; expected {expected}"),
     );
     if meta.input.peek(syn::Token![=]) {
         meta.value()?.parse::<syn::Expr>()?;

@@ -7,6 +7,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 
 use crate::ast::{ForeignKey, Model};
+use crate::attr::OnDelete;
 use crate::ctxt::Ctxt;
 
 /// Names the derive or the `Model` trait already gives a model's methods; a
@@ -25,6 +26,7 @@ const RESERVED: &[&str] = &[
     "create_table_sql",
     "create_table_sql_postgres",
     "check_table",
+    "drop_table",
     "from_row",
     "primary_key",
     "primary_key_column",
@@ -37,6 +39,8 @@ pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {
     check_related_names(cx, model);
     check_relation_clashes(cx, model);
     check_many_to_many(cx, model);
+    check_indexes(cx, model);
+    check_on_delete(cx, model);
 }
 
 fn check_table(cx: &Ctxt, model: &Model<'_>) {
@@ -81,14 +85,73 @@ fn check_primary_key(cx: &Ctxt, model: &Model<'_>) {
 fn check_columns(cx: &Ctxt, model: &Model<'_>) {
     let mut seen = HashMap::new();
     for field in &model.fields {
+        if let Some(lit) = &field.column_name {
+            if field.column.is_empty() {
+                cx.error_at(lit, "`#[column(name = \"...\")]` needs a non-empty name");
+                continue;
+            }
+        }
         if let Some(first) = seen.insert(field.column.as_str(), field.ident) {
-            cx.error_at(
-                field.ident,
-                format!(
-                    "column `{}` is already used by field `{first}`",
-                    field.column
-                ),
+            let message = format!(
+                "column `{}` is already used by field `{first}`",
+                field.column
             );
+            match &field.column_name {
+                Some(lit) => cx.error_at(lit, message),
+                None => cx.error_at(field.ident, message),
+            }
+        }
+    }
+}
+
+/// `unique(...)` and `index(...)` name fields of the struct, each once.
+fn check_indexes(cx: &Ctxt, model: &Model<'_>) {
+    let mut declared: Vec<(bool, Vec<Option<usize>>)> = Vec::new();
+    for index in &model.indexes {
+        let key = if index.unique { "unique" } else { "index" };
+        let positions: Vec<Option<usize>> = index.fields.iter().map(|(_, p)| *p).collect();
+        if declared.contains(&(index.unique, positions.clone())) {
+            cx.error_at(
+                &index.key,
+                format!("this `{key}` repeats an earlier one on the same fields"),
+            );
+        }
+        declared.push((index.unique, positions));
+        let mut seen = Vec::new();
+        for (ident, position) in &index.fields {
+            match position {
+                None => cx.error_at(
+                    ident,
+                    format!(
+                        "`{}` has no field `{ident}`; `{key}(...)` lists field names",
+                        model.ident
+                    ),
+                ),
+                Some(position) if seen.contains(position) => {
+                    cx.error_at(ident, format!("`{ident}` is already in this `{key}(...)`"));
+                }
+                Some(position) => seen.push(*position),
+            }
+        }
+    }
+}
+
+/// `on_delete = "set_null"` needs a column that can be NULL.
+fn check_on_delete(cx: &Ctxt, model: &Model<'_>) {
+    for (field, fk) in model.foreign_keys() {
+        if let Some((OnDelete::SetNull, lit)) = &fk.on_delete {
+            if !fk.nullable {
+                cx.error_at(
+                    lit,
+                    format!(
+                        "`on_delete = \"set_null\"` needs a nullable foreign key: \
+                         declare `{}` as `Option<ForeignKey<{}>>`, or use \
+                         `\"cascade\"` or `\"restrict\"`",
+                        field.ident,
+                        fk.target.to_token_stream()
+                    ),
+                );
+            }
         }
     }
 }

@@ -9,7 +9,8 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
-use crate::ast::{Field, ForeignKey, Model};
+use crate::ast::{Field, ForeignKey, Literal, Model};
+use crate::attr::OnDelete;
 
 pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let model_impl = model_impl(model);
@@ -105,11 +106,52 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             }
             None => quote!(::core::option::Option::None),
         };
+        let field_name = f.ident.unraw().to_string();
+        let default = f.default.as_ref().map(|d| {
+            let literal = match &d.value {
+                Literal::Bool(b) => quote!(Bool(#b)),
+                Literal::Integer(i) => quote!(Integer(#i)),
+                Literal::Real(r) => quote!(Real(#r)),
+                Literal::Text(t) => quote!(Text(#t)),
+            };
+            quote!(.__default(::orm_core::Literal::#literal))
+        });
+        let on_delete = f
+            .foreign_key
+            .as_ref()
+            .and_then(|fk| fk.on_delete.as_ref())
+            .map(|(action, _)| {
+                let action = match action {
+                    OnDelete::Cascade => quote!(Cascade),
+                    OnDelete::SetNull => quote!(SetNull),
+                    OnDelete::Restrict => quote!(Restrict),
+                };
+                quote!(.__on_delete(::orm_core::OnDelete::#action))
+            });
         quote! {
             ::orm_core::Column::__new(
                 #column, #sql_type::COLUMN_TYPE, #sql_type::NULLABLE, #references,
             )
+            .__field(#field_name)
+            #default
+            #on_delete
         }
+    });
+    // A default's literal must be of the field's type: the error points at it.
+    let default_checks = model.fields.iter().filter_map(|f| {
+        let d = f.default.as_ref()?;
+        let ty = f.ty;
+        let expr = &d.expr;
+        Some(quote_spanned!(expr.span()=> ::orm_core::__private::default_of::<#ty, _>(#expr);))
+    });
+    let indexes = model.indexes.iter().map(|index| {
+        let unique = index.unique;
+        let columns = index
+            .fields
+            .iter()
+            .filter_map(|(_, position)| position.and_then(|i| model.fields.get(i)))
+            .map(|f| &f.column);
+        quote!(::orm_core::Index::__new(&[#(#columns),*], #unique))
     });
     let reads_at = model.fields.iter().map(|f| {
         let field = f.ident;
@@ -151,6 +193,10 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
 
     quote! {
         #auto_check
+
+        const _: fn() = || {
+            #(#default_checks)*
+        };
 
         #[doc = #fields_doc]
         #vis struct __OrmFields {
@@ -195,6 +241,7 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             const TABLE: &'static str = #table;
             const COLUMNS: &'static [::orm_core::Column] = &[#(#columns),*];
             const PRIMARY_KEY: usize = #pk;
+            const INDEXES: &'static [::orm_core::Index] = &[#(#indexes),*];
 
             fn primary_key(&self) -> &Self::Key {
                 &self.#pk_ident

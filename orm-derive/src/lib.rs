@@ -17,7 +17,7 @@ use proc_macro::TokenStream;
 
 /// Derives `orm_core::Model` and the relation functions of every
 /// `#[foreign_key]` field. See the `orm_core` documentation.
-#[proc_macro_derive(Model, attributes(model, primary_key, foreign_key))]
+#[proc_macro_derive(Model, attributes(model, primary_key, foreign_key, column))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     derive(input.into()).into()
 }

@@ -12,7 +12,8 @@ pub(crate) mod sqlite;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 
-use crate::error::{DbError, Error, Result};
+use crate::constraint::Index;
+use crate::error::{DbError, Error, Result, UniqueViolation};
 use crate::log;
 use crate::model::Column;
 use crate::render::Dialect;
@@ -129,6 +130,8 @@ pub(crate) struct Ctx {
     pub(crate) model: &'static str,
     pub(crate) table: &'static str,
     pub(crate) columns: &'static [Column],
+    /// The model's unique constraints, to name a violated one's columns.
+    pub(crate) indexes: &'static [Index],
 }
 
 impl Ctx {
@@ -137,6 +140,7 @@ impl Ctx {
             model: M::NAME,
             table: M::TABLE,
             columns: M::COLUMNS,
+            indexes: M::INDEXES,
         }
     }
 
@@ -153,6 +157,14 @@ impl Ctx {
                 source,
             };
         }
+        if let Some(violated) = source.unique_violation() {
+            return Error::UniqueViolation {
+                model: self.model,
+                table: self.table,
+                columns: self.unique_columns(violated).into_boxed_slice(),
+                source,
+            };
+        }
         if source.is_busy() {
             return Error::Busy {
                 model: self.model,
@@ -165,6 +177,21 @@ impl Ctx {
             table: self.table,
             source,
         }
+    }
+
+    /// The columns of a violated unique constraint: those of the model's
+    /// unique index PostgreSQL names, else those the database's message lists.
+    fn unique_columns(&self, violated: UniqueViolation) -> Vec<String> {
+        violated
+            .constraint
+            .and_then(|name| {
+                self.indexes
+                    .iter()
+                    .find(|i| i.unique() && i.name(self.table) == name)
+            })
+            .map_or(violated.columns, |i| {
+                i.columns().iter().map(|&c| c.to_owned()).collect()
+            })
     }
 
     /// A value of column `index` that does not fit its field.

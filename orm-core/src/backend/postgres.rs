@@ -72,6 +72,7 @@ const RAW: Ctx = Ctx {
     model: "(raw SQL)",
     table: "-",
     columns: &[],
+    indexes: &[],
 };
 
 impl Postgres {
