@@ -118,8 +118,11 @@ fn project_page(conn: &Connection, project: i64) -> orm_core::Result<Vec<IssueRo
         .collect())
 }
 
+/// A dashboard row: a project, its open issues, its last activity.
+type Board = (Project, (u64, Option<i64>));
+
 /// The dashboard: 1 statement.
-fn dashboard(conn: &Connection) -> orm_core::Result<Vec<(Project, (u64, Option<i64>))>> {
+fn dashboard(conn: &Connection) -> orm_core::Result<Vec<Board>> {
     let i = Issue::fields();
     let open = || Project::ISSUES.filter(i.open.eq(true));
     Project::query()

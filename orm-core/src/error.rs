@@ -83,6 +83,27 @@ pub enum Error {
         source: DbError,
     },
 
+    /// A migration file cannot be read or applied as written, an applied one
+    /// changed, or the models and the migrations differ: the reason says
+    /// which (see [`migrate`](crate::migrate)).
+    #[error("migration `{migration}`: {reason}")]
+    Migration {
+        /// The migration's name.
+        migration: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A statement of a migration failed; the migration was rolled back.
+    #[error("migration `{migration}` failed and was rolled back: {source}")]
+    MigrationFailed {
+        /// The migration's name.
+        migration: String,
+        /// The failure.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The database is locked by another connection's write (`SQLITE_BUSY`).
     /// Give connections a busy timeout so they wait instead:
     /// `conn.busy_timeout(Duration::from_secs(5))`.

@@ -98,6 +98,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The derive's code names `::orm_core`; so may the crate's own models.
+extern crate self as orm_core;
+
 mod backend;
 mod constraint;
 mod error;
@@ -106,6 +109,7 @@ mod foreign_key;
 mod guard;
 mod loader;
 pub mod log;
+pub mod migrate;
 mod model;
 mod nested;
 #[cfg(feature = "r2d2")]
@@ -139,6 +143,11 @@ pub use value::{Value, ValueError};
 
 /// The derive; see the [crate documentation](crate) and the README for its attributes.
 pub use orm_derive::Model;
+
+/// The migration files of a directory, embedded at compile time:
+/// `static MIGRATIONS: orm_core::migrate::Migrations = orm_core::migrations!("migrations");`,
+/// the path relative to the crate's root (`CARGO_MANIFEST_DIR`). See [`migrate`].
+pub use orm_derive::migrations;
 
 /// The rusqlite this crate is built on (with bundled SQLite), so that
 /// `orm_core::rusqlite::Connection` is the connection type every function takes.

@@ -44,6 +44,7 @@ pub struct Column {
     field: &'static str,
     default: Option<Literal>,
     on_delete: OnDelete,
+    renamed_from: Option<&'static str>,
 }
 
 impl Column {
@@ -62,7 +63,22 @@ impl Column {
             field: name,
             default: None,
             on_delete: OnDelete::NoAction,
+            renamed_from: None,
         }
+    }
+
+    #[doc(hidden)]
+    pub const fn __renamed_from(self, renamed_from: &'static str) -> Self {
+        Column {
+            renamed_from: Some(renamed_from),
+            ..self
+        }
+    }
+
+    /// `#[column(renamed_from = "...")]`: the column's former name, which the
+    /// next generated migration renames instead of dropping and adding.
+    pub const fn renamed_from(&self) -> Option<&'static str> {
+        self.renamed_from
     }
 
     #[doc(hidden)]
@@ -187,6 +203,9 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     /// every foreign-key column is not listed: [`Column::references`] says
     /// which columns have one.
     const INDEXES: &'static [Index] = &[];
+    /// `#[model(renamed_from = "...")]`: the table's former name, which the
+    /// next generated migration renames instead of dropping and creating.
+    const RENAMED_FROM: Option<&'static str> = None;
 
     /// This row's primary key.
     fn primary_key(&self) -> &Self::Key;

@@ -5,8 +5,8 @@ use std::fmt;
 use crate::backend::{Conn, Ctx, Param};
 use crate::constraint::{canonical_default, index_name, OnDelete};
 use crate::error::Result;
-use crate::render::{all_indexes, Dialect};
-use crate::statement::Table;
+use crate::migrate::{IndexDef, TableDef};
+use crate::render::Dialect;
 use crate::value::Value;
 use crate::{ColumnType, Model};
 
@@ -265,12 +265,13 @@ fn integer(row: &crate::Row<'_>, i: usize) -> i64 {
 fn rows<T>(
     conn: Conn<'_>,
     ctx: Ctx,
+    table: &str,
     sql: &str,
     mut f: impl FnMut(&crate::Row<'_>) -> T,
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
     let mut stmt = conn.prepare(sql, ctx)?;
-    stmt.query(vec![Param::Value(Value::Text(ctx.table))], |row| {
+    stmt.query(vec![Param::Value(Value::Text(table))], |row| {
         out.push(f(row));
         Ok(())
     })?;
@@ -278,7 +279,25 @@ fn rows<T>(
 }
 
 pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
-    let ctx = Ctx::of::<M>();
+    let differences = live_differences(conn, Ctx::of::<M>(), &TableDef::of::<M>())?;
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(SchemaError {
+        model: M::NAME,
+        table: M::TABLE,
+        differences,
+    }
+    .into())
+}
+
+/// How the live table differs from `table`, for migrations.
+pub(crate) fn differences(conn: Conn<'_>, table: &TableDef) -> Result<Vec<Difference>> {
+    live_differences(conn, Ctx::of::<crate::migrate::Applied>(), table)
+}
+
+fn live_differences(conn: Conn<'_>, ctx: Ctx, table: &TableDef) -> Result<Vec<Difference>> {
+    let name = table.name.as_str();
     let dialect = conn.dialect();
     let sql = match dialect {
         Dialect::Sqlite => {
@@ -298,7 +317,7 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
              ORDER BY c.ordinal_position"
         }
     };
-    let columns: Vec<Live> = rows(conn, ctx, sql, |r| Live {
+    let columns: Vec<Live> = rows(conn, ctx, name, sql, |r| Live {
         name: text(r, 0),
         declared: text(r, 1),
         not_null: integer(r, 2) != 0,
@@ -308,26 +327,17 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
             _ => None,
         },
     })?;
-    let differences = if columns.is_empty() {
+    Ok(if columns.is_empty() {
         vec![Difference::MissingTable]
     } else {
-        let foreign_keys = foreign_keys(conn, ctx)?;
-        let indexes = indexes(conn, ctx)?;
-        compare::<M>(dialect, &columns, &foreign_keys, &indexes)
-    };
-    if differences.is_empty() {
-        return Ok(());
-    }
-    Err(SchemaError {
-        model: M::NAME,
-        table: M::TABLE,
-        differences,
-    }
-    .into())
+        let foreign_keys = foreign_keys(conn, ctx, name)?;
+        let indexes = indexes(conn, ctx, name)?;
+        compare(dialect, table, &columns, &foreign_keys, &indexes)
+    })
 }
 
 /// Every foreign key of the table.
-fn foreign_keys(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<LiveForeignKey>> {
+fn foreign_keys(conn: Conn<'_>, ctx: Ctx, table: &str) -> Result<Vec<LiveForeignKey>> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?1)"
@@ -345,7 +355,7 @@ fn foreign_keys(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<LiveForeignKey>> {
              WHERE k.contype = 'f' AND c.relname = $1 AND n.nspname = current_schema()"
         }
     };
-    rows(conn, ctx, sql, |r| LiveForeignKey {
+    rows(conn, ctx, table, sql, |r| LiveForeignKey {
         column: text(r, 0),
         table: text(r, 1),
         key: text(r, 2),
@@ -355,7 +365,7 @@ fn foreign_keys(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<LiveForeignKey>> {
 
 /// Every index of the table (the primary key's and unique constraints'
 /// included), with its columns in order.
-fn indexes(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<LiveIndex>> {
+fn indexes(conn: Conn<'_>, ctx: Ctx, table: &str) -> Result<Vec<LiveIndex>> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "SELECT il.name, il.\"unique\", ii.name \
@@ -373,7 +383,7 @@ fn indexes(conn: Conn<'_>, ctx: Ctx) -> Result<Vec<LiveIndex>> {
              ORDER BY ic.relname, k.ord"
         }
     };
-    let rows = rows(conn, ctx, sql, |r| {
+    let rows = rows(conn, ctx, table, sql, |r| {
         (text(r, 0), integer(r, 1) != 0, text(r, 2))
     })?;
     let mut out: Vec<LiveIndex> = Vec::new();
@@ -417,22 +427,24 @@ fn postgres_type(ty: ColumnType) -> &'static str {
     }
 }
 
-fn compare<M: Model>(
+fn compare(
     dialect: Dialect,
+    table: &TableDef,
     live: &[Live],
     foreign_keys: &[LiveForeignKey],
     indexes: &[LiveIndex],
 ) -> Vec<Difference> {
     let mut out = Vec::new();
-    for (i, column) in M::COLUMNS.iter().enumerate() {
-        let name = column.name();
+    for column in &table.columns {
+        let name = column.name.as_str();
+        let is_key = name == table.primary_key;
         let Some(found) = live.iter().find(|c| c.name == name) else {
             out.push(Difference::MissingColumn(name.to_owned()));
             continue;
         };
         let (expected, declared) = match dialect {
-            Dialect::Sqlite => (column.column_type().sqlite(), affinity(&found.declared)),
-            Dialect::Postgres => (postgres_type(column.column_type()), found.declared.as_str()),
+            Dialect::Sqlite => (column.ty.sqlite(), affinity(&found.declared)),
+            Dialect::Postgres => (postgres_type(column.ty), found.declared.as_str()),
         };
         if expected != declared {
             out.push(Difference::Type {
@@ -446,45 +458,46 @@ fn compare<M: Model>(
             });
         }
         // A primary key is never NULL, whatever the declaration says.
-        let not_null = found.not_null || (i == M::PRIMARY_KEY && found.pk > 0);
-        if not_null == column.nullable() {
+        let not_null = found.not_null || (is_key && found.pk > 0);
+        if not_null == column.nullable {
             out.push(Difference::Nullability {
                 column: name.to_owned(),
-                field_nullable: column.nullable(),
+                field_nullable: column.nullable,
             });
         }
-        let expected = column.default().map(|d| d.sql(dialect));
+        let expected = column.default.as_ref().map(|d| d.sql(dialect));
         let differs = match (&expected, &found.default) {
             (None, None) => false,
             (Some(e), Some(f)) => canonical_default(e) != canonical_default(f),
             _ => true,
         };
         // An automatic key's sequence is the database's, not a default.
-        if differs && i != M::PRIMARY_KEY {
+        if differs && !is_key {
             out.push(Difference::Default {
                 column: name.to_owned(),
                 expected,
                 found: found.default.clone(),
             });
         }
-        if let Some((table, key)) = column.references() {
+        if let Some(reference) = &column.references {
+            let (parent, key) = (&reference.table, &reference.column);
             let live = foreign_keys.iter().find(|fk| fk.column == name);
             let declared = live.map(|fk| (fk.table.clone(), fk.key.clone()));
             // SQLite leaves `to` empty when a foreign key names only the table.
             let matches = declared
                 .as_ref()
-                .is_some_and(|(t, k)| t == table && (k == key || k.is_empty()));
+                .is_some_and(|(t, k)| t == parent && (k == key || k.is_empty()));
             if !matches {
                 out.push(Difference::ForeignKey {
                     column: name.to_owned(),
-                    expected: (table.to_owned(), key.to_owned()),
+                    expected: (parent.clone(), key.clone()),
                     found: declared,
                 });
             } else if let Some(fk) = live {
-                if OnDelete::parse(&fk.on_delete) != Some(column.on_delete()) {
+                if OnDelete::parse(&fk.on_delete) != Some(reference.on_delete) {
                     out.push(Difference::OnDelete {
                         column: name.to_owned(),
-                        expected: column.on_delete(),
+                        expected: reference.on_delete,
                         found: fk.on_delete.clone(),
                     });
                 }
@@ -492,18 +505,24 @@ fn compare<M: Model>(
             if !indexes.iter().any(|i| i.columns[0] == name) {
                 out.push(Difference::MissingIndex {
                     column: name.to_owned(),
-                    index: index_name(M::TABLE, &[name], false),
+                    index: index_name(&table.name, &[name], false),
                 });
             }
         }
     }
     // A foreign key's own index was checked with its column.
-    let foreign = all_indexes(&Table::of::<M>(), &[]);
-    for index in M::INDEXES.iter().filter(|i| !foreign.contains(i)) {
-        let columns = index.columns();
-        let present = if index.unique() {
+    let own = |index: &IndexDef| {
+        index.columns.len() == 1
+            && !index.unique
+            && table
+                .column(&index.columns[0])
+                .is_some_and(|c| c.references.is_some())
+    };
+    for index in table.indexes.iter().filter(|i| !own(i)) {
+        let columns: Vec<&str> = index.columns.iter().map(String::as_str).collect();
+        let present = if index.unique {
             // (a, b) and (b, a) constrain the same rows.
-            let mut want: Vec<&str> = columns.to_vec();
+            let mut want: Vec<&str> = columns.clone();
             want.sort_unstable();
             indexes.iter().any(|i| {
                 let mut have: Vec<&str> = i.columns.iter().map(String::as_str).collect();
@@ -511,14 +530,18 @@ fn compare<M: Model>(
                 i.unique && have == want
             })
         } else {
-            indexes
-                .iter()
-                .any(|i| i.columns.iter().take(columns.len()).eq(columns))
+            indexes.iter().any(|i| {
+                i.columns
+                    .iter()
+                    .map(String::as_str)
+                    .take(columns.len())
+                    .eq(columns.iter().copied())
+            })
         };
         if !present {
-            let columns = columns.iter().map(|&c| c.to_owned()).collect();
-            let name = index.name(M::TABLE);
-            out.push(if index.unique() {
+            let columns = index.columns.clone();
+            let name = index.name(&table.name);
+            out.push(if index.unique {
                 Difference::MissingUnique {
                     columns,
                     index: name,
@@ -533,7 +556,7 @@ fn compare<M: Model>(
     }
     let mut keys: Vec<&Live> = live.iter().filter(|c| c.pk > 0).collect();
     keys.sort_by_key(|c| c.pk);
-    let expected = M::primary_key_column();
+    let expected = table.primary_key.as_str();
     if keys.len() != 1 || keys[0].name != expected {
         out.push(Difference::PrimaryKey {
             expected: expected.to_owned(),
@@ -541,7 +564,7 @@ fn compare<M: Model>(
         });
     }
     for column in live {
-        if !M::COLUMNS.iter().any(|c| c.name() == column.name) {
+        if table.column(&column.name).is_none() {
             out.push(Difference::ExtraColumn(column.name.clone()));
         }
     }

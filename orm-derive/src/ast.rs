@@ -17,6 +17,8 @@ pub(crate) struct Model<'a> {
     pub(crate) vis: &'a Visibility,
     /// The table name and, when given, the literal that gave it.
     pub(crate) table: (String, Option<LitStr>),
+    /// `#[model(renamed_from = "...")]`.
+    pub(crate) renamed_from: Option<LitStr>,
     pub(crate) fields: Vec<Field<'a>>,
     /// `#[model(unique(..), index(..))]` in order, then each field's
     /// `#[column(unique)]` and `#[column(index)]`.
@@ -41,6 +43,8 @@ pub(crate) struct Field<'a> {
     pub(crate) column: String,
     /// The `name` of `#[column(name = "...")]`, which gave `column`.
     pub(crate) column_name: Option<LitStr>,
+    /// `#[column(renamed_from = "...")]`.
+    pub(crate) renamed_from: Option<LitStr>,
     /// `#[column(default = ...)]`, when it is a literal.
     pub(crate) default: Option<ColumnDefault>,
     pub(crate) primary_key: Option<&'a syn::Attribute>,
@@ -150,6 +154,7 @@ impl<'a> Model<'a> {
             ident: &input.ident,
             vis: &input.vis,
             table,
+            renamed_from: container.renamed_from,
             fields,
             indexes,
         })
@@ -240,6 +245,7 @@ impl<'a> Field<'a> {
             ty: &field.ty,
             column,
             column_name: attrs.column.name,
+            renamed_from: attrs.column.renamed_from,
             default,
             primary_key: attrs.primary_key,
             auto: attrs.auto,

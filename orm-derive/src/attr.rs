@@ -18,6 +18,7 @@ pub(crate) const UNIQUE: &str = "unique";
 pub(crate) const INDEX: &str = "index";
 pub(crate) const DEFAULT: &str = "default";
 pub(crate) const ON_DELETE: &str = "on_delete";
+pub(crate) const RENAMED_FROM: &str = "renamed_from";
 /// The values of `on_delete`.
 pub(crate) const CASCADE: &str = "cascade";
 pub(crate) const SET_NULL: &str = "set_null";
@@ -27,6 +28,8 @@ pub(crate) const RESTRICT: &str = "restrict";
 #[derive(Default)]
 pub(crate) struct Container {
     pub(crate) table: Option<LitStr>,
+    /// `renamed_from = "..."`: the table's former name, for migrations.
+    pub(crate) renamed_from: Option<LitStr>,
     /// `unique(a, b)` and `index(a, b)`, in order.
     pub(crate) indexes: Vec<IndexList>,
 }
@@ -74,6 +77,8 @@ pub(crate) struct Column {
     pub(crate) unique: Option<Path>,
     pub(crate) index: Option<Path>,
     pub(crate) default: Option<Expr>,
+    /// `renamed_from = "..."`: the column's former name, for migrations.
+    pub(crate) renamed_from: Option<LitStr>,
 }
 
 pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
@@ -89,13 +94,17 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                     let value: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.table, value, &meta, TABLE);
                     Ok(())
+                } else if meta.path.is_ident(RENAMED_FROM) {
+                    let value: LitStr = meta.value()?.parse()?;
+                    set_once(cx, &mut out.renamed_from, value, &meta, RENAMED_FROM);
+                    Ok(())
                 } else if meta.path.is_ident(UNIQUE) || meta.path.is_ident(INDEX) {
                     if let Some(list) = index_list(cx, &meta)? {
                         out.indexes.push(list);
                     }
                     Ok(())
                 } else {
-                    unknown_key(cx, &meta, MODEL, &[TABLE, UNIQUE, INDEX])
+                    unknown_key(cx, &meta, MODEL, &[TABLE, UNIQUE, INDEX, RENAMED_FROM])
                 }
             });
             if let Err(err) = parsed {
@@ -244,6 +253,9 @@ fn column(cx: &Ctxt, attr: &Attribute, out: &mut Column) {
             flag(cx, &mut out.unique, &meta, UNIQUE);
         } else if meta.path.is_ident(INDEX) {
             flag(cx, &mut out.index, &meta, INDEX);
+        } else if meta.path.is_ident(RENAMED_FROM) {
+            let value: LitStr = meta.value()?.parse()?;
+            set_once(cx, &mut out.renamed_from, value, &meta, RENAMED_FROM);
         } else if meta.path.is_ident(DEFAULT) {
             let value: Expr = meta.value()?.parse()?;
             if out.default.is_some() {
@@ -252,7 +264,12 @@ fn column(cx: &Ctxt, attr: &Attribute, out: &mut Column) {
                 out.default = Some(value);
             }
         } else {
-            return unknown_key(cx, &meta, COLUMN, &[NAME, UNIQUE, INDEX, DEFAULT]);
+            return unknown_key(
+                cx,
+                &meta,
+                COLUMN,
+                &[NAME, UNIQUE, INDEX, DEFAULT, RENAMED_FROM],
+            );
         }
         Ok(())
     });

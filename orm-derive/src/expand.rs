@@ -116,6 +116,10 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             };
             quote!(.__default(::orm_core::Literal::#literal))
         });
+        let renamed = f
+            .renamed_from
+            .as_ref()
+            .map(|lit| quote!(.__renamed_from(#lit)));
         let on_delete = f
             .foreign_key
             .as_ref()
@@ -135,6 +139,7 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             .__field(#field_name)
             #default
             #on_delete
+            #renamed
         }
     });
     // A default's literal must be of the field's type: the error points at it.
@@ -166,6 +171,10 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
         quote_spanned!(ty.span()=> <#ty as ::orm_core::SqlType>::to_value(&self.#field))
     });
 
+    let renamed_table = match &model.renamed_from {
+        Some(lit) => quote!(::core::option::Option::Some(#lit)),
+        None => quote!(::core::option::Option::None),
+    };
     let vis = model.vis;
     let handles = model.fields.iter().map(|f| {
         let field = f.ident;
@@ -242,6 +251,7 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             const COLUMNS: &'static [::orm_core::Column] = &[#(#columns),*];
             const PRIMARY_KEY: usize = #pk;
             const INDEXES: &'static [::orm_core::Index] = &[#(#indexes),*];
+            const RENAMED_FROM: ::core::option::Option<&'static str> = #renamed_table;
 
             fn primary_key(&self) -> &Self::Key {
                 &self.#pk_ident

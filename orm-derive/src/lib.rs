@@ -46,3 +46,13 @@ fn derive(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
 
 #[cfg(test)]
 mod tests;
+
+/// `migrations!("dir")`: every `*.migration` file of `dir` (relative to the
+/// crate's root, `CARGO_MANIFEST_DIR`), in name order, embedded with
+/// `include_str!` so that a changed file rebuilds the crate.
+#[proc_macro]
+pub fn migrations(input: TokenStream) -> TokenStream {
+    migrations::expand(input.into()).into()
+}
+
+mod migrations;

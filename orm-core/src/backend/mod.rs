@@ -61,6 +61,13 @@ pub enum Conn<'c> {
     Postgres(&'c crate::Postgres),
 }
 
+impl crate::__private::Sealed for Conn<'_> {}
+impl Db for Conn<'_> {
+    fn __conn(&self) -> Conn<'_> {
+        *self
+    }
+}
+
 /// `Db` through the std wrappers a connection commonly sits in: a reference,
 /// a `Box`, an `Rc` or `Arc`, a `MutexGuard` (`Arc<Mutex<Connection>>` in a web
 /// server), `AssertUnwindSafe`.
@@ -299,6 +306,15 @@ impl<'c> Conn<'c> {
             Conn::Sqlite(_) => "sqlite",
             #[cfg(feature = "postgres")]
             Conn::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// The SQLite connection, for what only SQLite needs.
+    pub(crate) fn sqlite(&self) -> Option<&'c rusqlite::Connection> {
+        match self {
+            Conn::Sqlite(conn) => Some(conn),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => None,
         }
     }
 
