@@ -92,9 +92,11 @@
 //! # Across modules and crates
 //!
 //! The parent-side functions are inherent methods of `P` written by `C`'s
-//! derive, so `P` and `C` must be in the same crate (Rust allows inherent
-//! `impl` blocks only there); they may be in different modules. A derive whose
-//! parent lives in another crate fails with error E0116.
+//! derive, which Rust allows only in the crate that defines `P`; they may be
+//! in different modules. For a parent of another crate, name a trait:
+//! `#[foreign_key(related_name = "products", extension = "CategoryProducts")]`
+//! makes them a `pub trait CategoryProducts`, implemented for the parent, that
+//! callers bring into scope with `use`; the calls keep their spelling.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -61,6 +61,8 @@ pub(crate) struct ForeignKey<'a> {
     pub(crate) related_name: (String, Option<LitStr>),
     pub(crate) many_to_many: Option<LitStr>,
     pub(crate) on_delete: Option<(attr::OnDelete, LitStr)>,
+    /// `extension = "Name"`: the parent-side functions as a trait of that name.
+    pub(crate) extension: Option<Ident>,
 }
 
 /// A column default: the user's expression and the literal it is.
@@ -198,9 +200,21 @@ impl<'a> Field<'a> {
         let name = ident.unraw().to_string();
         let foreign_key = match (foreign_key_target(&field.ty), attrs.foreign_key) {
             (Some((target, nullable)), attr) => {
-                let (related_name, many_to_many, on_delete) = attr
-                    .map(|a| (a.related_name, a.many_to_many, a.on_delete))
+                let (related_name, many_to_many, on_delete, extension) = attr
+                    .map(|a| (a.related_name, a.many_to_many, a.on_delete, a.extension))
                     .unwrap_or_default();
+                // The trait's name must be an identifier: the error points at it.
+                let extension = extension.and_then(|lit| match lit.parse::<Ident>() {
+                    Ok(ident) => Some(Ident::new(&ident.to_string(), lit.span())),
+                    Err(_) => {
+                        cx.error_at(
+                            &lit,
+                            "`extension` names the trait to write, as in \
+                             `#[foreign_key(related_name = \"products\", extension = \"CategoryProducts\")]`",
+                        );
+                        None
+                    }
+                });
                 let related_name = match related_name {
                     Some(lit) => (lit.value(), Some(lit)),
                     None => (format!("{}_set", snake_case(child)), None),
@@ -211,6 +225,7 @@ impl<'a> Field<'a> {
                     related_name,
                     many_to_many,
                     on_delete,
+                    extension,
                 })
             }
             (None, Some(_)) => {

@@ -19,6 +19,7 @@ pub(crate) const INDEX: &str = "index";
 pub(crate) const DEFAULT: &str = "default";
 pub(crate) const ON_DELETE: &str = "on_delete";
 pub(crate) const RENAMED_FROM: &str = "renamed_from";
+pub(crate) const EXTENSION: &str = "extension";
 /// The values of `on_delete`.
 pub(crate) const CASCADE: &str = "cascade";
 pub(crate) const SET_NULL: &str = "set_null";
@@ -61,6 +62,8 @@ pub(crate) struct ForeignKey {
     pub(crate) many_to_many: Option<LitStr>,
     /// `on_delete = "..."`, a value checked against the accepted ones.
     pub(crate) on_delete: Option<(OnDelete, LitStr)>,
+    /// `extension = "Name"`: the parent-side functions as a trait.
+    pub(crate) extension: Option<LitStr>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -178,6 +181,7 @@ fn foreign_key(cx: &Ctxt, attr: &Attribute) -> ForeignKey {
         related_name: None,
         many_to_many: None,
         on_delete: None,
+        extension: None,
     };
     match &attr.meta {
         Meta::Path(_) => {}
@@ -194,6 +198,10 @@ fn foreign_key(cx: &Ctxt, attr: &Attribute) -> ForeignKey {
                 } else if meta.path.is_ident(MANY_TO_MANY) {
                     let value: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.many_to_many, value, &meta, MANY_TO_MANY);
+                    Ok(())
+                } else if meta.path.is_ident(EXTENSION) {
+                    let value: LitStr = meta.value()?.parse()?;
+                    set_once(cx, &mut out.extension, value, &meta, EXTENSION);
                     Ok(())
                 } else if meta.path.is_ident(ON_DELETE) {
                     let value: LitStr = meta.value()?.parse()?;
@@ -223,7 +231,7 @@ fn foreign_key(cx: &Ctxt, attr: &Attribute) -> ForeignKey {
                         cx,
                         &meta,
                         FOREIGN_KEY,
-                        &[RELATED_NAME, MANY_TO_MANY, ON_DELETE],
+                        &[RELATED_NAME, MANY_TO_MANY, ON_DELETE, EXTENSION],
                     )
                 }
             });

@@ -14,16 +14,22 @@ use crate::attr::OnDelete;
 
 pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
     let model_impl = model_impl(model);
-    let relations = model
+    let (parts, relations): (Vec<_>, Vec<_>) = model
         .foreign_keys()
-        .map(|(field, fk)| relation(model, field, fk));
-    let many_to_many = many_to_many(model);
+        .map(|(field, fk)| relation(model, field, fk))
+        .unzip();
+    let (m2m_parts, many_to_many) = many_to_many(model);
+    let parts = parts.into_iter().flatten().chain(m2m_parts).collect();
+    let (traits, trait_impls) = extensions(model.vis, parts);
     quote! {
+        #traits
+
         #[allow(non_camel_case_types, clippy::all)]
         const _: () = {
             #model_impl
             #(#relations)*
             #many_to_many
+            #trait_impls
         };
     }
 }
@@ -310,10 +316,14 @@ struct ToMany<'a> {
     owner_name: String,
     target_name: String,
     via: String,
+    /// `extension = "Name"`: the functions as a trait of that name.
+    extension: Option<&'a Ident>,
 }
 
 impl ToMany<'_> {
-    fn expand(&self) -> TokenStream {
+    /// The functions as an extension trait's part, if one is asked for, else
+    /// as inherent methods of the owner.
+    fn expand(&self) -> (Option<ExtensionPart>, TokenStream) {
         let ToMany {
             name,
             span,
@@ -325,6 +335,7 @@ impl ToMany<'_> {
             owner_name,
             target_name,
             via,
+            extension,
         } = self;
         let span = *span;
         let prefetch = method(&format!("prefetch_{name}"), span);
@@ -384,59 +395,158 @@ impl ToMany<'_> {
 
         // Spanned at the name's literal, so that two models claiming one name
         // on the same model get a duplicate-definition error pointing at it.
-        quote_spanned! {span=>
-            #[doc = #doc_prefetch]
-            #vis fn #prefetch(#conn, rows: #vec<#owner>) -> #result<#vec<(#owner, #vec<#target>)>> {
-                #private::#prefetch_rt::<#marker>(#private::conn(conn), rows)
-            }
+        // Each function as its doc, its signature and its body, so that they
+        // can be written as inherent methods or as an extension trait.
+        let fns: Vec<(String, TokenStream, TokenStream)> = vec![
+            (
+                doc_prefetch,
+                quote_spanned!(span=> fn #prefetch(#conn, rows: #vec<#owner>) -> #result<#vec<(#owner, #vec<#target>)>>),
+                quote_spanned!(span=> { #private::#prefetch_rt::<#marker>(#private::conn(conn), rows) }),
+            ),
+            (
+                doc_load,
+                quote_spanned!(span=> fn #load(#conn, rows: &[#owner]) -> #result<#vec<#vec<#target>>>),
+                quote_spanned!(span=> { #private::#load_rt::<#marker>(#private::conn(conn), rows) }),
+            ),
+            (
+                doc_accessor,
+                quote_spanned!(span=> fn #accessor(&self, #conn) -> #result<#vec<#target>>),
+                quote_spanned!(span=> { #private::#of_rt::<#marker>(#private::conn(conn), self) }),
+            ),
+            (
+                doc_prefetch_with,
+                quote_spanned!(span=> fn #prefetch_with<__X: ::orm_core::Extras<#target>>(
+                    #conn,
+                    rows: #vec<#owner>,
+                    query: #query,
+                ) -> #result<#vec<(#owner, #vec<<__X as ::orm_core::Extras<#target>>::Row>)>>),
+                quote_spanned!(span=> {
+                    #private::#prefetch_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
+                }),
+            ),
+            (
+                doc_load_with,
+                quote_spanned!(span=> fn #load_with<__X: ::orm_core::Extras<#target>>(
+                    #conn,
+                    rows: &[#owner],
+                    query: #query,
+                ) -> #result<#vec<#vec<<__X as ::orm_core::Extras<#target>>::Row>>>),
+                quote_spanned!(span=> {
+                    #private::#load_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
+                }),
+            ),
+            (
+                doc_count,
+                quote_spanned!(span=> fn #count(#conn, rows: &[#owner]) -> #result<#vec<u64>>),
+                quote_spanned!(span=> { #private::#count_rt::<#marker>(#private::conn(conn), rows) }),
+            ),
+            (
+                doc_count_with,
+                quote_spanned!(span=> fn #count_with<__X>(#conn, rows: &[#owner], query: #query) -> #result<#vec<u64>>),
+                quote_spanned!(span=> {
+                    #private::#count_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
+                }),
+            ),
+        ];
+        let relation_ty = quote!(::orm_core::Relation<#owner, #target>);
+        let relation_value = quote!(#private::#relation_rt::<#marker>());
+        let Some(extension) = extension else {
+            // Inherent methods of the owner: it must be in this crate.
+            let fns = fns
+                .iter()
+                .map(|(doc, sig, body)| quote_spanned!(span=> #[doc = #doc] #vis #sig #body));
+            let inherent = quote_spanned! {span=>
+                #[allow(dead_code)]
+                impl #owner {
+                    #(#fns)*
 
-            #[doc = #doc_load]
-            #vis fn #load(#conn, rows: &[#owner]) -> #result<#vec<#vec<#target>>> {
-                #private::#load_rt::<#marker>(#private::conn(conn), rows)
-            }
+                    #[doc = #doc_relation]
+                    #vis const #constant: #relation_ty = #relation_value;
+                }
+            };
+            return (None, inherent);
+        };
+        // An extension trait, declared next to the struct (so that it can be
+        // imported) and implemented for the owner, which may be of another crate.
+        let decls = fns
+            .iter()
+            .map(|(doc, sig, _)| quote_spanned!(span=> #[doc = #doc] #sig;));
+        let impls = fns
+            .iter()
+            .map(|(_, sig, body)| quote_spanned!(span=> #sig #body));
+        let part = ExtensionPart {
+            name: (*extension).clone(),
+            owner: quote!(#owner),
+            owner_name: owner_name.clone(),
+            decls: quote_spanned! {span=>
+                #(#decls)*
 
-            #[doc = #doc_accessor]
-            #vis fn #accessor(&self, #conn) -> #result<#vec<#target>> {
-                #private::#of_rt::<#marker>(#private::conn(conn), self)
-            }
+                #[doc = #doc_relation]
+                const #constant: #relation_ty;
+            },
+            impls: quote_spanned! {span=>
+                #(#impls)*
 
-            #[doc = #doc_prefetch_with]
-            #vis fn #prefetch_with<__X: ::orm_core::Extras<#target>>(
-                #conn,
-                rows: #vec<#owner>,
-                query: #query,
-            ) -> #result<#vec<(#owner, #vec<<__X as ::orm_core::Extras<#target>>::Row>)>>
-            {
-                #private::#prefetch_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
-            }
-
-            #[doc = #doc_load_with]
-            #vis fn #load_with<__X: ::orm_core::Extras<#target>>(
-                #conn,
-                rows: &[#owner],
-                query: #query,
-            ) -> #result<#vec<#vec<<__X as ::orm_core::Extras<#target>>::Row>>> {
-                #private::#load_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
-            }
-
-            #[doc = #doc_count]
-            #vis fn #count(#conn, rows: &[#owner]) -> #result<#vec<u64>> {
-                #private::#count_rt::<#marker>(#private::conn(conn), rows)
-            }
-
-            #[doc = #doc_count_with]
-            #vis fn #count_with<__X>(#conn, rows: &[#owner], query: #query) -> #result<#vec<u64>> {
-                #private::#count_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
-            }
-
-            #[doc = #doc_relation]
-            #vis const #constant: ::orm_core::Relation<#owner, #target> =
-                #private::#relation_rt::<#marker>();
-        }
+                const #constant: #relation_ty = #relation_value;
+            },
+        };
+        (Some(part), TokenStream::new())
     }
 }
 
-fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenStream {
+/// Some functions of an extension trait (`extension = "Name"`): those of one
+/// relation. The relations that name the same trait share it.
+struct ExtensionPart {
+    name: Ident,
+    owner: TokenStream,
+    owner_name: String,
+    decls: TokenStream,
+    impls: TokenStream,
+}
+
+/// The extension traits, declared next to the struct (so that they can be
+/// imported), and their impls for the owners, which may be of another crate.
+fn extensions(vis: &syn::Visibility, parts: Vec<ExtensionPart>) -> (TokenStream, TokenStream) {
+    let mut names: Vec<Ident> = Vec::new();
+    for part in &parts {
+        if !names.contains(&part.name) {
+            names.push(part.name.clone());
+        }
+    }
+    let mut declared = TokenStream::new();
+    let mut implemented = TokenStream::new();
+    for name in names {
+        let mine: Vec<&ExtensionPart> = parts.iter().filter(|p| p.name == name).collect();
+        let owner = &mine[0].owner;
+        let doc = format!(
+            "Functions of `{}` for relations declared in this crate, written by \
+             `#[derive(Model)]` as a trait (`extension = \"{name}\"`) so that `{}` may be \
+             of another crate: `use` this trait to call them as `{}::prefetch_...`.",
+            mine[0].owner_name, mine[0].owner_name, mine[0].owner_name
+        );
+        let decls = mine.iter().map(|p| &p.decls);
+        let impls = mine.iter().map(|p| &p.impls);
+        declared.extend(quote! {
+            #[doc = #doc]
+            #vis trait #name {
+                #(#decls)*
+            }
+        });
+        implemented.extend(quote! {
+            #[automatically_derived]
+            impl #name for #owner {
+                #(#impls)*
+            }
+        });
+    }
+    (declared, implemented)
+}
+
+fn relation(
+    model: &Model<'_>,
+    field: &Field<'_>,
+    fk: &ForeignKey<'_>,
+) -> (Option<ExtensionPart>, TokenStream) {
     let child = model.ident;
     let vis = model.vis;
     let marker = marker(field);
@@ -466,8 +576,10 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
         owner_name: parent_name.clone(),
         target_name: child_name.clone(),
         via: format!("(through `{child_name}::{field_name}`)"),
+        extension: fk.extension.as_ref(),
     }
     .expand();
+    let (reverse_trait, reverse_fns) = reverse_fns;
 
     let prefetch_forward = method(&format!("prefetch_{field_name}"), field.span());
     let load_forward = method(&format!("load_{field_name}"), field.span());
@@ -510,7 +622,7 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
         }
     };
 
-    quote! {
+    let inner = quote! {
         struct #marker;
 
         #[automatically_derived]
@@ -527,32 +639,28 @@ fn relation(model: &Model<'_>, field: &Field<'_>, fk: &ForeignKey<'_>) -> TokenS
             }
         }
 
-        #[automatically_derived]
-        #[allow(dead_code)]
-        impl #parent {
-            #reverse_fns
-        }
+        #reverse_fns
 
-        #[automatically_derived]
         #[allow(dead_code)]
         impl #child {
             #forward_fns
         }
-    }
+    };
+    (reverse_trait, inner)
 }
 
 /// `many_to_many = "..."` on either foreign key of a two-key junction model.
-fn many_to_many(model: &Model<'_>) -> TokenStream {
+fn many_to_many(model: &Model<'_>) -> (Vec<ExtensionPart>, TokenStream) {
     let fks: Vec<_> = model.foreign_keys().collect();
     let [(near_field, near), (far_field, far)] = fks[..] else {
-        return TokenStream::new();
+        return (Vec::new(), TokenStream::new());
     };
     let one_side = |near_field: &Field<'_>,
                     near: &ForeignKey<'_>,
                     far_field: &Field<'_>,
                     far: &ForeignKey<'_>| {
         let Some(lit) = &near.many_to_many else {
-            return TokenStream::new();
+            return (None, TokenStream::new());
         };
         let name = lit.value();
         let near_ty = near.target;
@@ -574,10 +682,12 @@ fn many_to_many(model: &Model<'_>) -> TokenStream {
             owner_name: near_name,
             target_name: type_name(far_ty),
             via: format!("(through `{junction}`)"),
+            extension: near.extension.as_ref(),
         }
         .expand();
+        let (extension, fns) = fns;
         let private = quote!(::orm_core::__private);
-        quote! {
+        let inner = quote! {
             struct #marker;
 
             #[automatically_derived]
@@ -588,14 +698,11 @@ fn many_to_many(model: &Model<'_>) -> TokenStream {
                 const PREFETCH: &'static str = #prefetch_path;
             }
 
-            #[automatically_derived]
-            #[allow(dead_code)]
-            impl #near_ty {
-                #fns
-            }
-        }
+            #fns
+        };
+        (extension, inner)
     };
-    let a = one_side(near_field, near, far_field, far);
-    let b = one_side(far_field, far, near_field, near);
-    quote!(#a #b)
+    let (a_part, a) = one_side(near_field, near, far_field, far);
+    let (b_part, b) = one_side(far_field, far, near_field, near);
+    (a_part.into_iter().chain(b_part).collect(), quote!(#a #b))
 }

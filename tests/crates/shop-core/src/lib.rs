@@ -1,0 +1,22 @@
+//! Parent models of another crate's relations: this crate knows nothing of
+//! `shop-catalog`, whose models point here.
+
+use orm_core::Model;
+
+/// A category; its products are declared in `shop-catalog`.
+#[derive(Model, Debug, Clone, PartialEq)]
+pub struct Category {
+    /// The key.
+    pub id: i64,
+    /// The name.
+    pub name: String,
+}
+
+/// A tag; products are tagged through `shop-catalog`'s junction.
+#[derive(Model, Debug, Clone, PartialEq)]
+pub struct Tag {
+    /// The key.
+    pub id: i64,
+    /// The label.
+    pub label: String,
+}
