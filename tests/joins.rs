@@ -497,6 +497,17 @@ on_each_backend! {
         assert_eq!(rows?.len(), 1);
         assert_eq!(sql.len(), 1);
         assert!(sql[0].contains("EXISTS"), "{}", sql[0]);
+        // Ordering by an annotation the query selects reads its column: the
+        // sub-select runs once per row, not twice.
+        let (rows, sql) = record_queries(&mut conn, |conn| {
+            Category::query()
+                .annotate(Category::PRODUCTS.filter(p.price.gt(5.0)).count())
+                .order_by(Category::PRODUCTS.filter(p.price.gt(5.0)).count().desc())
+                .all(&conn)
+        });
+        let got: Vec<(i64, u64)> = rows?.iter().map(|(c, n)| (c.id, *n)).collect();
+        assert_eq!(got, [(1, 2), (2, 2), (3, 1), (4, 0)]);
+        assert_eq!(sql[0].matches("count(*)").count(), 1, "{}", sql[0]);
         Ok(())
     }
 }

@@ -142,6 +142,10 @@ struct Writer<'q> {
     lists_as_json: bool,
     /// Sub-selects written so far: each gets an alias of its own, `s<n>`.
     subs: usize,
+    /// Annotations the select list names (the aggregate, as `Debug` writes
+    /// it, and its column's name), so that ordering by the same aggregate
+    /// reads the column instead of running the sub-select again.
+    named: Vec<(String, String)>,
 }
 
 impl<'q> Writer<'q> {
@@ -153,6 +157,7 @@ impl<'q> Writer<'q> {
             params: 0,
             lists_as_json,
             subs: 0,
+            named: Vec::new(),
         }
     }
 
@@ -469,7 +474,14 @@ impl<'q> Writer<'q> {
                     column.nullable()
                 }
                 OrderKey::Agg(agg) => {
-                    self.rel_agg(alias, table, agg);
+                    let same = (!self.named.is_empty())
+                        .then(|| format!("{agg:?}"))
+                        .and_then(|key| self.named.iter().find(|(k, _)| *k == key))
+                        .map(|(_, name)| name.clone());
+                    match same {
+                        Some(name) => self.push(&name),
+                        None => self.rel_agg(alias, table, agg),
+                    }
                     agg.nullable()
                 }
             };
@@ -1054,7 +1066,15 @@ fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
         Projection::Model | Projection::CountPerKey => {
             w.push("SELECT ");
             w.columns("t", table.columns);
-            w.extras("t", table, &shape.extras, false);
+            w.extras("t", table, &shape.extras, true);
+            // Ordering by an annotation the select list has reads its column.
+            let mut i = 0;
+            for extra in &shape.extras {
+                if let Extra::Agg(agg) = extra {
+                    w.named.push((format!("{agg:?}"), extra_name(i)));
+                }
+                i += extra.width();
+            }
             w.push(" FROM ");
             w.table(table.name, "t");
             w.joins("t", table, &shape.extras);
