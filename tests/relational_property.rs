@@ -281,6 +281,9 @@ enum Leaf {
     Id(Op, i64),
     /// Empty: matches nothing (folded to a constant when built).
     IdIn(Vec<i64>),
+    /// `id.is_in(..).not()`; empty, every row: `has` of it is "the parent
+    /// exists".
+    IdNotIn(Vec<i64>),
     Name(bool, &'static str),
     Starts(&'static str),
 }
@@ -289,6 +292,7 @@ fn leaf(ids: i64) -> impl Strategy<Value = Leaf> {
     prop_oneof![
         (op(), 0..ids).prop_map(|(o, v)| Leaf::Id(o, v)),
         prop::collection::vec(0..ids, 0..3).prop_map(Leaf::IdIn),
+        prop::collection::vec(0..ids, 0..2).prop_map(Leaf::IdNotIn),
         (any::<bool>(), name()).prop_map(|(eq, n)| Leaf::Name(eq, n)),
         name().prop_map(Leaf::Starts),
     ]
@@ -302,6 +306,7 @@ fn build_leaf<M: Model, K1, K2>(
     match leaf {
         Leaf::Id(op, v) => compare!(id, op, *v),
         Leaf::IdIn(ids) => id.is_in(ids.clone()),
+        Leaf::IdNotIn(ids) => id.is_in(ids.clone()).not(),
         Leaf::Name(true, n) => name.eq(*n),
         Leaf::Name(false, n) => name.ne(*n),
         Leaf::Starts(n) => name.starts_with(*n),
@@ -312,6 +317,7 @@ fn leaf_holds(leaf: &Leaf, id: i64, name: &str) -> bool {
     match leaf {
         Leaf::Id(op, v) => holds(*op, Some(id), *v),
         Leaf::IdIn(ids) => ids.contains(&id),
+        Leaf::IdNotIn(ids) => !ids.contains(&id),
         Leaf::Name(eq, n) => (name == *n) == *eq,
         Leaf::Starts(n) => name.starts_with(n),
     }
