@@ -230,7 +230,8 @@ fn board(conn: &impl orm_core::Db) -> orm_core::Result<Board> {
 
 // ---- the same pages by hand, on rusqlite --------------------------------------
 
-const PAGE_ISSUES: &str = "SELECT i.id, i.project_id, i.assignee_id, i.title, i.open, i.updated_at, \
+const PAGE_ISSUES: &str =
+    "SELECT i.id, i.project_id, i.assignee_id, i.title, i.open, i.updated_at, \
      p.id, p.name, u.id, u.name, \
      (SELECT count(*) FROM comment c WHERE c.issue_id = i.id) \
      FROM issue i JOIN project p ON p.id = i.project_id LEFT JOIN users u ON u.id = i.assignee_id \
@@ -302,7 +303,11 @@ fn hand_page_sqlite(conn: &Connection, project: i64) -> orm_core::Result<Vec<Row
     if rows.is_empty() {
         return Ok(rows);
     }
-    let at: HashMap<i64, usize> = rows.iter().enumerate().map(|(k, r)| (r.issue.id, k)).collect();
+    let at: HashMap<i64, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (r.issue.id, k))
+        .collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.issue.id).collect();
     let mut stmt = conn.prepare_cached(&labels_sql(ids.len(), false))?;
     let mut q = stmt.query(params_from_iter(&ids))?;
@@ -478,10 +483,9 @@ mod pg {
                     id: r.get(6),
                     name: r.get(7),
                 },
-                assignee: r.get::<_, Option<i64>>(8).map(|id| User {
-                    id,
-                    name: r.get(9),
-                }),
+                assignee: r
+                    .get::<_, Option<i64>>(8)
+                    .map(|id| User { id, name: r.get(9) }),
                 comments: r.get::<_, i64>(10) as u64,
                 labels: Vec::new(),
                 latest: Vec::new(),
@@ -490,10 +494,14 @@ mod pg {
         if rows.is_empty() {
             return Ok(rows);
         }
-        let at: HashMap<i64, usize> =
-            rows.iter().enumerate().map(|(k, r)| (r.issue.id, k)).collect();
+        let at: HashMap<i64, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(k, r)| (r.issue.id, k))
+            .collect();
         let ids: Vec<i64> = rows.iter().map(|r| r.issue.id).collect();
-        let any = |sql: String| sql.replace(&marks(ids.len(), true), "(SELECT unnest($1::bigint[]))");
+        let any =
+            |sql: String| sql.replace(&marks(ids.len(), true), "(SELECT unnest($1::bigint[]))");
         let stmt = client.prepare_cached(&any(labels_sql(ids.len(), true)))?;
         for r in client.query(&stmt, &[&ids])? {
             let issue: i64 = r.get(0);
@@ -541,8 +549,9 @@ mod pg {
     }
 
     pub(super) fn run(size: &Size, rounds: usize) -> Result<(), Box<dyn std::error::Error>> {
-        let url = std::env::var("ORM_POSTGRES_URL")
-            .map_err(|_| "--postgres needs a server in ORM_POSTGRES_URL: run under scripts/with-postgres")?;
+        let url = std::env::var("ORM_POSTGRES_URL").map_err(|_| {
+            "--postgres needs a server in ORM_POSTGRES_URL: run under scripts/with-postgres"
+        })?;
         let mut pg = Postgres::connect(&url)?;
         let schema = format!("bench_page_{}", size.issues);
         let exists: bool = pg.query(
@@ -551,7 +560,9 @@ mod pg {
         )?[0]
             .get(0);
         if !exists {
-            pg.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path TO {schema}"))?;
+            pg.batch_execute(&format!(
+                "CREATE SCHEMA {schema}; SET search_path TO {schema}"
+            ))?;
             create_tables(&pg)?;
             let series = |n: i64| format!("generate_series(1, {n}) AS s(i)");
             for sql in data_sql(size, series, ("TRUE", "FALSE")) {

@@ -19,6 +19,8 @@ pub(crate) struct Model<'a> {
     pub(crate) table: (String, Option<LitStr>),
     /// `#[model(renamed_from = "...")]`.
     pub(crate) renamed_from: Option<LitStr>,
+    /// The runtime's path: `::orm_core`, or `#[model(crate = "...")]`.
+    pub(crate) krate: syn::Path,
     pub(crate) fields: Vec<Field<'a>>,
     /// `#[model(unique(..), index(..))]` in order, then each field's
     /// `#[column(unique)]` and `#[column(index)]`.
@@ -157,6 +159,7 @@ impl<'a> Model<'a> {
             vis: &input.vis,
             table,
             renamed_from: container.renamed_from,
+            krate: runtime_path(cx, container.krate.as_ref()),
             fields,
             indexes,
         })
@@ -325,5 +328,22 @@ fn single_argument<'t>(ty: &'t Type, name: &str) -> Option<&'t Type> {
     match args.args.iter().collect::<Vec<_>>()[..] {
         [GenericArgument::Type(inner)] => Some(inner),
         _ => None,
+    }
+}
+
+/// The runtime crate's path: `#[model(crate = "...")]` (a crate that
+/// re-exports orm-core), else `::orm_core`.
+pub(crate) fn runtime_path(cx: &Ctxt, lit: Option<&LitStr>) -> syn::Path {
+    let default = || syn::parse_quote!(::orm_core);
+    match lit {
+        Some(lit) => lit.parse().unwrap_or_else(|_| {
+            cx.error_at(
+                lit,
+                "`crate` is the path the runtime is re-exported at, as in \
+                 `#[model(crate = \"my_app::orm\")]`",
+            );
+            default()
+        }),
+        None => default(),
     }
 }

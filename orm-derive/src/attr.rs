@@ -9,6 +9,7 @@ pub(crate) const MODEL: &str = "model";
 pub(crate) const PRIMARY_KEY: &str = "primary_key";
 pub(crate) const FOREIGN_KEY: &str = "foreign_key";
 pub(crate) const TABLE: &str = "table";
+pub(crate) const CRATE: &str = "crate";
 pub(crate) const RELATED_NAME: &str = "related_name";
 pub(crate) const MANY_TO_MANY: &str = "many_to_many";
 pub(crate) const AUTO: &str = "auto";
@@ -31,6 +32,8 @@ pub(crate) struct Container {
     pub(crate) table: Option<LitStr>,
     /// `renamed_from = "..."`: the table's former name, for migrations.
     pub(crate) renamed_from: Option<LitStr>,
+    /// `crate = "path"`: where the runtime is, for crates that re-export it.
+    pub(crate) krate: Option<LitStr>,
     /// `unique(a, b)` and `index(a, b)`, in order.
     pub(crate) indexes: Vec<IndexList>,
 }
@@ -101,13 +104,22 @@ pub(crate) fn container(cx: &Ctxt, attrs: &[Attribute]) -> Container {
                     let value: LitStr = meta.value()?.parse()?;
                     set_once(cx, &mut out.renamed_from, value, &meta, RENAMED_FROM);
                     Ok(())
+                } else if meta.path.is_ident(CRATE) {
+                    let value: LitStr = meta.value()?.parse()?;
+                    set_once(cx, &mut out.krate, value, &meta, CRATE);
+                    Ok(())
                 } else if meta.path.is_ident(UNIQUE) || meta.path.is_ident(INDEX) {
                     if let Some(list) = index_list(cx, &meta)? {
                         out.indexes.push(list);
                     }
                     Ok(())
                 } else {
-                    unknown_key(cx, &meta, MODEL, &[TABLE, UNIQUE, INDEX, RENAMED_FROM])
+                    unknown_key(
+                        cx,
+                        &meta,
+                        MODEL,
+                        &[TABLE, UNIQUE, INDEX, RENAMED_FROM, CRATE],
+                    )
                 }
             });
             if let Err(err) = parsed {

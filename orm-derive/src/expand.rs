@@ -38,36 +38,37 @@ pub(crate) fn expand(model: &Model<'_>) -> TokenStream {
 /// compile, so the user's other uses of the type do not add errors of their own.
 pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
     let ident = &input.ident;
+    let krate = fallback_runtime_path(input);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     quote! {
         const _: () = {
             #[automatically_derived]
-            impl #impl_generics ::orm_core::__private::ModelImpl for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::__private::ModelImpl for #ident #ty_generics #where_clause {
                 const AUTO_KEY: bool = false;
                 fn __with_values<R>(
                     &self,
-                    _: impl ::core::ops::FnOnce(&[::orm_core::Value<'_>]) -> R,
+                    _: impl ::core::ops::FnOnce(&[#krate::Value<'_>]) -> R,
                 ) -> R {
                     ::core::unreachable!()
                 }
                 fn __from_row_at(
-                    _: &::orm_core::Row<'_>,
+                    _: &#krate::Row<'_>,
                     _: usize,
-                ) -> ::orm_core::Result<Self> {
+                ) -> #krate::Result<Self> {
                     ::core::unreachable!()
                 }
             }
 
             #[automatically_derived]
-            impl #impl_generics ::orm_core::Model for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::Model for #ident #ty_generics #where_clause {
                 type Key = i64;
                 type Fields = ();
                 const NAME: &'static str = "";
                 const TABLE: &'static str = "";
-                const COLUMNS: &'static [::orm_core::Column] = &[];
+                const COLUMNS: &'static [#krate::Column] = &[];
                 const PRIMARY_KEY: usize = 0;
                 fn primary_key(&self) -> &i64 { ::core::unreachable!() }
-                fn from_row(_: &::orm_core::Row<'_>) -> ::orm_core::Result<Self> {
+                fn from_row(_: &#krate::Row<'_>) -> #krate::Result<Self> {
                     ::core::unreachable!()
                 }
                 fn fields() {}
@@ -76,7 +77,31 @@ pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
     }
 }
 
+/// `#[model(crate = "...")]` read again for the fallback, whatever else the
+/// attribute holds (its errors are reported by the derive itself).
+fn fallback_runtime_path(input: &syn::DeriveInput) -> syn::Path {
+    let mut path = syn::parse_quote!(::orm_core);
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                if let Ok(lit) = meta.value()?.parse::<syn::LitStr>() {
+                    if let Ok(parsed) = lit.parse() {
+                        path = parsed;
+                    }
+                }
+            } else if meta.input.peek(syn::Token![=]) {
+                let _: syn::Expr = meta.value()?.parse()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                let _ = meta.parse_nested_meta(|_| Ok(()));
+            }
+            Ok(())
+        });
+    }
+    path
+}
+
 fn model_impl(model: &Model<'_>) -> TokenStream {
+    let krate = &model.krate;
     let ident = model.ident;
     let name = ident.unraw().to_string();
     let table = &model.table.0;
@@ -94,7 +119,7 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
         let assert = quote_spanned!(path.span()=> __orm_auto_key::<#pk_ty>());
         quote! {
             const _: fn() = || {
-                fn __orm_auto_key<T: ::orm_core::__private::AutoKey>() {}
+                fn __orm_auto_key<T: #krate::__private::AutoKey>() {}
                 #assert;
             };
         }
@@ -103,12 +128,12 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
     let columns = model.fields.iter().map(|f| {
         let column = &f.column;
         let ty = f.ty;
-        let sql_type = quote_spanned!(ty.span()=> <#ty as ::orm_core::SqlType>);
+        let sql_type = quote_spanned!(ty.span()=> <#ty as #krate::SqlType>);
         let references = match &f.foreign_key {
             Some(fk) => {
                 let target = fk.target;
                 quote_spanned!(target.span()=>
-                    ::core::option::Option::Some(::orm_core::__private::references::<#target>))
+                    ::core::option::Option::Some(#krate::__private::references::<#target>))
             }
             None => quote!(::core::option::Option::None),
         };
@@ -120,7 +145,7 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
                 Literal::Real(r) => quote!(Real(#r)),
                 Literal::Text(t) => quote!(Text(#t)),
             };
-            quote!(.__default(::orm_core::Literal::#literal))
+            quote!(.__default(#krate::Literal::#literal))
         });
         let renamed = f
             .renamed_from
@@ -136,10 +161,10 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
                     OnDelete::SetNull => quote!(SetNull),
                     OnDelete::Restrict => quote!(Restrict),
                 };
-                quote!(.__on_delete(::orm_core::OnDelete::#action))
+                quote!(.__on_delete(#krate::OnDelete::#action))
             });
         quote! {
-            ::orm_core::Column::__new(
+            #krate::Column::__new(
                 #column, #sql_type::COLUMN_TYPE, #sql_type::NULLABLE, #references,
             )
             .__field(#field_name)
@@ -153,7 +178,7 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
         let d = f.default.as_ref()?;
         let ty = f.ty;
         let expr = &d.expr;
-        Some(quote_spanned!(expr.span()=> ::orm_core::__private::default_of::<#ty, _>(#expr);))
+        Some(quote_spanned!(expr.span()=> #krate::__private::default_of::<#ty, _>(#expr);))
     });
     let indexes = model.indexes.iter().map(|index| {
         let unique = index.unique;
@@ -162,19 +187,19 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             .iter()
             .filter_map(|(_, position)| position.and_then(|i| model.fields.get(i)))
             .map(|f| &f.column);
-        quote!(::orm_core::Index::__new(&[#(#columns),*], #unique))
+        quote!(#krate::Index::__new(&[#(#columns),*], #unique))
     });
     let reads_at = model.fields.iter().map(|f| {
         let field = f.ident;
         let ty = f.ty;
         let index = f.index;
-        let read = quote_spanned!(ty.span()=> ::orm_core::__private::read_at::<Self, #ty>);
+        let read = quote_spanned!(ty.span()=> #krate::__private::read_at::<Self, #ty>);
         quote!(#field: #read(row, offset, #index)?)
     });
     let values = model.fields.iter().map(|f| {
         let field = f.ident;
         let ty = f.ty;
-        quote_spanned!(ty.span()=> <#ty as ::orm_core::SqlType>::to_value(&self.#field))
+        quote_spanned!(ty.span()=> <#ty as #krate::SqlType>::to_value(&self.#field))
     });
 
     let renamed_table = match &model.renamed_from {
@@ -186,20 +211,20 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
         let field = f.ident;
         let ty = f.ty;
         let kind = if f.index == pk {
-            quote!(::orm_core::PrimaryKey)
+            quote!(#krate::PrimaryKey)
         } else {
-            quote!(::orm_core::Plain)
+            quote!(#krate::Plain)
         };
         let doc = format!("The `{}` column.", f.column);
         quote! {
             #[doc = #doc]
-            pub #field: ::orm_core::Field<#ident, #ty, #kind>
+            pub #field: #krate::Field<#ident, #ty, #kind>
         }
     });
     let inits = model.fields.iter().map(|f| {
         let field = f.ident;
         let index = f.index;
-        quote!(#field: ::orm_core::Field::__new(#index))
+        quote!(#field: #krate::Field::__new(#index))
     });
     let fields_doc = format!(
         "The typed column handles of `{name}`, from `{name}::fields()`: \
@@ -229,34 +254,34 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
         impl ::core::marker::Copy for __OrmFields {}
 
         #[automatically_derived]
-        impl ::orm_core::__private::ModelImpl for #ident {
+        impl #krate::__private::ModelImpl for #ident {
             const AUTO_KEY: bool = #auto;
 
             fn __with_values<R>(
                 &self,
-                f: impl ::core::ops::FnOnce(&[::orm_core::Value<'_>]) -> R,
+                f: impl ::core::ops::FnOnce(&[#krate::Value<'_>]) -> R,
             ) -> R {
                 f(&[#(#values),*])
             }
 
             #[inline]
             fn __from_row_at(
-                row: &::orm_core::Row<'_>,
+                row: &#krate::Row<'_>,
                 offset: usize,
-            ) -> ::orm_core::Result<Self> {
-                ::orm_core::__private::Ok(Self { #(#reads_at),* })
+            ) -> #krate::Result<Self> {
+                #krate::__private::Ok(Self { #(#reads_at),* })
             }
         }
 
         #[automatically_derived]
-        impl ::orm_core::Model for #ident {
+        impl #krate::Model for #ident {
             type Key = #key_type;
             type Fields = __OrmFields;
             const NAME: &'static str = #name;
             const TABLE: &'static str = #table;
-            const COLUMNS: &'static [::orm_core::Column] = &[#(#columns),*];
+            const COLUMNS: &'static [#krate::Column] = &[#(#columns),*];
             const PRIMARY_KEY: usize = #pk;
-            const INDEXES: &'static [::orm_core::Index] = &[#(#indexes),*];
+            const INDEXES: &'static [#krate::Index] = &[#(#indexes),*];
             const RENAMED_FROM: ::core::option::Option<&'static str> = #renamed_table;
 
             fn primary_key(&self) -> &Self::Key {
@@ -264,8 +289,8 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
             }
 
             #[inline]
-            fn from_row(row: &::orm_core::Row<'_>) -> ::orm_core::Result<Self> {
-                <Self as ::orm_core::__private::ModelImpl>::__from_row_at(row, 0)
+            fn from_row(row: &#krate::Row<'_>) -> #krate::Result<Self> {
+                <Self as #krate::__private::ModelImpl>::__from_row_at(row, 0)
             }
 
             fn fields() -> __OrmFields {
@@ -318,6 +343,8 @@ struct ToMany<'a> {
     via: String,
     /// `extension = "Name"`: the functions as a trait of that name.
     extension: Option<&'a Ident>,
+    /// The runtime's path.
+    krate: &'a syn::Path,
 }
 
 impl ToMany<'_> {
@@ -336,6 +363,7 @@ impl ToMany<'_> {
             target_name,
             via,
             extension,
+            krate,
         } = self;
         let span = *span;
         let prefetch = method(&format!("prefetch_{name}"), span);
@@ -345,16 +373,16 @@ impl ToMany<'_> {
         let load_with = method(&format!("load_{name}_with"), span);
         let count = method(&format!("count_{name}"), span);
         let count_with = method(&format!("count_{name}_with"), span);
-        let private = quote!(::orm_core::__private);
+        let private = quote!(#krate::__private);
         let f = |what: &str| format_ident!("{what}_{kind}");
         let (prefetch_rt, load_rt, of_rt) = (f("prefetch"), f("load"), format_ident!("{kind}_of"));
         let with = |what: &str| format_ident!("{what}_{kind}_with");
         let (prefetch_with_rt, load_with_rt) = (with("prefetch"), with("load"));
         let (count_rt, count_with_rt) = (f("count"), with("count"));
-        let conn = quote!(conn: &impl ::orm_core::Db);
+        let conn = quote!(conn: &impl #krate::Db);
         let vec = quote!(::std::vec::Vec);
-        let result = quote!(::orm_core::Result);
-        let query = quote!(::orm_core::Query<#target, __X>);
+        let result = quote!(#krate::Result);
+        let query = quote!(#krate::Query<#target, __X>);
         let constant = method(&name.to_uppercase(), span);
         let relation_rt = format_ident!("{kind}_relation");
         let doc_relation = format!(
@@ -415,22 +443,22 @@ impl ToMany<'_> {
             ),
             (
                 doc_prefetch_with,
-                quote_spanned!(span=> fn #prefetch_with<__X: ::orm_core::Extras<#target>>(
+                quote_spanned!(span=> fn #prefetch_with<__X: #krate::Extras<#target>>(
                     #conn,
                     rows: #vec<#owner>,
                     query: #query,
-                ) -> #result<#vec<(#owner, #vec<<__X as ::orm_core::Extras<#target>>::Row>)>>),
+                ) -> #result<#vec<(#owner, #vec<<__X as #krate::Extras<#target>>::Row>)>>),
                 quote_spanned!(span=> {
                     #private::#prefetch_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
                 }),
             ),
             (
                 doc_load_with,
-                quote_spanned!(span=> fn #load_with<__X: ::orm_core::Extras<#target>>(
+                quote_spanned!(span=> fn #load_with<__X: #krate::Extras<#target>>(
                     #conn,
                     rows: &[#owner],
                     query: #query,
-                ) -> #result<#vec<#vec<<__X as ::orm_core::Extras<#target>>::Row>>>),
+                ) -> #result<#vec<#vec<<__X as #krate::Extras<#target>>::Row>>>),
                 quote_spanned!(span=> {
                     #private::#load_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
                 }),
@@ -448,7 +476,7 @@ impl ToMany<'_> {
                 }),
             ),
         ];
-        let relation_ty = quote!(::orm_core::Relation<#owner, #target>);
+        let relation_ty = quote!(#krate::Relation<#owner, #target>);
         let relation_value = quote!(#private::#relation_rt::<#marker>());
         let Some(extension) = extension else {
             // Inherent methods of the owner: it must be in this crate.
@@ -547,6 +575,7 @@ fn relation(
     field: &Field<'_>,
     fk: &ForeignKey<'_>,
 ) -> (Option<ExtensionPart>, TokenStream) {
+    let krate = &model.krate;
     let child = model.ident;
     let vis = model.vis;
     let marker = marker(field);
@@ -577,6 +606,7 @@ fn relation(
         target_name: child_name.clone(),
         via: format!("(through `{child_name}::{field_name}`)"),
         extension: fk.extension.as_ref(),
+        krate: &model.krate,
     }
     .expand();
     let (reverse_trait, reverse_fns) = reverse_fns;
@@ -597,10 +627,10 @@ fn relation(
         "The `{parent_name}` this `{child_name}`'s `{field_name}` points at, in one query. \
          Refused inside `orm_core::strict`; batch with `{child_name}::{prefetch_forward}`."
     );
-    let conn = quote!(conn: &impl ::orm_core::Db);
+    let conn = quote!(conn: &impl #krate::Db);
     let vec = quote!(::std::vec::Vec);
-    let result = quote!(::orm_core::Result);
-    let private = quote!(::orm_core::__private);
+    let result = quote!(#krate::Result);
+    let private = quote!(#krate::__private);
 
     let field_span = field.span();
     let forward_fns = quote_spanned! {field_span=>
@@ -651,6 +681,7 @@ fn relation(
 
 /// `many_to_many = "..."` on either foreign key of a two-key junction model.
 fn many_to_many(model: &Model<'_>) -> (Vec<ExtensionPart>, TokenStream) {
+    let krate = &model.krate;
     let fks: Vec<_> = model.foreign_keys().collect();
     let [(near_field, near), (far_field, far)] = fks[..] else {
         return (Vec::new(), TokenStream::new());
@@ -683,10 +714,11 @@ fn many_to_many(model: &Model<'_>) -> (Vec<ExtensionPart>, TokenStream) {
             target_name: type_name(far_ty),
             via: format!("(through `{junction}`)"),
             extension: near.extension.as_ref(),
+            krate: &model.krate,
         }
         .expand();
         let (extension, fns) = fns;
-        let private = quote!(::orm_core::__private);
+        let private = quote!(#krate::__private);
         let inner = quote! {
             struct #marker;
 
