@@ -83,6 +83,15 @@ pub enum Error {
         source: DbError,
     },
 
+    /// A database URL [`AnyDb::connect`](crate::AnyDb::connect) does not take.
+    #[error("cannot connect to `{url}`: {reason}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+
     /// A migration file cannot be read or applied as written, an applied one
     /// changed, or the models and the migrations differ: the reason says
     /// which (see [`migrate`](crate::migrate)).

@@ -103,6 +103,7 @@
 // The derive's code names `::orm_core`; so may the crate's own models.
 extern crate self as orm_core;
 
+mod any;
 mod backend;
 mod constraint;
 mod error;
@@ -117,6 +118,7 @@ mod nested;
 #[cfg(feature = "r2d2")]
 pub mod pool;
 mod query;
+mod raw;
 mod relation;
 mod render;
 mod schema;
@@ -124,6 +126,7 @@ mod statement;
 mod types;
 mod value;
 
+pub use any::AnyDb;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
 pub use backend::{Db, Row};
@@ -139,6 +142,7 @@ pub use query::{
     NullableColumn, Numeric, Order, Ordered, Part, Plain, PrimaryKey, Projected, Query, Related,
     Relation, Selection, TextColumn, ValueFor,
 };
+pub use raw::{Bind, FromRaw, Params, Raw, RawQuery};
 pub use schema::{Difference, SchemaError};
 pub use types::{ColumnType, SqlType};
 pub use value::{Value, ValueError};

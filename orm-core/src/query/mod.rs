@@ -37,6 +37,8 @@ pub(crate) mod sealed {
     pub trait AggValue {}
     pub trait GroupKeys {}
     pub trait Selection {}
+    pub trait Params {}
+    pub trait Bind {}
 }
 
 /// A query of the rows of model `M`: start one with [`Model::query`], narrow it

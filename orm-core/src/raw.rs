@@ -1,0 +1,264 @@
+//! Raw SQL through the seam: one placeholder style (`?`) on every backend,
+//! values bound, rows read into tuples or a model, each statement counted and
+//! logged like the library's own.
+
+use std::borrow::Cow;
+
+use crate::backend::{Ctx, Db, Param, Row};
+use crate::error::{Error, Result};
+use crate::render::Dialect;
+use crate::value::Owned;
+use crate::{Model, SqlType};
+
+/// Raw SQL on any connection: `conn.raw(sql, params)`. In scope with
+/// `use orm_core::Raw` (or `use orm_core::*`).
+///
+/// The text uses `?` for each parameter on every backend (rewritten to `$1`,
+/// `$2`, ... for PostgreSQL; a `?` inside quotes or a comment is left alone,
+/// so PostgreSQL's own `?` operators need their function form there);
+/// `params` is a tuple of values. Rows read into a tuple of column types or
+/// into a model (its columns in order, as `SELECT *` of its table gives them).
+///
+/// ```
+/// use orm_core::{Model, Raw};
+/// #[derive(Model)] struct Product { id: i64, name: String, price: f64 }
+///
+/// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+/// Product::create_table(&conn)?;
+/// Product { id: 1, name: "Dune".into(), price: 9.5 }.insert(&conn)?;
+/// Product { id: 2, name: "Go board".into(), price: 40.0 }.insert(&conn)?;
+///
+/// let rows: Vec<(i64, String)> =
+///     conn.raw("SELECT id, name FROM product WHERE price > ?", (5.0,)).all()?;
+/// assert_eq!(rows, [(1, "Dune".to_string()), (2, "Go board".to_string())]);
+/// let dear: Option<Product> =
+///     conn.raw("SELECT * FROM product WHERE price > ? ORDER BY id", (20.0,)).first()?;
+/// assert_eq!(dear.map(|p| p.id), Some(2));
+/// let changed = conn.raw("UPDATE product SET price = price * ? WHERE id = ?", (2.0, 1)).execute()?;
+/// assert_eq!(changed, 1);
+/// # Ok::<(), orm_core::Error>(())
+/// ```
+pub trait Raw: Db {
+    /// A raw statement with `?` placeholders and its parameters.
+    fn raw<'q, P: Params>(&'q self, sql: &'q str, params: P) -> RawQuery<'q, Self, P> {
+        RawQuery {
+            conn: self,
+            sql,
+            params,
+        }
+    }
+}
+
+impl<D: Db + ?Sized> Raw for D {}
+
+/// A raw statement, from [`Raw::raw`]: run it with [`all`](RawQuery::all),
+/// [`first`](RawQuery::first) or [`execute`](RawQuery::execute).
+#[must_use = "a raw statement does nothing until it runs"]
+pub struct RawQuery<'q, D: ?Sized, P> {
+    conn: &'q D,
+    sql: &'q str,
+    params: P,
+}
+
+fn ctx() -> Ctx {
+    Ctx {
+        model: "raw SQL",
+        table: "(raw SQL)",
+        columns: &[],
+        indexes: &[],
+    }
+}
+
+impl<D: Db + ?Sized, P: Params> RawQuery<'_, D, P> {
+    fn text(&self) -> Cow<'_, str> {
+        match self.conn.__conn().dialect() {
+            Dialect::Sqlite => Cow::Borrowed(self.sql),
+            Dialect::Postgres => Cow::Owned(numbered(self.sql)),
+        }
+    }
+
+    fn run(&self, on_row: impl FnMut(&Row<'_>) -> Result<()>) -> Result<usize> {
+        let conn = self.conn.__conn();
+        let values = self.params.__values();
+        let text = self.text();
+        let params: Vec<Param<'_>> = values.iter().map(|v| Param::Value(v.as_value())).collect();
+        conn.prepare(&text, ctx())?.query(params, on_row)
+    }
+
+    /// Every row, read as `T`: a tuple of column types, or a model.
+    pub fn all<T: FromRaw>(&self) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.run(|row| {
+            out.push(T::__from_raw(row)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The first row, if any.
+    pub fn first<T: FromRaw>(&self) -> Result<Option<T>> {
+        let mut out = None;
+        self.run(|row| {
+            if out.is_none() {
+                out = Some(T::__from_raw(row)?);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Runs a statement that returns no rows; how many rows it changed.
+    pub fn execute(&self) -> Result<u64> {
+        let conn = self.conn.__conn();
+        let values = self.params.__values();
+        let text = self.text();
+        let params: Vec<Param<'_>> = values.iter().map(|v| Param::Value(v.as_value())).collect();
+        conn.prepare(&text, ctx())?.execute(&params)
+    }
+}
+
+/// `?` placeholders as `$1`, `$2`, ...: outside quotes, quoted identifiers
+/// and comments.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                out.push(c);
+                let mut last = ' ';
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if last == '*' && d == '/' {
+                        break;
+                    }
+                    last = d;
+                }
+            }
+            '?' => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The parameters of a raw statement: a tuple of values of column types
+/// (`(5.0,)`, `(1, "x")`), or `()` for none. Implemented by the crate.
+pub trait Params: crate::query::sealed::Params {
+    #[doc(hidden)]
+    fn __values(&self) -> Vec<Owned>;
+}
+
+impl crate::query::sealed::Params for () {}
+impl Params for () {
+    fn __values(&self) -> Vec<Owned> {
+        Vec::new()
+    }
+}
+
+/// What a raw row reads as: a tuple of column types, or a model. Implemented
+/// by the crate.
+pub trait FromRaw: Sized {
+    #[doc(hidden)]
+    fn __from_raw(row: &Row<'_>) -> Result<Self>;
+}
+
+impl<M: Model> FromRaw for M {
+    fn __from_raw(row: &Row<'_>) -> Result<M> {
+        M::from_row(row)
+    }
+}
+
+fn column<T: SqlType>(row: &Row<'_>, i: usize) -> Result<T> {
+    row.get(i).map_err(|source| Error::Column {
+        model: "raw SQL",
+        table: "(raw SQL)",
+        column: "(raw column)",
+        source,
+    })
+}
+
+/// One parameter of a raw statement: a value of a column type, or `&str`.
+/// Implemented by the crate.
+pub trait Bind: crate::query::sealed::Bind {
+    #[doc(hidden)]
+    fn __owned(&self) -> Owned;
+}
+
+impl<T: SqlType> crate::query::sealed::Bind for T {}
+impl<T: SqlType> Bind for T {
+    fn __owned(&self) -> Owned {
+        Owned::from_value(self.to_value())
+    }
+}
+
+impl crate::query::sealed::Bind for &str {}
+impl Bind for &str {
+    fn __owned(&self) -> Owned {
+        Owned::Text((*self).into())
+    }
+}
+
+macro_rules! tuples {
+    ($(($($t:ident $i:tt),+))+) => {$(
+        impl<$($t: Bind),+> crate::query::sealed::Params for ($($t,)+) {}
+        impl<$($t: Bind),+> Params for ($($t,)+) {
+            fn __values(&self) -> Vec<Owned> {
+                vec![$(self.$i.__owned()),+]
+            }
+        }
+
+        impl<$($t: SqlType),+> FromRaw for ($($t,)+) {
+            fn __from_raw(row: &Row<'_>) -> Result<Self> {
+                Ok(($(column::<$t>(row, $i)?,)+))
+            }
+        }
+    )+};
+}
+
+tuples! {
+    (A 0)
+    (A 0, B 1)
+    (A 0, B 1, C 2)
+    (A 0, B 1, C 2, D 3)
+    (A 0, B 1, C 2, D 3, E 4)
+    (A 0, B 1, C 2, D 3, E 4, F 5)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6)
+    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes_and_comments() {
+        assert_eq!(
+            numbered("SELECT '?', \"a?\", x FROM t -- why?\nWHERE a = ? AND b /* ? */ = ?"),
+            "SELECT '?', \"a?\", x FROM t -- why?\nWHERE a = $1 AND b /* ? */ = $2"
+        );
+    }
+}
