@@ -22,6 +22,8 @@ use crate::guard::Recordable;
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
+// One per connection, held for its lifetime: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyDb {
     /// SQLite, from `sqlite://relative.db`, `sqlite:///absolute.db` or
     /// `sqlite::memory:`.
