@@ -145,3 +145,80 @@ fn any_db_opens_postgres_from_a_url() -> R {
         .execute()?;
     through_any(&mut db)
 }
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Acct {
+    id: i64,
+    bal: i64,
+}
+
+fn acct(id: i64, bal: i64) -> Acct {
+    Acct { id, bal }
+}
+
+/// `atomic` on every backend.
+mod atomic {
+    use super::*;
+
+    on_each_backend! {
+        fn atomic_commits_on_ok_and_rolls_back_on_err_or_panic(conn) -> R {
+            use orm_core::Atomic;
+            Acct::create_table(&conn)?;
+            conn.atomic(|tx| {
+                acct(1, 100).insert(tx)?;
+                acct(2, 50).insert(tx)?;
+                Ok(())
+            })?;
+            let failed: orm_core::Result<()> = conn.atomic(|tx| {
+                acct(3, 1).insert(tx)?;
+                Err(Error::NotFound { model: "Acct", table: "acct", key: "test".into() })
+            });
+            assert!(failed.is_err());
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = conn.atomic(|tx| -> orm_core::Result<()> {
+                    acct(4, 1).insert(tx)?;
+                    panic!("in the block");
+                });
+            }));
+            assert!(panicked.is_err());
+            assert_eq!(Acct::all(&conn)?, [acct(1, 100), acct(2, 50)]);
+            // Nested: a savepoint; the inner failure undoes only the inner block.
+            conn.atomic(|tx| {
+                acct(5, 5).insert(tx)?;
+                let inner = tx.atomic(|tx| {
+                    acct(6, 6).insert(tx)?;
+                    acct(1, 0).insert(tx) // duplicate key
+                });
+                assert!(inner.is_err());
+                tx.atomic(|tx| acct(7, 7).insert(tx))?;
+                Ok(())
+            })?;
+            let ids: Vec<i64> = Acct::all(&conn)?.iter().map(|a| a.id).collect();
+            assert_eq!(ids, [1, 2, 5, 7]);
+            // The connection is usable afterwards, outside any transaction.
+            acct(8, 8).insert(&conn)?;
+            assert_eq!(Acct::query().count(&conn)?, 5);
+            Ok(())
+        }
+
+        fn atomic_is_never_ok_unless_committed(conn) -> R {
+            use orm_core::Atomic;
+            Acct::create_table(&conn)?;
+            // An ignored failure inside the block: SQLite goes on and commits;
+            // PostgreSQL has aborted the transaction, so the block is an error
+            // and nothing is kept. Either way `Ok` means committed.
+            let r = conn.atomic(|tx| {
+                acct(10, 100).insert(tx)?;
+                let _ = acct(10, 100).insert(tx); // duplicate, ignored
+                Ok(())
+            });
+            let kept = Acct::all(&conn)?;
+            match r {
+                Ok(()) => assert_eq!(kept, [acct(10, 100)]),
+                Err(_) => assert!(kept.is_empty()),
+            }
+            assert_eq!(r.is_ok(), !kept.is_empty());
+            Ok(())
+        }
+    }
+}

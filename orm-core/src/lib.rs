@@ -104,6 +104,7 @@
 extern crate self as orm_core;
 
 mod any;
+mod atomic;
 mod backend;
 mod constraint;
 mod error;
@@ -127,6 +128,7 @@ mod types;
 mod value;
 
 pub use any::AnyDb;
+pub use atomic::Atomic;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
 pub use backend::{Db, Row};

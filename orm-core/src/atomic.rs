@@ -1,0 +1,119 @@
+//! `atomic`: Django's name for a block that commits as a whole or not at all,
+//! on every connection of both backends.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::backend::{Conn, Db};
+use crate::error::{Error, Result};
+
+/// Runs a closure in a transaction on any connection: `conn.atomic(|tx| ...)`.
+/// In scope with `use orm_core::Atomic` (or `use orm_core::*`).
+///
+/// Committed when the closure returns `Ok`; rolled back when it returns `Err`
+/// or panics. Inside another `atomic` (or a transaction of your own) it is a
+/// savepoint: an inner failure undoes only the inner block. `Ok` always means
+/// committed: on PostgreSQL a statement that failed inside the block (its
+/// error ignored) has aborted the transaction, which is then rolled back and
+/// reported as [`Error::TransactionAborted`]; on SQLite, a transaction the
+/// database ended by itself (after an I/O or disk-full error) is an error too.
+///
+/// ```
+/// use orm_core::{Atomic, Model};
+/// #[derive(Model, Debug, PartialEq)] struct Acct { id: i64, bal: i64 }
+///
+/// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+/// Acct::create_table(&conn)?;
+/// conn.atomic(|tx| {
+///     Acct { id: 1, bal: 100 }.insert(tx)?;
+///     // A nested block is a savepoint: its failure undoes only itself.
+///     let inner = tx.atomic(|tx| {
+///         Acct { id: 2, bal: 5 }.insert(tx)?;
+///         Acct { id: 1, bal: 0 }.insert(tx) // duplicate key: fails
+///     });
+///     assert!(inner.is_err());
+///     Ok(())
+/// })?;
+/// assert_eq!(Acct::all(&conn)?, [Acct { id: 1, bal: 100 }]);
+/// # Ok::<(), orm_core::Error>(())
+/// ```
+pub trait Atomic: Db {
+    /// Runs `f` in a transaction (a savepoint when one is open already).
+    fn atomic<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        match self.__conn() {
+            Conn::Sqlite(conn) => sqlite(conn, || f(self)),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(pg) => pg.transaction(|_| f(self)),
+        }
+    }
+}
+
+impl<D: Db + ?Sized> Atomic for D {}
+
+/// Savepoint names, unique within the process.
+static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
+
+/// Undoes the block unless it finished: after an `Err` or a panic.
+struct Undo<'c> {
+    conn: &'c rusqlite::Connection,
+    savepoint: Option<String>,
+    done: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // The block's own error (or panic) is what the caller sees; a failed
+        // rollback leaves SQLite's transaction as it is, which the next
+        // `atomic` or the pool's check then finds.
+        let _ = match &self.savepoint {
+            Some(name) => self
+                .conn
+                .execute_batch(&format!("ROLLBACK TO \"{name}\"; RELEASE \"{name}\"")),
+            None if !self.conn.is_autocommit() => self.conn.execute_batch("ROLLBACK"),
+            None => Ok(()),
+        };
+    }
+}
+
+fn sqlite<T>(conn: &rusqlite::Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let savepoint = if conn.is_autocommit() {
+        conn.execute_batch("BEGIN")?;
+        None
+    } else {
+        let name = format!("orm_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
+        conn.execute_batch(&format!("SAVEPOINT \"{name}\""))?;
+        Some(name)
+    };
+    let mut undo = Undo {
+        conn,
+        savepoint,
+        done: false,
+    };
+    let out = f()?;
+    match &undo.savepoint {
+        Some(name) => conn.execute_batch(&format!("RELEASE \"{name}\""))?,
+        None => {
+            if conn.is_autocommit() {
+                // SQLite rolled the transaction back by itself (an I/O or
+                // disk-full error inside the block, its error ignored).
+                undo.done = true;
+                return Err(Error::Query {
+                    model: "atomic",
+                    table: "(transaction)",
+                    source: crate::DbError::Sqlite(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                        Some(
+                            "the transaction was rolled back by SQLite before the block ended"
+                                .into(),
+                        ),
+                    )),
+                });
+            }
+            conn.execute_batch("COMMIT")?;
+        }
+    }
+    undo.done = true;
+    Ok(out)
+}
