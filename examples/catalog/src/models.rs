@@ -1,6 +1,21 @@
 //! The catalog's tables.
 
+use orm_core::migrate::{Migrations, TableDef};
 use orm_core::{ForeignKey, Model};
+
+/// The migrations in `migrations/`, embedded when the crate is built (the
+/// build script rebuilds it when a file is added). The server applies the
+/// pending ones at start-up.
+pub static MIGRATIONS: Migrations = orm_core::migrations!("migrations");
+
+/// Every model, for `manage makemigrations` (`src/bin/manage.rs`).
+pub fn tables() -> Vec<TableDef> {
+    vec![
+        TableDef::of::<Category>(),
+        TableDef::of::<Product>(),
+        TableDef::of::<Review>(),
+    ]
+}
 
 /// A shelf of the shop.
 #[derive(Model, Debug, Clone, PartialEq)]

@@ -109,13 +109,12 @@ const OPINIONS: [(i64, &str); 5] = [
     (5, "Excellent. Exactly as described."),
 ];
 
-/// Creates the tables, then writes the demo data if there is no category
-/// yet; whether it wrote it. The check and the writes share one `IMMEDIATE`
-/// transaction, so two processes starting on one new file cannot both seed.
+/// Applies the pending migrations, then writes the demo data if there is no
+/// category yet; whether it wrote it. The check and the writes share one
+/// `IMMEDIATE` transaction, so two processes starting on one new file cannot
+/// both seed (nor both migrate: each migration takes the write lock first).
 pub fn seed_if_empty(conn: &mut Connection) -> orm_core::Result<bool> {
-    Category::create_table(conn)?;
-    Product::create_table(conn)?;
-    Review::create_table(conn)?;
+    crate::models::MIGRATIONS.apply(&*conn)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if Category::query().exists(&tx)? {
         return Ok(false);
