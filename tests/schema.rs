@@ -477,7 +477,7 @@ on_each_backend! {
         ] {
             assert!(message.contains(line), "{line}\nnot in\n{message}");
         }
-        assert!(message.contains(&format!("- column `open` has default none, the field {default}")), "{message}");
+        assert!(message.contains(&format!("- column `open` has no default, the field's is {default}")), "{message}");
         // create_table adds the indexes to the existing table; the rest needs
         // the table rebuilt.
         Issue::create_table(&conn)?;

@@ -347,8 +347,16 @@ impl DbError {
                 ) {
                     return None;
                 }
-                // `UNIQUE constraint failed: issues.project_id, issues.number`
+                // `UNIQUE constraint failed: issues.project_id, issues.number`,
+                // or `...: index 'name'` for an index on expressions.
                 let listed = msg.as_deref().and_then(|m| m.split_once("failed: "));
+                let index = listed.and_then(|(_, l)| l.strip_prefix("index '")?.strip_suffix('\''));
+                if let Some(index) = index {
+                    return Some(UniqueViolation {
+                        constraint: Some(index.to_owned()),
+                        columns: Vec::new(),
+                    });
+                }
                 let columns = listed.map_or_else(Vec::new, |(_, list)| {
                     list.split(", ")
                         .map(|c| c.split_once('.').map_or(c, |(_, c)| c).to_owned())
