@@ -393,6 +393,16 @@ on_each_backend! {
         assert_eq!(authors.iter().map(|u| u.as_ref().map(|u| u.id)).collect::<Vec<_>>(), [Some(2), None]);
         let g = Comment::fields();
         assert_eq!(Comment::query().filter(g.written_by.is_null()).count(&conn)?, 1);
+        // Joins, relation filters, annotations and projections too.
+        let joined: Vec<(Comment, Option<User>)> = Comment::query().join(g.written_by).all(&conn)?;
+        assert_eq!(joined.iter().map(|(_, u)| u.as_ref().map(|u| u.id)).collect::<Vec<_>>(), [Some(2), None]);
+        let commenters = User::query().filter(User::COMMENTS.exists()).all(&conn)?;
+        assert_eq!(ids(&commenters), [2]);
+        let counted = Project::query().annotate(Project::ISSUES.count()).all(&conn)?;
+        assert_eq!(counted.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [2, 1]);
+        let titles: Vec<(i64, String)> =
+            Issue::query().filter(f.project.has(Project::fields().name.eq("p2"))).select((f.id, f.title)).all(&conn)?;
+        assert_eq!(titles, [(3, "renamed".to_string())]);
 
         // A table with the field's name instead of the column's.
         conn.exec("DROP TABLE comment")?;
