@@ -337,6 +337,27 @@ on_each_backend! {
         Ok(())
     }
 
+    fn a_violated_constraint_is_found_by_name_not_by_reading_the_message(conn) -> R {
+        // A comma in a column's name: the database's message alone is ambiguous.
+        #[derive(Model, Debug)]
+        #[model(unique(first, second))]
+        struct Odd {
+            id: i64,
+            #[column(name = "a, b")]
+            first: i64,
+            #[column(name = "c")]
+            second: i64,
+        }
+        Odd::create_table(&conn)?;
+        Odd { id: 1, first: 1, second: 1 }.insert(&conn)?;
+        let twin = Odd { id: 2, first: 1, second: 1 };
+        match twin.insert(&conn).unwrap_err() {
+            Error::UniqueViolation { columns, .. } => assert_eq!(&columns[..], ["a, b", "c"]),
+            other => panic!("expected a unique violation, got {other:?}"),
+        }
+        Ok(())
+    }
+
     fn defaults_fill_columns_a_raw_insert_leaves_out(conn) -> R {
         tracker(&conn)?;
         conn.exec(

@@ -259,9 +259,11 @@ impl Error {
 
 /// What a unique violation says about itself.
 pub(crate) struct UniqueViolation {
-    /// PostgreSQL's name of the violated constraint.
+    /// The violated constraint's name, where the database gives it.
     pub(crate) constraint: Option<String>,
-    /// The columns the message lists.
+    /// SQLite's list of the constraint's columns: `t.a, t.b`.
+    pub(crate) listed: Option<String>,
+    /// The columns the message lists, read as well as its text allows.
     pub(crate) columns: Vec<String>,
 }
 
@@ -354,6 +356,7 @@ impl DbError {
                 if let Some(index) = index {
                     return Some(UniqueViolation {
                         constraint: Some(index.to_owned()),
+                        listed: None,
                         columns: Vec::new(),
                     });
                 }
@@ -364,6 +367,7 @@ impl DbError {
                 });
                 Some(UniqueViolation {
                     constraint: None,
+                    listed: listed.map(|(_, list)| list.to_owned()),
                     columns,
                 })
             }
@@ -386,6 +390,7 @@ impl DbError {
                     });
                 Some(UniqueViolation {
                     constraint: db.constraint().map(str::to_owned),
+                    listed: None,
                     columns,
                 })
             }
