@@ -337,6 +337,27 @@ on_each_backend! {
         Ok(())
     }
 
+    fn a_violated_constraint_is_found_by_name_not_by_reading_the_message(conn) -> R {
+        // A comma in a column's name: the database's message alone is ambiguous.
+        #[derive(Model, Debug)]
+        #[model(unique(first, second))]
+        struct Odd {
+            id: i64,
+            #[column(name = "a, b")]
+            first: i64,
+            #[column(name = "c")]
+            second: i64,
+        }
+        Odd::create_table(&conn)?;
+        Odd { id: 1, first: 1, second: 1 }.insert(&conn)?;
+        let twin = Odd { id: 2, first: 1, second: 1 };
+        match twin.insert(&conn).unwrap_err() {
+            Error::UniqueViolation { columns, .. } => assert_eq!(&columns[..], ["a, b", "c"]),
+            other => panic!("expected a unique violation, got {other:?}"),
+        }
+        Ok(())
+    }
+
     fn defaults_fill_columns_a_raw_insert_leaves_out(conn) -> R {
         tracker(&conn)?;
         conn.exec(
@@ -393,6 +414,16 @@ on_each_backend! {
         assert_eq!(authors.iter().map(|u| u.as_ref().map(|u| u.id)).collect::<Vec<_>>(), [Some(2), None]);
         let g = Comment::fields();
         assert_eq!(Comment::query().filter(g.written_by.is_null()).count(&conn)?, 1);
+        // Joins, relation filters, annotations and projections too.
+        let joined: Vec<(Comment, Option<User>)> = Comment::query().join(g.written_by).all(&conn)?;
+        assert_eq!(joined.iter().map(|(_, u)| u.as_ref().map(|u| u.id)).collect::<Vec<_>>(), [Some(2), None]);
+        let commenters = User::query().filter(User::COMMENTS.exists()).all(&conn)?;
+        assert_eq!(ids(&commenters), [2]);
+        let counted = Project::query().annotate(Project::ISSUES.count()).all(&conn)?;
+        assert_eq!(counted.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [2, 1]);
+        let titles: Vec<(i64, String)> =
+            Issue::query().filter(f.project.has(Project::fields().name.eq("p2"))).select((f.id, f.title)).all(&conn)?;
+        assert_eq!(titles, [(3, "renamed".to_string())]);
 
         // A table with the field's name instead of the column's.
         conn.exec("DROP TABLE comment")?;
@@ -477,7 +508,7 @@ on_each_backend! {
         ] {
             assert!(message.contains(line), "{line}\nnot in\n{message}");
         }
-        assert!(message.contains(&format!("- column `open` has default none, the field {default}")), "{message}");
+        assert!(message.contains(&format!("- column `open` has no default, the field's is {default}")), "{message}");
         // create_table adds the indexes to the existing table; the rest needs
         // the table rebuilt.
         Issue::create_table(&conn)?;

@@ -259,9 +259,11 @@ impl Error {
 
 /// What a unique violation says about itself.
 pub(crate) struct UniqueViolation {
-    /// PostgreSQL's name of the violated constraint.
+    /// The violated constraint's name, where the database gives it.
     pub(crate) constraint: Option<String>,
-    /// The columns the message lists.
+    /// SQLite's list of the constraint's columns: `t.a, t.b`.
+    pub(crate) listed: Option<String>,
+    /// The columns the message lists, read as well as its text allows.
     pub(crate) columns: Vec<String>,
 }
 
@@ -347,8 +349,17 @@ impl DbError {
                 ) {
                     return None;
                 }
-                // `UNIQUE constraint failed: issues.project_id, issues.number`
+                // `UNIQUE constraint failed: issues.project_id, issues.number`,
+                // or `...: index 'name'` for an index on expressions.
                 let listed = msg.as_deref().and_then(|m| m.split_once("failed: "));
+                let index = listed.and_then(|(_, l)| l.strip_prefix("index '")?.strip_suffix('\''));
+                if let Some(index) = index {
+                    return Some(UniqueViolation {
+                        constraint: Some(index.to_owned()),
+                        listed: None,
+                        columns: Vec::new(),
+                    });
+                }
                 let columns = listed.map_or_else(Vec::new, |(_, list)| {
                     list.split(", ")
                         .map(|c| c.split_once('.').map_or(c, |(_, c)| c).to_owned())
@@ -356,6 +367,7 @@ impl DbError {
                 });
                 Some(UniqueViolation {
                     constraint: None,
+                    listed: listed.map(|(_, list)| list.to_owned()),
                     columns,
                 })
             }
@@ -378,6 +390,7 @@ impl DbError {
                     });
                 Some(UniqueViolation {
                     constraint: db.constraint().map(str::to_owned),
+                    listed: None,
                     columns,
                 })
             }

@@ -200,15 +200,21 @@ impl fmt::Display for Difference {
                 column,
                 expected,
                 found,
-            } => {
-                let or_none = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".into());
-                write!(
+            } => match (found, expected) {
+                (None, Some(e)) => {
+                    write!(f, "column `{column}` has no default, the field's is {e}")
+                }
+                (Some(found), None) => write!(
                     f,
-                    "column `{column}` has default {}, the field {}",
-                    or_none(found),
-                    or_none(expected)
-                )
-            }
+                    "column `{column}` has default {found}, the field has none"
+                ),
+                (found, expected) => write!(
+                    f,
+                    "column `{column}` has default {}, the field's is {}",
+                    found.as_deref().unwrap_or("-"),
+                    expected.as_deref().unwrap_or("-")
+                ),
+            },
             Difference::OnDelete {
                 column,
                 expected,

@@ -1,6 +1,7 @@
 //! The derive's attributes, parsed with `parse_nested_meta`.
 
 use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, LitStr, Meta, Path};
 
 use crate::ctxt::Ctxt;
@@ -327,26 +328,26 @@ fn index_list(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Index
         skip_value(meta);
         return Ok(None);
     }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let listed = Punctuated::<Expr, syn::Token![,]>::parse_terminated(&content)?;
     let mut fields = Vec::new();
-    meta.parse_nested_meta(|field| {
-        match field.path.get_ident() {
-            Some(ident) if field.input.is_empty() || field.input.peek(syn::Token![,]) => {
-                fields.push(ident.clone());
+    let empty = listed.is_empty();
+    for expr in listed {
+        match &expr {
+            Expr::Path(p) if p.qself.is_none() && p.path.get_ident().is_some() => {
+                fields.extend(p.path.get_ident().cloned());
             }
-            _ => {
-                cx.error_at(
-                    &field.path,
-                    format!(
-                        "expected a field name in `{key}(...)`, as in `{key}(project, number)`"
-                    ),
-                );
-                skip_value(&field);
-            }
+            _ => cx.error_at(
+                &expr,
+                format!("expected a field name in `{key}(...)`, as in `{key}(project, number)`"),
+            ),
         }
-        Ok(())
-    })?;
-    if fields.is_empty() {
+    }
+    if empty {
         cx.error_at(&meta.path, format!("`{key}(...)` needs at least one field"));
+    }
+    if fields.is_empty() {
         return Ok(None);
     }
     Ok(Some(IndexList {

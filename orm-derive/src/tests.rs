@@ -69,3 +69,68 @@ fn non_structs_are_rejected_without_panicking() {
         assert!(out.contains("compile_error"), "{out}");
     }
 }
+
+#[test]
+fn malformed_schema_attributes_are_errors_not_panics() {
+    let out = expand(quote! {
+        #[model(unique, index(), unique("a"), index(a = 1), unique(nope, nope))]
+        struct Issue {
+            id: i64,
+            #[column]
+            a: i64,
+            #[column = "x"]
+            b: i64,
+            #[column(unique = 1, index(x), default = 1e999, name = "")]
+            c: f64,
+            #[column(default = -true)]
+            d: bool,
+            #[column(default = 99999999999999999999999)]
+            e: i64,
+            #[column(default = f())]
+            g: i64,
+            #[column(name = "a")]
+            h: i64,
+            #[foreign_key(on_delete = 3)]
+            p: ForeignKey<Project>,
+        }
+    });
+    // Every mistake once, the rest of each attribute still read.
+    assert_eq!(out.matches("compile_error").count(), 17, "{out}");
+    assert!(
+        out.contains("`index(...)` needs at least one field"),
+        "{out}"
+    );
+    assert!(
+        out.contains("expected a field name in `unique(...)`"),
+        "{out}"
+    );
+    assert!(out.contains("`Issue` has no field `nope`"), "{out}");
+    assert!(out.contains("impl :: orm_core :: Model for Issue"), "{out}");
+}
+
+#[test]
+fn schema_attributes_expand_into_the_metadata() {
+    let out = expand(quote! {
+        #[model(unique(project, number))]
+        struct Issue {
+            id: i64,
+            #[foreign_key(on_delete = "cascade")]
+            #[column(name = "proj")]
+            project: ForeignKey<Project>,
+            #[column(index, default = -3)]
+            number: i64,
+        }
+    });
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(out.contains("\"proj\""), "{out}");
+    assert!(out.contains("OnDelete :: Cascade"), "{out}");
+    assert!(out.contains("Literal :: Integer (- 3i64)"), "{out}");
+    assert!(
+        out.contains("Index :: __new (& [\"proj\" , \"number\"] , true)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Index :: __new (& [\"number\"] , false)"),
+        "{out}"
+    );
+}

@@ -187,18 +187,22 @@ impl Ctx {
     }
 
     /// The columns of a violated unique constraint: those of the model's
-    /// unique index PostgreSQL names, else those the database's message lists.
+    /// unique index the database names (PostgreSQL) or lists (SQLite:
+    /// `t.a, t.b`, which a comma in a column's name would make ambiguous),
+    /// else those read from its message.
     fn unique_columns(&self, violated: UniqueViolation) -> Vec<String> {
-        violated
-            .constraint
-            .and_then(|name| {
-                self.indexes
-                    .iter()
-                    .find(|i| i.unique() && i.name(self.table) == name)
-            })
-            .map_or(violated.columns, |i| {
-                i.columns().iter().map(|&c| c.to_owned()).collect()
-            })
+        let table = self.table;
+        let declared = self.indexes.iter().filter(|i| i.unique()).find(|i| {
+            violated.constraint.as_deref() == Some(&i.name(table))
+                || violated.listed.as_deref().is_some_and(|listed| {
+                    let columns: Vec<String> =
+                        i.columns().iter().map(|c| format!("{table}.{c}")).collect();
+                    listed == columns.join(", ")
+                })
+        });
+        declared.map_or(violated.columns, |i| {
+            i.columns().iter().map(|&c| c.to_owned()).collect()
+        })
     }
 
     /// A value of column `index` that does not fit its field.
