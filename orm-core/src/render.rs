@@ -515,6 +515,59 @@ impl<'q> Writer<'q> {
         });
     }
 
+    /// ` WHERE <filter>` of a select over the whole table. On SQLite, a filter
+    /// that is a relation's `any`/`exists` alone, without a window, is written
+    /// `key IN (SELECT ...)`: SQLite runs that sub-select once, where it runs
+    /// an `EXISTS` once per row, each probing the relation's index and reading
+    /// its table row (10x on 10,000 parents in the benchmark). With a window
+    /// or other conditions, `EXISTS` stays: it stops early, and `IN` would
+    /// read the whole related table for a few rows.
+    fn whole_table_filter(&mut self, table: &Table, shape: &'q Shape) {
+        let (Dialect::Sqlite, false, Some(Expr::Exists(sub))) =
+            (self.dialect, shape.is_windowed(), &shape.filter)
+        else {
+            return self.filter(" WHERE ", "t", table, shape);
+        };
+        let junction = match sub.via {
+            Via::Forward { .. } => return self.filter(" WHERE ", "t", table, shape),
+            Via::Reverse { .. } => None,
+            Via::Through(j) => Some(j),
+        };
+        let a = self.sub_alias();
+        // The related rows' column that holds the outer row's key.
+        let (key_alias, key) = match (sub.via, junction) {
+            (Via::Reverse { fk }, _) => (a.clone(), sub.table.columns[fk].name()),
+            (_, Some(j)) => (format!("{a}j"), j.near),
+            _ => return self.filter(" WHERE ", "t", table, shape),
+        };
+        self.push(" WHERE ");
+        self.column("t", table.key_column());
+        self.push(" IN (SELECT ");
+        self.column(&key_alias, key);
+        self.push(" FROM ");
+        if let Some(j) = junction {
+            self.table(j.table, &key_alias);
+            self.push(" JOIN ");
+            self.table(sub.table.name, &a);
+            self.push(" ON ");
+            self.column(&a, sub.table.key_column());
+            self.push(" = ");
+            self.column(&key_alias, j.far);
+        } else {
+            self.table(sub.table.name, &a);
+        }
+        // No NULL in the list: `key IN (...)` is then true or false, never
+        // NULL, as the `EXISTS` it stands for.
+        self.push(" WHERE ");
+        self.column(&key_alias, key);
+        self.push(" IS NOT NULL");
+        if let Some(filter) = &sub.filter {
+            self.push(" AND ");
+            self.expr(&a, &sub.table, filter);
+        }
+        self.push(")");
+    }
+
     /// A fresh alias for a sub-select.
     fn sub_alias(&mut self) -> String {
         self.subs += 1;
@@ -1078,7 +1131,7 @@ fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
             w.push(" FROM ");
             w.table(table.name, "t");
             w.joins("t", table, &shape.extras);
-            w.filter(" WHERE ", "t", table, shape);
+            w.whole_table_filter(table, shape);
             w.push(" ORDER BY ");
             w.order("t", table, &shape.order);
             w.limit(shape);
@@ -1101,7 +1154,7 @@ fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
         Projection::Count => {
             w.push("SELECT count(*) FROM ");
             w.table(table.name, "t");
-            w.filter(" WHERE ", "t", table, shape);
+            w.whole_table_filter(table, shape);
         }
         Projection::Exists => {
             w.push("SELECT EXISTS (SELECT 1 FROM ");

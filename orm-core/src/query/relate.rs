@@ -443,10 +443,18 @@ where
                 key: "(a joined row the statement did not select)".into(),
             });
         };
-        let found = !matches!(row.value(base + F::Target::PRIMARY_KEY), Ok(Value::Null));
-        if found {
-            let parent = <F::Target as crate::__private::ModelImpl>::__from_row_at(row, base)?;
-            return Ok(F::found(parent));
+        // The parent is read first: a row found (the common case) costs one
+        // read of each column. Only when that fails, or when the key type
+        // itself could read a NULL, is the key looked at: a NULL there means
+        // no parent row.
+        let key_at = base + F::Target::PRIMARY_KEY;
+        let null_key = || matches!(row.value(key_at), Ok(Value::Null));
+        if !(<<F::Target as Model>::Key as crate::SqlType>::NULLABLE && null_key()) {
+            match <F::Target as crate::__private::ModelImpl>::__from_row_at(row, base) {
+                Ok(parent) => return Ok(F::found(parent)),
+                Err(e) if !null_key() => return Err(e),
+                Err(_) => {}
+            }
         }
         // No parent row: a NULL key (fine for an `Option`), or one that
         // dangles, which is an error as for `prefetch_<field>`.
