@@ -247,6 +247,31 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
     let mut ops = Vec::new();
     let mut state = old.clone();
     let mut seen = Vec::new();
+    for model in models {
+        if let Some(from) = &model.renamed_from {
+            let kept = |name: &str| {
+                models.iter().any(|m| {
+                    m.name == name
+                        && m.renamed_from
+                            .as_ref()
+                            .is_none_or(|f| f == name || !old.tables.contains_key(f))
+                })
+            };
+            if onto_a_name_in_use(
+                from,
+                &model.name,
+                |name| old.tables.contains_key(name),
+                kept,
+            ) {
+                return Err(Refusal(format!(
+                    "table `{}` is renamed from `{from}` while the table `{}` it replaces \
+                     is dropped or renamed in the same migration: drop or rename the old `{}` \
+                     in one migration (without this rename), then rename `{from}` in the next",
+                    model.name, model.name, model.name
+                )));
+            }
+        }
+    }
     // Renamed tables first: the rest of the diff sees them by their new name.
     for model in models {
         if let Some(from) = &model.renamed_from {
@@ -322,11 +347,47 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
     Ok(ops)
 }
 
+/// Whether a rename `from` → `to` lands on a name the old schema still has
+/// for something the models no longer keep under it (dropped, renamed away,
+/// or swapped with `from`). Read as the rest of a diff reads names, it would
+/// change the old `to` in place and drop `from`, rows and all; so it is
+/// refused. `exists`: the old schema has the name; `kept`: the models keep
+/// the old one of that name under it (a stale hint is not a rename).
+fn onto_a_name_in_use(
+    from: &str,
+    to: &str,
+    exists: impl Fn(&str) -> bool,
+    kept: impl Fn(&str) -> bool,
+) -> bool {
+    from != to && exists(from) && exists(to) && !kept(from)
+}
+
 /// The changes to one table that exists in the state and in the models.
 fn table_diff(old: &TableDef, model: &TableDef) -> Result<Vec<Op>, Refusal> {
     let table = &model.name;
     let mut ops = Vec::new();
     let mut columns: Vec<ColumnDef> = old.columns.clone();
+    for column in &model.columns {
+        if let Some(from) = &column.renamed_from {
+            let kept = |name: &str| {
+                model.columns.iter().any(|c| {
+                    c.name == name
+                        && c.renamed_from
+                            .as_ref()
+                            .is_none_or(|f| f == name || old.column(f).is_none())
+                })
+            };
+            if onto_a_name_in_use(from, &column.name, |name| old.column(name).is_some(), kept) {
+                return Err(Refusal(format!(
+                    "column `{table}.{}` is renamed from `{from}` while the column `{}` it \
+                     replaces is dropped or renamed in the same migration: drop or rename the \
+                     old `{}` in one migration (without this rename), then rename `{from}` in \
+                     the next",
+                    column.name, column.name, column.name
+                )));
+            }
+        }
+    }
     // Renamed columns.
     for column in &model.columns {
         if let Some(from) = &column.renamed_from {
@@ -454,14 +515,15 @@ fn table_diff(old: &TableDef, model: &TableDef) -> Result<Vec<Op>, Refusal> {
         }
     }
     // Indexes that come, the foreign keys' own excepted (they come with
-    // their column).
+    // their column). A column that stops being a foreign key loses its own
+    // index with it: an index the model still declares on it comes again.
     for index in &model.indexes {
-        let own_fk = index.columns.len() == 1
-            && !index.unique
-            && model
-                .column(&index.columns[0])
-                .is_some_and(|c| c.references.is_some());
-        if !old_indexes.contains(index) && !own_fk {
+        let single = index.columns.len() == 1 && !index.unique;
+        let references = |c: Option<&ColumnDef>| c.is_some_and(|c| c.references.is_some());
+        let own_fk = single && references(model.column(&index.columns[0]));
+        let lost =
+            single && !own_fk && references(columns.iter().find(|c| c.name == index.columns[0]));
+        if (!old_indexes.contains(index) || lost) && !own_fk {
             ops.push(Op::AddIndex {
                 table: table.clone(),
                 index: index.clone(),
