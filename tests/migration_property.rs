@@ -1191,6 +1191,112 @@ mod found {
         )
     }
 
+    fn foreign_key(target: u8) -> NewColumn {
+        NewColumn {
+            name: 0,
+            ty: 0,
+            nullable: true,
+            default: None,
+            target: Some((target, 0)),
+            distinct: false,
+            no_nulls: false,
+            integral: false,
+        }
+    }
+
+    fn add_table(columns: Vec<NewColumn>) -> Change {
+        Change::AddTable {
+            name: 0,
+            auto_key: false,
+            columns,
+        }
+    }
+
+    /// Two new tables that reference each other: PostgreSQL cannot create
+    /// the first with a foreign key into the second, so it gains it after.
+    #[test]
+    fn new_tables_that_reference_each_other_are_created() -> Result<(), TestCaseError> {
+        let to_t1 = Change::AddColumn {
+            table: 0,
+            column: foreign_key(1),
+        };
+        on_each(
+            &[add_table(vec![]), add_table(vec![foreign_key(0)]), to_t1],
+            &[],
+        )
+    }
+
+    /// Two dropped tables that reference each other: PostgreSQL drops
+    /// neither while the other's foreign key depends on it.
+    #[test]
+    fn dropped_tables_that_reference_each_other_are_dropped() -> Result<(), TestCaseError> {
+        let drop_first = Change::DropTable {
+            table: 0,
+            drop_referencing: false,
+        };
+        on_each(
+            &[
+                add_table(vec![]),
+                add_table(vec![foreign_key(0)]),
+                add_table(vec![]),
+            ],
+            &[
+                vec![Change::AddColumn {
+                    table: 0,
+                    column: foreign_key(1),
+                }],
+                vec![drop_first.clone(), drop_first],
+            ],
+        )
+    }
+
+    /// `a_b`.`c` and `a`.`b_c` would both have PostgreSQL's foreign key
+    /// name `a_b_c_fkey`: left to PostgreSQL, the second got `a_b_c_fkey1`,
+    /// and a migration dropping it by name left it in place (and `check`
+    /// passed).
+    #[test]
+    fn foreign_keys_of_lookalike_names_stay_apart() {
+        fn on<B: Probe>(open: fn() -> B) {
+            let self_referencing = |name: &str, column: &str, references: bool| {
+                let mut t = table(name, &[column], None);
+                if references {
+                    t.columns[1].references = Some(Reference {
+                        table: name.into(),
+                        column: "id".into(),
+                        on_delete: OnDelete::NoAction,
+                    });
+                    t.indexes.push(IndexDef {
+                        columns: vec![column.into()],
+                        unique: false,
+                    });
+                }
+                t
+            };
+            let first = [
+                self_referencing("a_b", "c", true),
+                self_referencing("a", "b_c", true),
+            ];
+            let second = [
+                self_referencing("a_b", "c", true),
+                self_referencing("a", "b_c", false),
+            ];
+            let mut files = vec![Migration::new(
+                "0001",
+                migrate::make(&[], &first).unwrap().unwrap(),
+            )];
+            let next = migrate::make(&files, &second).unwrap().unwrap();
+            files.push(Migration::new("0002", next));
+            let db = open();
+            let migrations = migrate::Migrations::from_files(&files);
+            migrations.apply(&db).unwrap();
+            migrations.check(&db).unwrap();
+            assert_eq!(db.strings(B::SCHEMA[2]), ["a_b.c"], "{}", B::NAME);
+        }
+        on(backends::sqlite);
+        #[cfg(feature = "postgres")]
+        on(backends::postgres);
+    }
+
     fn table(name: &str, columns: &[&str], renamed_from: Option<&str>) -> TableDef {
         let column = |name: &str| ColumnDef {
             name: name.to_owned(),

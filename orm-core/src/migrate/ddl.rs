@@ -16,7 +16,14 @@ fn ident(name: &str) -> String {
     out
 }
 
-fn column_sql(dialect: Dialect, c: &ColumnDef, primary_key: bool, auto_key: bool) -> String {
+/// A column of `table` as `CREATE TABLE` and `ADD COLUMN` write it.
+fn column_sql(
+    dialect: Dialect,
+    table: &str,
+    c: &ColumnDef,
+    primary_key: bool,
+    auto_key: bool,
+) -> String {
     let mut out = ident(&c.name);
     out.push(' ');
     out.push_str(match dialect {
@@ -37,6 +44,13 @@ fn column_sql(dialect: Dialect, c: &ColumnDef, primary_key: bool, auto_key: bool
         out.push_str(&d.sql(dialect));
     }
     if let Some(r) = &c.references {
+        // Named as PostgreSQL would name it, but never `..._fkey1`: a name
+        // of its own choosing collides across tables (`a_b`.`c` and
+        // `a`.`b_c`), and a later `alter_column` finds the key by name.
+        if dialect == Dialect::Postgres {
+            out.push_str(" CONSTRAINT ");
+            out.push_str(&ident(&foreign_key_name(table, &c.name)));
+        }
         out.push_str(" REFERENCES ");
         out.push_str(&ident(&r.table));
         out.push_str(" (");
@@ -55,7 +69,7 @@ fn create_table_sql(dialect: Dialect, t: &TableDef, name: &str) -> String {
     let columns: Vec<String> = t
         .columns
         .iter()
-        .map(|c| column_sql(dialect, c, c.name == t.primary_key, t.auto_key))
+        .map(|c| column_sql(dialect, name, c, c.name == t.primary_key, t.auto_key))
         .collect();
     format!("CREATE TABLE {} ({})", ident(name), columns.join(", "))
 }
@@ -167,7 +181,7 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
                 out.push(format!(
                     "ALTER TABLE {} ADD COLUMN {}",
                     ident(table),
-                    column_sql(dialect, column, false, false)
+                    column_sql(dialect, table, column, false, false)
                 ));
                 if column.references.is_some() {
                     out.push(create_index_sql(table, &own_index(column)));
@@ -179,7 +193,7 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
             Dialect::Sqlite if column.references.is_none() => out.push(format!(
                 "ALTER TABLE {} ADD COLUMN {}",
                 ident(table),
-                column_sql(dialect, column, false, false)
+                column_sql(dialect, table, column, false, false)
             )),
             Dialect::Sqlite => rebuild(&mut out, table_before(table)?, table_after(table)?),
         },
@@ -213,8 +227,9 @@ fn own_index(column: &ColumnDef) -> IndexDef {
     }
 }
 
-/// The name PostgreSQL gives the foreign key of an inline `REFERENCES`:
-/// `<table>_<column>_fkey`; renames keep it so.
+/// The name of a foreign key on PostgreSQL, as it names an inline
+/// `REFERENCES` when the name is free: `<table>_<column>_fkey`; renames
+/// keep it so.
 fn foreign_key_name(table: &str, column: &str) -> String {
     format!("{table}_{column}_fkey")
 }

@@ -302,24 +302,51 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
             }
         }
     }
-    // New tables, each after the tables it references (when it can be).
+    // New tables, each after the tables it references. In a cycle, one is
+    // made without its foreign keys into the others (PostgreSQL cannot
+    // reference a table that does not exist yet) and gains them at the end.
+    let mut deferred = Vec::new();
     while !created.is_empty() {
-        let ready = created
-            .iter()
-            .position(|t| {
-                t.columns.iter().all(|c| {
-                    c.references.as_ref().is_none_or(|r| {
-                        r.table == t.name || !created.iter().any(|o| o.name == r.table)
-                    })
-                })
+        let ready = created.iter().position(|t| {
+            t.columns.iter().all(|c| {
+                c.references
+                    .as_ref()
+                    .is_none_or(|r| r.table == t.name || !created.iter().any(|o| o.name == r.table))
             })
-            .unwrap_or(0);
-        let table = created.remove(ready);
+        });
+        let mut table = created.remove(ready.unwrap_or(0));
+        if ready.is_none() {
+            let name = table.name.clone();
+            for column in &mut table.columns {
+                let later = column
+                    .references
+                    .as_ref()
+                    .is_some_and(|r| r.table != name && created.iter().any(|o| o.name == r.table));
+                if later {
+                    deferred.push(Op::AlterColumn {
+                        table: name.clone(),
+                        column: column.clone(),
+                    });
+                    column.references = None;
+                    let own = IndexDef {
+                        columns: vec![column.name.clone()],
+                        unique: false,
+                    };
+                    table.indexes.retain(|i| *i != own);
+                }
+            }
+        }
         let op = Op::CreateTable(table);
         state.apply(&op).map_err(Refusal)?;
         ops.push(op);
     }
-    // Dropped tables, those that reference others first.
+    for op in deferred {
+        state.apply(&op).map_err(Refusal)?;
+        ops.push(op);
+    }
+    // Dropped tables, those that reference others first. In a cycle, the
+    // other dropped tables' foreign keys into one go before it does
+    // (PostgreSQL drops no table a foreign key depends on).
     let mut dropped: Vec<String> = state
         .tables
         .keys()
@@ -327,19 +354,35 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
         .cloned()
         .collect();
     while !dropped.is_empty() {
-        let ready = dropped
-            .iter()
-            .position(|name| {
-                !dropped.iter().any(|other| {
-                    other != name
-                        && state.tables[other]
-                            .columns
-                            .iter()
-                            .any(|c| c.references.as_ref().is_some_and(|r| r.table == *name))
-                })
+        let ready = dropped.iter().position(|name| {
+            !dropped.iter().any(|other| {
+                other != name
+                    && state.tables[other]
+                        .columns
+                        .iter()
+                        .any(|c| c.references.as_ref().is_some_and(|r| r.table == *name))
             })
-            .unwrap_or(0);
-        let table = dropped.remove(ready);
+        });
+        let table = dropped.remove(ready.unwrap_or(0));
+        if ready.is_none() {
+            for other in &dropped {
+                let into: Vec<ColumnDef> = state.tables[other]
+                    .columns
+                    .iter()
+                    .filter(|c| c.references.as_ref().is_some_and(|r| r.table == table))
+                    .cloned()
+                    .collect();
+                for mut column in into {
+                    column.references = None;
+                    let op = Op::AlterColumn {
+                        table: other.clone(),
+                        column,
+                    };
+                    state.apply(&op).map_err(Refusal)?;
+                    ops.push(op);
+                }
+            }
+        }
         let op = Op::DropTable { table };
         state.apply(&op).map_err(Refusal)?;
         ops.push(op);
