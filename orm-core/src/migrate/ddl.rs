@@ -16,7 +16,14 @@ fn ident(name: &str) -> String {
     out
 }
 
-fn column_sql(dialect: Dialect, c: &ColumnDef, primary_key: bool, auto_key: bool) -> String {
+/// A column of `table` as `CREATE TABLE` and `ADD COLUMN` write it.
+fn column_sql(
+    dialect: Dialect,
+    table: &str,
+    c: &ColumnDef,
+    primary_key: bool,
+    auto_key: bool,
+) -> String {
     let mut out = ident(&c.name);
     out.push(' ');
     out.push_str(match dialect {
@@ -37,6 +44,13 @@ fn column_sql(dialect: Dialect, c: &ColumnDef, primary_key: bool, auto_key: bool
         out.push_str(&d.sql(dialect));
     }
     if let Some(r) = &c.references {
+        // Named as PostgreSQL would name it, but never `..._fkey1`: a name
+        // of its own choosing collides across tables (`a_b`.`c` and
+        // `a`.`b_c`), and a later `alter_column` finds the key by name.
+        if dialect == Dialect::Postgres {
+            out.push_str(" CONSTRAINT ");
+            out.push_str(&ident(&foreign_key_name(table, &c.name)));
+        }
         out.push_str(" REFERENCES ");
         out.push_str(&ident(&r.table));
         out.push_str(" (");
@@ -55,7 +69,7 @@ fn create_table_sql(dialect: Dialect, t: &TableDef, name: &str) -> String {
     let columns: Vec<String> = t
         .columns
         .iter()
-        .map(|c| column_sql(dialect, c, c.name == t.primary_key, t.auto_key))
+        .map(|c| column_sql(dialect, name, c, c.name == t.primary_key, t.auto_key))
         .collect();
     format!("CREATE TABLE {} ({})", ident(name), columns.join(", "))
 }
@@ -104,8 +118,16 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
                 ident(from),
                 ident(to)
             ));
-            // Index names carry the table's name.
-            for i in &table_before(from)?.indexes {
+            let old = table_before(from)?;
+            // Index names carry the table's name, and so do the names
+            // PostgreSQL gave the foreign keys (a later `alter_column` finds
+            // them by name).
+            if dialect == Dialect::Postgres {
+                for c in old.columns.iter().filter(|c| c.references.is_some()) {
+                    out.push(rename_foreign_key(to, (from, &c.name), (to, &c.name)));
+                }
+            }
+            for i in &old.indexes {
                 match dialect {
                     Dialect::Postgres => out.push(format!(
                         "ALTER INDEX {} RENAME TO {}",
@@ -128,6 +150,10 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
             ));
             let old = table_before(table)?;
             let new = table_after(table)?;
+            let references = old.column(from).is_some_and(|c| c.references.is_some());
+            if dialect == Dialect::Postgres && references {
+                out.push(rename_foreign_key(table, (table, from), (table, to)));
+            }
             for (i, j) in old.indexes.iter().zip(&new.indexes) {
                 if i.columns.contains(from) {
                     match dialect {
@@ -155,7 +181,7 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
                 out.push(format!(
                     "ALTER TABLE {} ADD COLUMN {}",
                     ident(table),
-                    column_sql(dialect, column, false, false)
+                    column_sql(dialect, table, column, false, false)
                 ));
                 if column.references.is_some() {
                     out.push(create_index_sql(table, &own_index(column)));
@@ -167,7 +193,7 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
             Dialect::Sqlite if column.references.is_none() => out.push(format!(
                 "ALTER TABLE {} ADD COLUMN {}",
                 ident(table),
-                column_sql(dialect, column, false, false)
+                column_sql(dialect, table, column, false, false)
             )),
             Dialect::Sqlite => rebuild(&mut out, table_before(table)?, table_after(table)?),
         },
@@ -201,10 +227,34 @@ fn own_index(column: &ColumnDef) -> IndexDef {
     }
 }
 
+/// The name of a foreign key on PostgreSQL, as it names an inline
+/// `REFERENCES` when the name is free: `<table>_<column>_fkey`; renames
+/// keep it so.
+fn foreign_key_name(table: &str, column: &str) -> String {
+    format!("{table}_{column}_fkey")
+}
+
+/// Renames the foreign key of `table` named after `before` (table, column)
+/// to the name of `after`.
+fn rename_foreign_key(table: &str, before: (&str, &str), after: (&str, &str)) -> String {
+    format!(
+        "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+        ident(table),
+        ident(&foreign_key_name(before.0, before.1)),
+        ident(&foreign_key_name(after.0, after.1))
+    )
+}
+
 /// PostgreSQL's in-place changes of one column.
 fn alter_postgres(out: &mut Vec<String>, table: &str, old: &ColumnDef, new: &ColumnDef) {
     let alter = format!("ALTER TABLE {} ", ident(table));
     let col = ident(&new.name);
+    let constraint = ident(&foreign_key_name(table, &new.name));
+    // The foreign key goes first: while it is there, the column keeps a
+    // type its parent's key can be compared with.
+    if old.references.is_some() && old.references != new.references {
+        out.push(format!("{alter}DROP CONSTRAINT IF EXISTS {constraint}"));
+    }
     if old.ty != new.ty {
         let ty = new.ty.postgres();
         out.push(format!(
@@ -227,12 +277,6 @@ fn alter_postgres(out: &mut Vec<String>, table: &str, old: &ColumnDef, new: &Col
         ));
     }
     if old.references != new.references {
-        // The constraint's name is the one PostgreSQL gives an inline
-        // `REFERENCES`: `<table>_<column>_fkey`.
-        let constraint = ident(&format!("{table}_{}_fkey", new.name));
-        if old.references.is_some() {
-            out.push(format!("{alter}DROP CONSTRAINT IF EXISTS {constraint}"));
-        }
         if let Some(r) = &new.references {
             let mut add = format!(
                 "{alter}ADD CONSTRAINT {constraint} FOREIGN KEY ({col}) REFERENCES {} ({})",

@@ -247,6 +247,31 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
     let mut ops = Vec::new();
     let mut state = old.clone();
     let mut seen = Vec::new();
+    for model in models {
+        if let Some(from) = &model.renamed_from {
+            let kept = |name: &str| {
+                models.iter().any(|m| {
+                    m.name == name
+                        && m.renamed_from
+                            .as_ref()
+                            .is_none_or(|f| f == name || !old.tables.contains_key(f))
+                })
+            };
+            if onto_a_name_in_use(
+                from,
+                &model.name,
+                |name| old.tables.contains_key(name),
+                kept,
+            ) {
+                return Err(Refusal(format!(
+                    "table `{}` is renamed from `{from}` while the table `{}` it replaces \
+                     is dropped or renamed in the same migration: drop or rename the old `{}` \
+                     in one migration (without this rename), then rename `{from}` in the next",
+                    model.name, model.name, model.name
+                )));
+            }
+        }
+    }
     // Renamed tables first: the rest of the diff sees them by their new name.
     for model in models {
         if let Some(from) = &model.renamed_from {
@@ -277,24 +302,51 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
             }
         }
     }
-    // New tables, each after the tables it references (when it can be).
+    // New tables, each after the tables it references. In a cycle, one is
+    // made without its foreign keys into the others (PostgreSQL cannot
+    // reference a table that does not exist yet) and gains them at the end.
+    let mut deferred = Vec::new();
     while !created.is_empty() {
-        let ready = created
-            .iter()
-            .position(|t| {
-                t.columns.iter().all(|c| {
-                    c.references.as_ref().is_none_or(|r| {
-                        r.table == t.name || !created.iter().any(|o| o.name == r.table)
-                    })
-                })
+        let ready = created.iter().position(|t| {
+            t.columns.iter().all(|c| {
+                c.references
+                    .as_ref()
+                    .is_none_or(|r| r.table == t.name || !created.iter().any(|o| o.name == r.table))
             })
-            .unwrap_or(0);
-        let table = created.remove(ready);
+        });
+        let mut table = created.remove(ready.unwrap_or(0));
+        if ready.is_none() {
+            let name = table.name.clone();
+            for column in &mut table.columns {
+                let later = column
+                    .references
+                    .as_ref()
+                    .is_some_and(|r| r.table != name && created.iter().any(|o| o.name == r.table));
+                if later {
+                    deferred.push(Op::AlterColumn {
+                        table: name.clone(),
+                        column: column.clone(),
+                    });
+                    column.references = None;
+                    let own = IndexDef {
+                        columns: vec![column.name.clone()],
+                        unique: false,
+                    };
+                    table.indexes.retain(|i| *i != own);
+                }
+            }
+        }
         let op = Op::CreateTable(table);
         state.apply(&op).map_err(Refusal)?;
         ops.push(op);
     }
-    // Dropped tables, those that reference others first.
+    for op in deferred {
+        state.apply(&op).map_err(Refusal)?;
+        ops.push(op);
+    }
+    // Dropped tables, those that reference others first. In a cycle, the
+    // other dropped tables' foreign keys into one go before it does
+    // (PostgreSQL drops no table a foreign key depends on).
     let mut dropped: Vec<String> = state
         .tables
         .keys()
@@ -302,19 +354,35 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
         .cloned()
         .collect();
     while !dropped.is_empty() {
-        let ready = dropped
-            .iter()
-            .position(|name| {
-                !dropped.iter().any(|other| {
-                    other != name
-                        && state.tables[other]
-                            .columns
-                            .iter()
-                            .any(|c| c.references.as_ref().is_some_and(|r| r.table == *name))
-                })
+        let ready = dropped.iter().position(|name| {
+            !dropped.iter().any(|other| {
+                other != name
+                    && state.tables[other]
+                        .columns
+                        .iter()
+                        .any(|c| c.references.as_ref().is_some_and(|r| r.table == *name))
             })
-            .unwrap_or(0);
-        let table = dropped.remove(ready);
+        });
+        let table = dropped.remove(ready.unwrap_or(0));
+        if ready.is_none() {
+            for other in &dropped {
+                let into: Vec<ColumnDef> = state.tables[other]
+                    .columns
+                    .iter()
+                    .filter(|c| c.references.as_ref().is_some_and(|r| r.table == table))
+                    .cloned()
+                    .collect();
+                for mut column in into {
+                    column.references = None;
+                    let op = Op::AlterColumn {
+                        table: other.clone(),
+                        column,
+                    };
+                    state.apply(&op).map_err(Refusal)?;
+                    ops.push(op);
+                }
+            }
+        }
         let op = Op::DropTable { table };
         state.apply(&op).map_err(Refusal)?;
         ops.push(op);
@@ -322,11 +390,47 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
     Ok(ops)
 }
 
+/// Whether a rename `from` → `to` lands on a name the old schema still has
+/// for something the models no longer keep under it (dropped, renamed away,
+/// or swapped with `from`). Read as the rest of a diff reads names, it would
+/// change the old `to` in place and drop `from`, rows and all; so it is
+/// refused. `exists`: the old schema has the name; `kept`: the models keep
+/// the old one of that name under it (a stale hint is not a rename).
+fn onto_a_name_in_use(
+    from: &str,
+    to: &str,
+    exists: impl Fn(&str) -> bool,
+    kept: impl Fn(&str) -> bool,
+) -> bool {
+    from != to && exists(from) && exists(to) && !kept(from)
+}
+
 /// The changes to one table that exists in the state and in the models.
 fn table_diff(old: &TableDef, model: &TableDef) -> Result<Vec<Op>, Refusal> {
     let table = &model.name;
     let mut ops = Vec::new();
     let mut columns: Vec<ColumnDef> = old.columns.clone();
+    for column in &model.columns {
+        if let Some(from) = &column.renamed_from {
+            let kept = |name: &str| {
+                model.columns.iter().any(|c| {
+                    c.name == name
+                        && c.renamed_from
+                            .as_ref()
+                            .is_none_or(|f| f == name || old.column(f).is_none())
+                })
+            };
+            if onto_a_name_in_use(from, &column.name, |name| old.column(name).is_some(), kept) {
+                return Err(Refusal(format!(
+                    "column `{table}.{}` is renamed from `{from}` while the column `{}` it \
+                     replaces is dropped or renamed in the same migration: drop or rename the \
+                     old `{}` in one migration (without this rename), then rename `{from}` in \
+                     the next",
+                    column.name, column.name, column.name
+                )));
+            }
+        }
+    }
     // Renamed columns.
     for column in &model.columns {
         if let Some(from) = &column.renamed_from {
@@ -454,14 +558,15 @@ fn table_diff(old: &TableDef, model: &TableDef) -> Result<Vec<Op>, Refusal> {
         }
     }
     // Indexes that come, the foreign keys' own excepted (they come with
-    // their column).
+    // their column). A column that stops being a foreign key loses its own
+    // index with it: an index the model still declares on it comes again.
     for index in &model.indexes {
-        let own_fk = index.columns.len() == 1
-            && !index.unique
-            && model
-                .column(&index.columns[0])
-                .is_some_and(|c| c.references.is_some());
-        if !old_indexes.contains(index) && !own_fk {
+        let single = index.columns.len() == 1 && !index.unique;
+        let references = |c: Option<&ColumnDef>| c.is_some_and(|c| c.references.is_some());
+        let own_fk = single && references(model.column(&index.columns[0]));
+        let lost =
+            single && !own_fk && references(columns.iter().find(|c| c.name == index.columns[0]));
+        if (!old_indexes.contains(index) || lost) && !own_fk {
             ops.push(Op::AddIndex {
                 table: table.clone(),
                 index: index.clone(),
