@@ -400,3 +400,19 @@ fn the_manage_command_writes_checks_and_applies() {
     assert_eq!(run(&second(), &["frobnicate"]), failure);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Review: a text default with a line break (a model's
+/// `#[column(default = "a\nb")]`) must survive `write` then `parse`: the
+/// file is read line by line.
+#[test]
+fn a_text_default_with_a_line_break_round_trips() {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Note {
+        id: i64,
+        #[column(default = "first line\nsecond line")]
+        body: String,
+    }
+    let ops = migrate::diff(&migrate::State::default(), &[TableDef::of::<Note>()]).unwrap();
+    let text = migrate::write(&ops);
+    assert_eq!(migrate::parse(&text), Ok(ops), "{text}");
+}
