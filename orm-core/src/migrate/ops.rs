@@ -261,6 +261,7 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
         }
     }
     let mut created = Vec::new();
+    let mut kept = Vec::new();
     for model in models {
         if seen.contains(&model.name) {
             return Err(Refusal(format!("two models use table `{}`", model.name)));
@@ -268,16 +269,12 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
         seen.push(model.name.clone());
         match state.tables.get(&model.name) {
             None => created.push(model.settled()),
-            Some(table) => {
-                let table = table.clone();
-                for op in table_diff(&table, model)? {
-                    state.apply(&op).map_err(Refusal)?;
-                    ops.push(op);
-                }
-            }
+            Some(_) => kept.push(model),
         }
     }
-    // New tables, each after the tables it references (when it can be).
+    // New tables first, each after the tables it references (when it can
+    // be): a column a kept table gains may reference one of them, and
+    // PostgreSQL checks that its table exists.
     while !created.is_empty() {
         let ready = created
             .iter()
@@ -293,6 +290,13 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
         let op = Op::CreateTable(table);
         state.apply(&op).map_err(Refusal)?;
         ops.push(op);
+    }
+    for model in kept {
+        let table = state.tables[&model.name].clone();
+        for op in table_diff(&table, model)? {
+            state.apply(&op).map_err(Refusal)?;
+            ops.push(op);
+        }
     }
     // Dropped tables, those that reference others first.
     let mut dropped: Vec<String> = state
