@@ -451,3 +451,50 @@ fn a_text_default_with_a_line_break_round_trips() {
     let text = migrate::write(&ops);
     assert_eq!(migrate::parse(&text), Ok(ops), "{text}");
 }
+
+/// Review: with foreign keys on, rebuilding a parent table (SQLite drops
+/// and recreates it) must keep the rows of a child whose key cascades.
+mod v5 {
+    use orm_core::{ForeignKey, Model};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "project")]
+    pub struct Project {
+        pub id: i64,
+        pub name: String,
+        pub note: Option<String>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "task")]
+    pub struct Task {
+        pub id: i64,
+        #[foreign_key(related_name = "tasks", on_delete = "cascade")]
+        pub project: ForeignKey<Project>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "project")]
+    pub struct ProjectAfter {
+        pub id: i64,
+        pub name: String,
+    }
+}
+
+#[test]
+fn a_rebuilt_parent_keeps_its_cascading_children_with_foreign_keys_on() -> R {
+    let conn = backends::sqlite();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    let before = [TableDef::of::<v5::Project>(), TableDef::of::<v5::Task>()];
+    let first = made(&[], &before, "0001");
+    migrate::Migrations::from_files(&[first.clone()]).apply(&conn)?;
+    v5::Project { id: 1, name: "a".into(), note: None }.insert(&conn)?;
+    v5::Task { id: 1, project: ForeignKey::new(1) }.insert(&conn)?;
+    let after = [TableDef::of::<v5::ProjectAfter>(), TableDef::of::<v5::Task>()];
+    let files = vec![first.clone(), made(&[first], &after, "0002")];
+    migrate::Migrations::from_files(&files).apply(&conn)?;
+    assert_eq!(v5::Task::all(&conn)?.len(), 1);
+    let on: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+    assert!(on, "foreign keys are on again");
+    Ok(())
+}
