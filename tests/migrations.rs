@@ -498,3 +498,45 @@ fn a_rebuilt_parent_keeps_its_cascading_children_with_foreign_keys_on() -> R {
     assert!(on, "foreign keys are on again");
     Ok(())
 }
+
+/// Review: a foreign key dropped from a column whose table and column names
+/// are long (PostgreSQL shortens the name it gives the constraint to 63
+/// bytes its own way, keeping `_fkey`).
+mod v6 {
+    use orm_core::{ForeignKey, Model};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "parent")]
+    pub struct Parent {
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "customer_subscription_invoice_line_item")]
+    pub struct Before {
+        pub id: i64,
+        #[foreign_key(related_name = "lines")]
+        pub billing_account_parent_reference: ForeignKey<Parent>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "customer_subscription_invoice_line_item")]
+    pub struct After {
+        pub id: i64,
+        pub billing_account_parent_reference_id: i64,
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_foreign_key_with_a_long_name_is_dropped_on_postgres() -> R {
+    let conn = backends::postgres();
+    let before = [TableDef::of::<v6::Parent>(), TableDef::of::<v6::Before>()];
+    let first = made(&[], &before, "0001");
+    let after = [TableDef::of::<v6::Parent>(), TableDef::of::<v6::After>()];
+    let files = vec![first.clone(), made(&[first], &after, "0002")];
+    migrate::Migrations::from_files(&files).apply(&conn)?;
+    // No foreign key any more: a value with no parent row is accepted.
+    v6::After { id: 1, billing_account_parent_reference_id: 99 }.insert(&conn)?;
+    Ok(())
+}
