@@ -522,4 +522,31 @@ on_each_backend! {
         assert_eq!(sql[0].matches("count(*)").count(), 1, "{}", sql[0]);
         Ok(())
     }
+
+    // Review: a join after a tuple of annotations. The parts tuple counts
+    // the pair as one part; the statement's extras list has one entry per
+    // annotation, so the join reader must not look its join up by part index.
+    fn a_join_after_an_annotation_pair_reads_its_own_key(conn) -> R {
+        shop(&conn)?;
+        let p = Product::fields();
+        // Product 2 (Dust) has no brand: its Option join must read `None`.
+        let rows: Vec<(Product, (u64, u64), Option<Brand>)> = Product::query()
+            .filter(p.id.eq(2))
+            .annotate((Product::TAGS.count(), Product::TAGS.count()))
+            .join(p.brand)
+            .all(&conn)?;
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].2, None);
+        // Two joins after the pair: the second (brand NULL) must not read
+        // the first's key (category 1, non-NULL) and report a missing parent.
+        let rows: Vec<(Product, (u64, u64), Category, Option<Brand>)> = Product::query()
+            .filter(p.id.eq(2))
+            .annotate((Product::TAGS.count(), Product::TAGS.count()))
+            .join(p.category)
+            .join(p.brand)
+            .all(&conn)?;
+        assert_eq!(rows[0].2.id, 1);
+        assert_eq!(rows[0].3, None);
+        Ok(())
+    }
 }

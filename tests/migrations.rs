@@ -120,8 +120,43 @@ fn seed_v1(conn: &impl Backend) -> R {
     Ok(())
 }
 
+/// Review: a model gains a foreign key to a model that is new in the same
+/// migration.
+mod v4 {
+    use orm_core::{ForeignKey, Model};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "project")]
+    pub struct Project {
+        pub id: i64,
+        pub name: String,
+        #[foreign_key(related_name = "projects")]
+        pub owner: Option<ForeignKey<Owner>>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Owner {
+        pub id: i64,
+    }
+}
+
 on_each_backend! {
+    // Review: the new column's foreign key needs its table created first.
+    fn a_new_foreign_key_to_a_new_table_applies(conn) -> R {
+        let models = [TableDef::of::<v1::Project>()];
+        let first = made(&[], &models, "0001_initial");
+        let files = vec![first.clone()];
+        migrate::Migrations::from_files(&files).apply(&conn)?;
+        let models = [TableDef::of::<v4::Project>(), TableDef::of::<v4::Owner>()];
+        let files = vec![first, made(&files, &models, "0002_owner")];
+        migrate::Migrations::from_files(&files).apply(&conn)?;
+        v4::Project::check_table(&conn)?;
+        v4::Owner::check_table(&conn)?;
+        Ok(())
+    }
+
     fn a_first_migration_creates_every_table(conn) -> R {
+
         let files = vec![made(&[], &first(), "0001_initial")];
         let migrations = migrate::Migrations::from_files(&files);
         assert_eq!(migrations.apply(&conn)?, ["0001_initial"]);
@@ -399,4 +434,109 @@ fn the_manage_command_writes_checks_and_applies() {
     assert_eq!(run(&second(), &["showmigrations"]), ok);
     assert_eq!(run(&second(), &["frobnicate"]), failure);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Review: a text default with a line break (a model's
+/// `#[column(default = "a\nb")]`) must survive `write` then `parse`: the
+/// file is read line by line.
+#[test]
+fn a_text_default_with_a_line_break_round_trips() {
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Note {
+        id: i64,
+        #[column(default = "first line\nsecond line")]
+        body: String,
+    }
+    let ops = migrate::diff(&migrate::State::default(), &[TableDef::of::<Note>()]).unwrap();
+    let text = migrate::write(&ops);
+    assert_eq!(migrate::parse(&text), Ok(ops), "{text}");
+}
+
+/// Review: with foreign keys on, rebuilding a parent table (SQLite drops
+/// and recreates it) must keep the rows of a child whose key cascades.
+mod v5 {
+    use orm_core::{ForeignKey, Model};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "project")]
+    pub struct Project {
+        pub id: i64,
+        pub name: String,
+        pub note: Option<String>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "task")]
+    pub struct Task {
+        pub id: i64,
+        #[foreign_key(related_name = "tasks", on_delete = "cascade")]
+        pub project: ForeignKey<Project>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "project")]
+    pub struct ProjectAfter {
+        pub id: i64,
+        pub name: String,
+    }
+}
+
+#[test]
+fn a_rebuilt_parent_keeps_its_cascading_children_with_foreign_keys_on() -> R {
+    let conn = backends::sqlite();
+    conn.pragma_update(None, "foreign_keys", true).unwrap();
+    let before = [TableDef::of::<v5::Project>(), TableDef::of::<v5::Task>()];
+    let first = made(&[], &before, "0001");
+    migrate::Migrations::from_files(&[first.clone()]).apply(&conn)?;
+    v5::Project { id: 1, name: "a".into(), note: None }.insert(&conn)?;
+    v5::Task { id: 1, project: ForeignKey::new(1) }.insert(&conn)?;
+    let after = [TableDef::of::<v5::ProjectAfter>(), TableDef::of::<v5::Task>()];
+    let files = vec![first.clone(), made(&[first], &after, "0002")];
+    migrate::Migrations::from_files(&files).apply(&conn)?;
+    assert_eq!(v5::Task::all(&conn)?.len(), 1);
+    let on: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+    assert!(on, "foreign keys are on again");
+    Ok(())
+}
+
+/// Review: a foreign key dropped from a column whose table and column names
+/// are long (PostgreSQL shortens the name it gives the constraint to 63
+/// bytes its own way, keeping `_fkey`).
+mod v6 {
+    use orm_core::{ForeignKey, Model};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "parent")]
+    pub struct Parent {
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "customer_subscription_invoice_line_item")]
+    pub struct Before {
+        pub id: i64,
+        #[foreign_key(related_name = "lines")]
+        pub billing_account_parent_reference: ForeignKey<Parent>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    #[model(table = "customer_subscription_invoice_line_item")]
+    pub struct After {
+        pub id: i64,
+        pub billing_account_parent_reference_id: i64,
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn a_foreign_key_with_a_long_name_is_dropped_on_postgres() -> R {
+    let conn = backends::postgres();
+    let before = [TableDef::of::<v6::Parent>(), TableDef::of::<v6::Before>()];
+    let first = made(&[], &before, "0001");
+    let after = [TableDef::of::<v6::Parent>(), TableDef::of::<v6::After>()];
+    let files = vec![first.clone(), made(&[first], &after, "0002")];
+    migrate::Migrations::from_files(&files).apply(&conn)?;
+    // No foreign key any more: a value with no parent row is accepted.
+    v6::After { id: 1, billing_account_parent_reference_id: 99 }.insert(&conn)?;
+    Ok(())
 }

@@ -286,6 +286,7 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
         }
     }
     let mut created = Vec::new();
+    let mut kept = Vec::new();
     for model in models {
         if seen.contains(&model.name) {
             return Err(Refusal(format!("two models use table `{}`", model.name)));
@@ -293,18 +294,14 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
         seen.push(model.name.clone());
         match state.tables.get(&model.name) {
             None => created.push(model.settled()),
-            Some(table) => {
-                let table = table.clone();
-                for op in table_diff(&table, model)? {
-                    state.apply(&op).map_err(Refusal)?;
-                    ops.push(op);
-                }
-            }
+            Some(_) => kept.push(model),
         }
     }
-    // New tables, each after the tables it references. In a cycle, one is
-    // made without its foreign keys into the others (PostgreSQL cannot
-    // reference a table that does not exist yet) and gains them at the end.
+    // New tables first (a column a kept table gains may reference one of
+    // them, and PostgreSQL checks that its table exists), each after the
+    // tables it references. In a cycle, one is made without its foreign keys
+    // into the others (PostgreSQL cannot reference a table that does not
+    // exist yet) and gains them at the end.
     let mut deferred = Vec::new();
     while !created.is_empty() {
         let ready = created.iter().position(|t| {
@@ -343,6 +340,13 @@ pub fn diff(old: &State, models: &[TableDef]) -> Result<Vec<Op>, Refusal> {
     for op in deferred {
         state.apply(&op).map_err(Refusal)?;
         ops.push(op);
+    }
+    for model in kept {
+        let table = state.tables[&model.name].clone();
+        for op in table_diff(&table, model)? {
+            state.apply(&op).map_err(Refusal)?;
+            ops.push(op);
+        }
     }
     // Dropped tables, those that reference others first. In a cycle, the
     // other dropped tables' foreign keys into one go before it does

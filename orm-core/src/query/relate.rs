@@ -436,7 +436,20 @@ where
     ) -> Result<Self::Out> {
         let base = *at;
         *at += F::Target::COLUMNS.len();
-        let Some(Extra::Join(join)) = layout.extras.get(k) else {
+        // The join whose columns start at `base`: found by position, since
+        // a part (a tuple of annotations) may stand for several extras, so
+        // `k`, the part's index, is not the extra's.
+        let _ = k;
+        let mut offset = M::COLUMNS.len();
+        let join = layout.extras.iter().find_map(|extra| {
+            let here = offset;
+            offset += extra.width();
+            match extra {
+                Extra::Join(join) if here == base => Some(join),
+                _ => None,
+            }
+        });
+        let Some(join) = join else {
             return Err(Error::NotFound {
                 model: M::NAME,
                 table: M::TABLE,
