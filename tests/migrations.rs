@@ -488,13 +488,27 @@ fn a_rebuilt_parent_keeps_its_cascading_children_with_foreign_keys_on() -> R {
     let before = [TableDef::of::<v5::Project>(), TableDef::of::<v5::Task>()];
     let first = made(&[], &before, "0001");
     migrate::Migrations::from_files(&[first.clone()]).apply(&conn)?;
-    v5::Project { id: 1, name: "a".into(), note: None }.insert(&conn)?;
-    v5::Task { id: 1, project: ForeignKey::new(1) }.insert(&conn)?;
-    let after = [TableDef::of::<v5::ProjectAfter>(), TableDef::of::<v5::Task>()];
+    v5::Project {
+        id: 1,
+        name: "a".into(),
+        note: None,
+    }
+    .insert(&conn)?;
+    v5::Task {
+        id: 1,
+        project: ForeignKey::new(1),
+    }
+    .insert(&conn)?;
+    let after = [
+        TableDef::of::<v5::ProjectAfter>(),
+        TableDef::of::<v5::Task>(),
+    ];
     let files = vec![first.clone(), made(&[first], &after, "0002")];
     migrate::Migrations::from_files(&files).apply(&conn)?;
     assert_eq!(v5::Task::all(&conn)?.len(), 1);
-    let on: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+    let on: bool = conn
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
     assert!(on, "foreign keys are on again");
     Ok(())
 }
@@ -537,6 +551,10 @@ fn a_foreign_key_with_a_long_name_is_dropped_on_postgres() -> R {
     let files = vec![first.clone(), made(&[first], &after, "0002")];
     migrate::Migrations::from_files(&files).apply(&conn)?;
     // No foreign key any more: a value with no parent row is accepted.
-    v6::After { id: 1, billing_account_parent_reference_id: 99 }.insert(&conn)?;
+    v6::After {
+        id: 1,
+        billing_account_parent_reference_id: 99,
+    }
+    .insert(&conn)?;
     Ok(())
 }

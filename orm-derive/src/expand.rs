@@ -546,6 +546,20 @@ fn extensions(vis: &syn::Visibility, parts: Vec<ExtensionPart>) -> (TokenStream,
     for name in names {
         let mine: Vec<&ExtensionPart> = parts.iter().filter(|p| p.name == name).collect();
         let owner = &mine[0].owner;
+        // One trait is for one model: the same name for relations of two
+        // models is an error at the second one's name.
+        if let Some(other) = mine
+            .iter()
+            .find(|p| p.owner.to_string() != owner.to_string())
+        {
+            let message = format!(
+                "`extension = \"{name}\"` names a trait for `{}` already; relations of `{}` \
+                 need another name",
+                mine[0].owner_name, other.owner_name
+            );
+            declared.extend(syn::Error::new(other.name.span(), message).to_compile_error());
+            continue;
+        }
         let doc = format!(
             "Functions of `{}` for relations declared in this crate, written by \
              `#[derive(Model)]` as a trait (`extension = \"{name}\"`) so that `{}` may be \

@@ -4,13 +4,38 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::LitStr;
 
+/// `"dir"`, optionally followed by `, crate = "path"` (where the runtime is,
+/// as `#[model(crate = "...")]` says it).
+struct Input {
+    dir: LitStr,
+    krate: syn::Path,
+}
+
+impl syn::parse::Parse for Input {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let dir: LitStr = input.parse()?;
+        let mut krate = syn::parse_quote!(::orm_core);
+        if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            input.parse::<syn::Token![crate]>()?;
+            input.parse::<syn::Token![=]>()?;
+            let lit: LitStr = input.parse()?;
+            krate = lit.parse()?;
+        }
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens"));
+        }
+        Ok(Input { dir, krate })
+    }
+}
+
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
-    let dir: LitStr = match syn::parse2(input) {
-        Ok(dir) => dir,
+    let Input { dir, krate } = match syn::parse2(input) {
+        Ok(input) => input,
         Err(e) => {
             return syn::Error::new(
                 e.span(),
-                "expected a directory, as in `orm_core::migrations!(\"migrations\")`",
+                "expected a directory, as in `orm_core::migrations!(\"migrations\")` \
+                 (or `orm::migrations!(\"migrations\", crate = \"::orm\")`)",
             )
             .to_compile_error()
         }
@@ -18,11 +43,11 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     match files(&dir.value()) {
         Ok(files) => {
             let files = files.iter().map(|(name, path)| {
-                quote!(::orm_core::migrate::Migration::__embedded(#name, ::core::include_str!(#path)))
+                quote!(#krate::migrate::Migration::__embedded(#name, ::core::include_str!(#path)))
             });
             quote! {{
-                const FILES: &[::orm_core::migrate::Migration] = &[#(#files),*];
-                ::orm_core::migrate::Migrations::__embedded(FILES)
+                const FILES: &[#krate::migrate::Migration] = &[#(#files),*];
+                #krate::migrate::Migrations::__embedded(FILES)
             }}
         }
         Err(message) => syn::Error::new(dir.span(), message).to_compile_error(),

@@ -101,11 +101,16 @@ impl Migration {
     }
 
     /// The checksum recorded when applied: FNV-1a of the text, in hex,
-    /// stable across builds and platforms.
+    /// stable across builds and platforms. Line endings do not count (a
+    /// checkout that writes `\r\n` has the same migration).
     pub fn checksum(&self) -> String {
-        let hash = self.text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+        let hash = self
+            .text
+            .bytes()
+            .filter(|&b| b != b'\r')
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
         format!("{hash:016x}")
     }
 
@@ -341,8 +346,16 @@ fn in_transaction(
             }
             return Ok(false);
         }
+        // A statement's error names the migration (the caller wraps it),
+        // not the table of applied migrations.
+        let statement_ctx = Ctx {
+            model: "migration",
+            table: "(the migration's statements)",
+            columns: &[],
+            indexes: &[],
+        };
         for statement in statements {
-            conn.batch(statement, ctx)?;
+            conn.batch(statement, statement_ctx)?;
         }
         if check_foreign_keys {
             if let Some(c) = conn.sqlite() {

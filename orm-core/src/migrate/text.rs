@@ -150,6 +150,21 @@ fn column(out: &mut String, c: &ColumnDef, primary_key: bool) {
             Default::Real(r) => {
                 let _ = write!(out, "{r:?}");
             }
+            // A line break would end the line: such text is written in the
+            // escaped form, `e'first\nsecond'`.
+            Default::Text(s) if s.contains(['\n', '\r']) => {
+                out.push_str("e'");
+                for c in s.chars() {
+                    match c {
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        '\\' => out.push_str("\\\\"),
+                        '\'' => out.push_str("\\'"),
+                        c => out.push(c),
+                    }
+                }
+                out.push('\'');
+            }
             Default::Text(s) => {
                 out.push('\'');
                 out.push_str(&s.replace('\'', "''"));
@@ -275,11 +290,39 @@ fn tokens(line: &str) -> Result<Vec<Token>, String> {
                     s.push(ch);
                     chars.next();
                 }
+                if s == "e" && chars.peek().is_some_and(|&(_, q)| q == '\'') {
+                    chars.next();
+                    out.push(Token::Text(escaped(&mut chars)?));
+                    continue;
+                }
                 out.push(Token::Word(s));
             }
         }
     }
     Ok(out)
+}
+
+/// The rest of an `e'...'` text: `\n`, `\r`, `\\` and `\'` escaped.
+fn escaped(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Result<String, String> {
+    let mut s = String::new();
+    loop {
+        match chars.next() {
+            Some((_, '\'')) => return Ok(s),
+            Some((_, '\\')) => match chars.next() {
+                Some((_, 'n')) => s.push('\n'),
+                Some((_, 'r')) => s.push('\r'),
+                Some((_, c @ ('\\' | '\''))) => s.push(c),
+                other => {
+                    return Err(format!(
+                        "unknown escape \\{:?} in e'...'",
+                        other.map(|(_, c)| c)
+                    ))
+                }
+            },
+            Some((_, c)) => s.push(c),
+            None => return Err("unterminated e'...'".into()),
+        }
+    }
 }
 
 /// The tokens of one line, read from the front.
