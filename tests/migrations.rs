@@ -487,7 +487,7 @@ fn a_rebuilt_parent_keeps_its_cascading_children_with_foreign_keys_on() -> R {
     conn.pragma_update(None, "foreign_keys", true).unwrap();
     let before = [TableDef::of::<v5::Project>(), TableDef::of::<v5::Task>()];
     let first = made(&[], &before, "0001");
-    migrate::Migrations::from_files(&[first.clone()]).apply(&conn)?;
+    migrate::Migrations::from_files(std::slice::from_ref(&first)).apply(&conn)?;
     v5::Project {
         id: 1,
         name: "a".into(),
