@@ -98,4 +98,32 @@ fn dates_uuids_and_json_round_trip_and_key_relations(conn) -> orm_core::Result<(
     assert_eq!(Login::get(&conn, 1)?.expect("login 1").at, at);
     Ok(())
 }
+
+/// `insert_all` binds each column of several rows together (on PostgreSQL,
+/// as one array of the column's type): every type goes through it too.
+fn several_rows_of_every_type_in_one_insert_all(conn) -> orm_core::Result<()> {
+    Account::create_table(&conn)?;
+    Login::create_table(&conn)?;
+    let accounts: Vec<Account> = (1..=5u32)
+        .map(|i| Account {
+            id: uuid::Uuid::from_u128(u128::from(i)),
+            opened: chrono::NaiveDate::from_ymd_opt(2026, 1, i).expect("a date"),
+            seen: (i % 2 == 0)
+                .then(|| chrono::DateTime::from_timestamp(1_700_000_000 + i64::from(i), 0).expect("a time")),
+            settings: serde_json::json!({ "n": i, "name": format!("a \"{i}\"") }),
+        })
+        .collect();
+    Account::insert_all(&conn, &accounts)?;
+    let logins: Vec<Login> = (1..=9)
+        .map(|id| Login {
+            id,
+            at: time::macros::datetime!(2026-11-25 21:16) + time::Duration::seconds(id),
+            account: ForeignKey::new(accounts[id as usize % 5].id),
+        })
+        .collect();
+    Login::insert_all(&conn, &logins)?;
+    assert_eq!(Account::all(&conn)?, accounts);
+    assert_eq!(Login::all(&conn)?, logins);
+    Ok(())
+}
 }

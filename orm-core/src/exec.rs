@@ -15,8 +15,11 @@ use crate::{Model, SqlType};
 pub(crate) struct Binds<'b, 'a> {
     /// The keys of this chunk (padded to the statement's key count).
     pub(crate) keys: &'b [Value<'a>],
-    /// The columns of the row being written.
+    /// The columns of the row being written (of the rows, end to end).
     pub(crate) fields: &'b [Value<'a>],
+    /// How many of `fields` make one row, when they hold several.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) row_len: usize,
     pub(crate) threshold: i64,
 }
 
@@ -41,9 +44,28 @@ pub(crate) fn params<'a>(
             Slot::Threshold => Param::Value(Value::Integer(binds.threshold)),
             Slot::Integer(i) => Param::Value(Value::Integer(*i)),
             Slot::Field(i) => Param::Value(binds.fields[*i]),
+            Slot::Column(i) => column_array(binds, *i),
         });
     }
     out
+}
+
+#[cfg(feature = "postgres")]
+fn column_array<'a>(binds: &Binds<'_, 'a>, column: usize) -> Param<'a> {
+    let values = binds.fields.get(column..).unwrap_or_default();
+    Param::Array(
+        values
+            .iter()
+            .step_by(binds.row_len.max(1))
+            .copied()
+            .collect(),
+    )
+}
+
+#[cfg(not(feature = "postgres"))]
+fn column_array<'a>(_: &Binds<'_, 'a>, _: usize) -> Param<'a> {
+    // Only a dialect with array parameters renders `Slot::Column`.
+    Param::Value(Value::Null)
 }
 
 #[cfg(feature = "postgres")]
@@ -360,12 +382,145 @@ pub(crate) fn write_row<M: Model>(conn: Conn<'_>, row: &M, write: Write<'_>) -> 
     })
 }
 
-/// Inserts rows with one prepared statement; their keys.
+/// Rows per multi-row `INSERT` on SQLite at most: past this many, a longer
+/// statement saves no time (measured with the benchmark's insert rows), and
+/// each row count is one more statement text to prepare and cache.
+const SQLITE_ROWS: usize = 64;
+
+/// Inserts rows, all or none; their keys, in input order.
+///
+/// One row is one statement. Several are written in as few statements as
+/// the backend allows, inside a savepoint when they take more than one (on
+/// SQLite, a `SAVEPOINT` opens a transaction when none is open) or when the
+/// connection is inside a [`transaction`](crate::Postgres::transaction) on
+/// PostgreSQL, so that a failed row leaves the transaction usable:
+/// - SQLite, a key the rows hold: multi-row `VALUES` of a power-of-two row
+///   count (at most [`SQLITE_ROWS`], and as many as the connection's
+///   variable limit allows), so that texts repeat and stay cached;
+/// - SQLite, an automatic key: one statement per row, each returning its
+///   key: SQLite does not say in which order a multi-row `RETURNING`
+///   reports its rows, nor in which order it numbers them;
+/// - PostgreSQL: one statement for any number of rows, each column bound
+///   as one array; automatic keys come back in input order (see
+///   [`render::insert_many`]).
 pub(crate) fn insert_all<'a, M: Model + 'a>(
     conn: Conn<'_>,
     rows: impl IntoIterator<Item = &'a M>,
 ) -> Result<Vec<M::Key>> {
+    let rows: Vec<&M> = rows.into_iter().collect();
     let ctx = Ctx::of::<M>();
+    let dialect = conn.dialect();
+    let table = Table::of::<M>();
+    let stride = M::COLUMNS.len();
+    let mut values: Vec<Value<'a>> = Vec::with_capacity(rows.len().min(1 << 16) * stride);
+    match rows.as_slice() {
+        [] => Ok(Vec::new()),
+        [row] => insert_each::<M>(conn, &ctx, std::slice::from_ref(row)),
+        _ if dialect == Dialect::Postgres => conn.atomically(1, rows.len(), ctx, || {
+            for row in &rows {
+                row.__push_values(&mut values);
+            }
+            let sql = render::insert_many(dialect, &table, M::AUTO_KEY, rows.len());
+            let binds = Binds {
+                fields: &values,
+                row_len: stride,
+                ..Binds::default()
+            };
+            let params = params(dialect, &sql.slots, &binds);
+            let mut stmt = conn.prepare(&sql.text, ctx)?;
+            if !M::AUTO_KEY {
+                stmt.execute(&params)?;
+                return Ok(rows.iter().map(|r| r.primary_key().clone()).collect());
+            }
+            let mut keys = Vec::with_capacity(rows.len());
+            stmt.query(params, |r| {
+                keys.push(
+                    r.get::<M::Key>(0)
+                        .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?,
+                );
+                Ok(())
+            })?;
+            returned::<M>(keys, rows.len())
+        }),
+        _ if M::AUTO_KEY => conn.atomically(rows.len(), rows.len(), ctx, || {
+            insert_each::<M>(conn, &ctx, &rows)
+        }),
+        _ => {
+            let limit = conn.caps()?.variable_limit().unwrap_or(usize::MAX);
+            let per_row = stride;
+            let fit = (limit / per_row).min(SQLITE_ROWS);
+            if fit == 0 {
+                return Err(Error::TooManyParameters {
+                    model: ctx.model,
+                    table: ctx.table,
+                    needed: per_row,
+                    limit,
+                });
+            }
+            // The largest power of two that fits; the rest in smaller powers.
+            let chunk = 1 << fit.ilog2();
+            let chunks = chunk_sizes(rows.len(), chunk);
+            let mut texts: Vec<Option<Sql<'static>>> = (0..=chunk.ilog2()).map(|_| None).collect();
+            conn.atomically(chunks.len(), rows.len(), ctx, || {
+                let mut rest = rows.as_slice();
+                for size in chunks {
+                    let (these, after) = rest.split_at(size);
+                    rest = after;
+                    values.clear();
+                    for row in these {
+                        row.__push_values(&mut values);
+                    }
+                    writable(
+                        dialect,
+                        &ctx,
+                        values.iter().enumerate().map(|(i, v)| (i % stride, *v)),
+                    )?;
+                    let sql = texts[size.ilog2() as usize]
+                        .get_or_insert_with(|| render::insert_many(dialect, &table, false, size));
+                    let binds = Binds {
+                        fields: &values,
+                        row_len: stride,
+                        ..Binds::default()
+                    };
+                    conn.prepare(&sql.text, ctx)?
+                        .execute(&params(dialect, &sql.slots, &binds))?;
+                }
+                Ok(rows.iter().map(|r| r.primary_key().clone()).collect())
+            })
+        }
+    }
+}
+
+/// `n` rows as statements of `chunk` rows (a power of two) and, for the
+/// rest, of the powers of two that sum to it, largest first.
+fn chunk_sizes(n: usize, chunk: usize) -> Vec<usize> {
+    let mut sizes = vec![chunk; n / chunk];
+    let rest = n % chunk;
+    let mut size = chunk;
+    while size > 0 {
+        size /= 2;
+        if rest & size != 0 {
+            sizes.push(size);
+        }
+    }
+    sizes
+}
+
+/// The keys an insert returned, which must be one per row.
+fn returned<M: Model>(keys: Vec<M::Key>, rows: usize) -> Result<Vec<M::Key>> {
+    if keys.len() == rows {
+        return Ok(keys);
+    }
+    Err(Error::NotFound {
+        model: M::NAME,
+        table: M::TABLE,
+        key: format!("({} keys returned by INSERT for {rows} rows)", keys.len()),
+    })
+}
+
+/// Inserts rows one statement each, with one prepared statement; their keys.
+fn insert_each<M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&M]) -> Result<Vec<M::Key>> {
+    let ctx = *ctx;
     let dialect = conn.dialect();
     let write = Write::Insert {
         table: Table::of::<M>(),
@@ -373,8 +528,7 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
     };
     let sql = render::write(dialect, &write, false);
     let mut stmt = conn.prepare(&sql.text, ctx)?;
-    let rows = rows.into_iter();
-    let mut keys = Vec::with_capacity(rows.size_hint().0);
+    let mut keys = Vec::with_capacity(rows.len());
     for row in rows {
         row.__with_values(|fields| -> Result<()> {
             writable(dialect, &ctx, fields.iter().copied().enumerate())?;

@@ -198,6 +198,9 @@ pub mod __private {
         fn __from_row_at(row: &crate::Row<'_>, offset: usize) -> crate::Result<Self>
         where
             Self: Sized;
+        /// Appends every field as a value, in column order, borrowing from
+        /// `self`: the rows of a multi-row insert, bound together.
+        fn __push_values<'a>(&'a self, out: &mut Vec<crate::Value<'a>>);
     }
 
     /// Converts a value to what a column of type `T` stores. Sealed: see

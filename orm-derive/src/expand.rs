@@ -57,6 +57,7 @@ pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 ) -> #krate::Result<Self> {
                     ::core::unreachable!()
                 }
+                fn __push_values<'a>(&'a self, _: &mut ::std::vec::Vec<#krate::Value<'a>>) {}
             }
 
             #[automatically_derived]
@@ -196,11 +197,15 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
         let read = quote_spanned!(ty.span()=> #krate::__private::read_at::<Self, #ty>);
         quote!(#field: #read(row, offset, #index)?)
     });
-    let values = model.fields.iter().map(|f| {
-        let field = f.ident;
-        let ty = f.ty;
-        quote_spanned!(ty.span()=> <#ty as #krate::SqlType>::to_value(&self.#field))
-    });
+    let values: Vec<TokenStream> = model
+        .fields
+        .iter()
+        .map(|f| {
+            let field = f.ident;
+            let ty = f.ty;
+            quote_spanned!(ty.span()=> <#ty as #krate::SqlType>::to_value(&self.#field))
+        })
+        .collect();
 
     let renamed_table = match &model.renamed_from {
         Some(lit) => quote!(::core::option::Option::Some(#lit)),
@@ -270,6 +275,10 @@ fn model_impl(model: &Model<'_>) -> TokenStream {
                 offset: usize,
             ) -> #krate::Result<Self> {
                 #krate::__private::Ok(Self { #(#reads_at),* })
+            }
+
+            fn __push_values<'a>(&'a self, out: &mut ::std::vec::Vec<#krate::Value<'a>>) {
+                out.extend_from_slice(&[#(#values),*]);
             }
         }
 

@@ -29,6 +29,14 @@ pub trait Backend: Db + Recordable + Sized {
     /// Sets SQLite's bound-variable limit; PostgreSQL binds a batch's keys as
     /// one array and has no such limit to set.
     fn set_variable_limit(&self, limit: i32);
+
+    /// Runs `f` in a transaction of the backend's own API (rusqlite's
+    /// `Transaction`, `Postgres::transaction`): committed when `f` returns
+    /// `Ok`, rolled back otherwise.
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&Self) -> orm_core::Result<T>,
+    ) -> orm_core::Result<T>;
 }
 
 /// A second connection, to a database of its own, on `like`'s backend.
@@ -69,6 +77,16 @@ impl Backend for Connection {
             limit,
         )
         .expect("a variable limit");
+    }
+
+    fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&Self) -> orm_core::Result<T>,
+    ) -> orm_core::Result<T> {
+        let tx = self.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 }
 
@@ -114,6 +132,13 @@ mod pg {
         }
 
         fn set_variable_limit(&self, _: i32) {}
+
+        fn in_transaction<T>(
+            &mut self,
+            f: impl FnOnce(&Self) -> orm_core::Result<T>,
+        ) -> orm_core::Result<T> {
+            self.transaction(f)
+        }
     }
 
     static SCHEMAS: AtomicUsize = AtomicUsize::new(0);

@@ -388,6 +388,33 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// Runs `f`, which writes `rows` rows in `statements` statements, so
+    /// that they are all written or none: inside a savepoint when they take
+    /// more than one statement, and on PostgreSQL also when several rows go
+    /// in one statement inside a [`transaction`](crate::Postgres::transaction),
+    /// whose failure would otherwise abort the whole transaction (a failed
+    /// statement on SQLite undoes only itself).
+    pub(crate) fn atomically<T>(
+        &self,
+        statements: usize,
+        rows: usize,
+        ctx: Ctx,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        #[cfg(not(feature = "postgres"))]
+        let _ = rows;
+        match self {
+            Conn::Sqlite(conn) if statements > 1 => {
+                sqlite::in_savepoint(conn, self.identity(), ctx, f)
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(pg) if statements > 1 || (rows > 1 && pg.in_transaction()) => {
+                pg.in_savepoint(ctx, f)
+            }
+            _ => f(),
+        }
+    }
+
     /// Runs statements that return nothing (DDL), separated by `;`.
     pub(crate) fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
         let start = log::start();

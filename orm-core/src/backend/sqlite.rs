@@ -192,14 +192,49 @@ pub(crate) fn in_read_transaction<T>(
     ctx: Ctx,
     f: impl FnOnce() -> Result<T>,
 ) -> Result<T> {
-    /// Ends the transaction however `f` ends: `ROLLBACK` unless committed,
-    /// also when `f` panics (a decoder of the user's may), so that the
-    /// connection never stays inside a transaction that would swallow every
-    /// later write.
+    scoped(conn, identity, ctx, ["BEGIN", "COMMIT", "ROLLBACK"], f)
+}
+
+/// Runs `f` inside a savepoint: its writes are kept when it returns `Ok`,
+/// undone otherwise, and the transaction around it, if any, goes on either
+/// way. Outside a transaction, the savepoint is one (SQLite's `SAVEPOINT`
+/// then begins a transaction and `RELEASE` commits it). Not counted by
+/// `count_queries`, as [`in_read_transaction`]'s statements are not.
+pub(crate) fn in_savepoint<T>(
+    conn: &Connection,
+    identity: usize,
+    ctx: Ctx,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    scoped(
+        conn,
+        identity,
+        ctx,
+        [
+            "SAVEPOINT orm_write",
+            "RELEASE orm_write",
+            "ROLLBACK TO orm_write; RELEASE orm_write",
+        ],
+        f,
+    )
+}
+
+/// Runs `f` between `begin` and `commit`, or `rollback` however else it
+/// ends, also when `f` panics (a decoder of the user's may), so that the
+/// connection never stays inside a transaction that would swallow every
+/// later write.
+fn scoped<T>(
+    conn: &Connection,
+    identity: usize,
+    ctx: Ctx,
+    [begin, commit, rollback]: [&'static str; 3],
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     struct Open<'c> {
         conn: &'c Connection,
         identity: usize,
         ctx: Ctx,
+        rollback: &'static str,
         done: bool,
     }
     impl Open<'_> {
@@ -222,7 +257,7 @@ pub(crate) fn in_read_transaction<T>(
         fn drop(&mut self) {
             if !self.done {
                 // The load's own error (or panic) is the one to report.
-                let _ = self.run("ROLLBACK");
+                let _ = self.run(self.rollback);
             }
         }
     }
@@ -230,11 +265,12 @@ pub(crate) fn in_read_transaction<T>(
         conn,
         identity,
         ctx,
+        rollback,
         done: false,
     };
-    open.run("BEGIN")?;
+    open.run(begin)?;
     let out = f()?;
-    open.run("COMMIT")?;
+    open.run(commit)?;
     open.done = true;
     Ok(out)
 }
