@@ -8,6 +8,8 @@
 //! variant's rounds back to back instead of interleaved; `-- --only=M,Z` and
 //! `-- --rounds=N` narrow a run; `-- --profile=V` runs only the variant whose
 //! name starts with `V` (`orm prefetch`, `hand-written batched`) for a profiler.
+//! The insert rows (`inserts.rs`, `-- --only=inserts` alone) time
+//! `insert_all` of 10,000 rows against hand-written bulk inserts.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,8 @@ use peak_alloc::PeakAlloc;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+
+mod inserts;
 
 #[global_allocator]
 static HEAP: PeakAlloc = PeakAlloc;
@@ -837,11 +841,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             chart(sqlite, postgres, &out)?;
         }
     }
+    if profile_name.is_none() && (only.is_empty() || only.contains(&"inserts")) {
+        inserts::sqlite(&dir, smoke, rounds.unwrap_or(INSERT_ROUNDS))?;
+        #[cfg(feature = "postgres")]
+        if postgres {
+            inserts::pg::run(smoke, rounds.unwrap_or(INSERT_ROUNDS))?;
+        }
+    }
     if smoke {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
 }
+
+/// Rounds of the insert rows (`-- --only=inserts` runs only them).
+const INSERT_ROUNDS: usize = 60;
 
 /// The same task on PostgreSQL (`-- --postgres`, with the `postgres` feature
 /// and a server in `ORM_POSTGRES_URL`: `scripts/with-postgres cargo bench

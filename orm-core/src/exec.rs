@@ -17,9 +17,6 @@ pub(crate) struct Binds<'b, 'a> {
     pub(crate) keys: &'b [Value<'a>],
     /// The columns of the row being written (of the rows, end to end).
     pub(crate) fields: &'b [Value<'a>],
-    /// How many of `fields` make one row, when they hold several.
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) row_len: usize,
     pub(crate) threshold: i64,
 }
 
@@ -31,6 +28,19 @@ pub(crate) fn params<'a>(
     binds: &Binds<'_, 'a>,
 ) -> Vec<Param<'a>> {
     let mut out = Vec::with_capacity(slots.len() + binds.keys.len());
+    params_into(&mut out, dialect, slots, binds);
+    out
+}
+
+/// [`params`] into `out` (emptied first), so that a statement run once per
+/// row reuses one buffer.
+fn params_into<'a>(
+    out: &mut Vec<Param<'a>>,
+    dialect: Dialect,
+    slots: &'a [Slot<'_>],
+    binds: &Binds<'_, 'a>,
+) {
+    out.clear();
     for slot in slots {
         out.push(match slot {
             Slot::Value(v) => Param::Value(v.as_value()),
@@ -44,28 +54,8 @@ pub(crate) fn params<'a>(
             Slot::Threshold => Param::Value(Value::Integer(binds.threshold)),
             Slot::Integer(i) => Param::Value(Value::Integer(*i)),
             Slot::Field(i) => Param::Value(binds.fields[*i]),
-            Slot::Column(i) => column_array(binds, *i),
         });
     }
-    out
-}
-
-#[cfg(feature = "postgres")]
-fn column_array<'a>(binds: &Binds<'_, 'a>, column: usize) -> Param<'a> {
-    let values = binds.fields.get(column..).unwrap_or_default();
-    Param::Array(
-        values
-            .iter()
-            .step_by(binds.row_len.max(1))
-            .copied()
-            .collect(),
-    )
-}
-
-#[cfg(not(feature = "postgres"))]
-fn column_array<'a>(_: &Binds<'_, 'a>, _: usize) -> Param<'a> {
-    // Only a dialect with array parameters renders `Slot::Column`.
-    Param::Value(Value::Null)
 }
 
 #[cfg(feature = "postgres")]
@@ -393,16 +383,16 @@ const SQLITE_ROWS: usize = 64;
 /// the backend allows, inside a savepoint when they take more than one (on
 /// SQLite, a `SAVEPOINT` opens a transaction when none is open) or when the
 /// connection is inside a [`transaction`](crate::Postgres::transaction) on
-/// PostgreSQL, so that a failed row leaves the transaction usable:
+/// PostgreSQL, so that a failed row leaves that transaction usable:
 /// - SQLite, a key the rows hold: multi-row `VALUES` of a power-of-two row
 ///   count (at most [`SQLITE_ROWS`], and as many as the connection's
 ///   variable limit allows), so that texts repeat and stay cached;
-/// - SQLite, an automatic key: one statement per row, each returning its
-///   key: SQLite does not say in which order a multi-row `RETURNING`
-///   reports its rows, nor in which order it numbers them;
-/// - PostgreSQL: one statement for any number of rows, each column bound
-///   as one array; automatic keys come back in input order (see
-///   [`render::insert_many`]).
+/// - SQLite, an automatic key: one statement per row, its key the rowid
+///   SQLite reports for it: SQLite says neither in which order a multi-row
+///   `RETURNING` reports its rows nor in which order it numbers them;
+/// - PostgreSQL: one binary `COPY` of every row; an automatic key's values
+///   are drawn from its sequence first, one per row, so each row's key is
+///   known by construction, not by an order `RETURNING` does not promise.
 pub(crate) fn insert_all<'a, M: Model + 'a>(
     conn: Conn<'_>,
     rows: impl IntoIterator<Item = &'a M>,
@@ -412,57 +402,70 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
     let dialect = conn.dialect();
     let table = Table::of::<M>();
     let stride = M::COLUMNS.len();
-    let mut values: Vec<Value<'a>> = Vec::with_capacity(rows.len().min(1 << 16) * stride);
+    let mut values: Vec<Value<'a>> = Vec::new();
     match rows.as_slice() {
         [] => Ok(Vec::new()),
         [row] => insert_each::<M>(conn, &ctx, std::slice::from_ref(row)),
+        #[cfg(feature = "postgres")]
         _ if dialect == Dialect::Postgres => conn.atomically(1, rows.len(), ctx, || {
+            values.reserve_exact(rows.len() * stride);
             for row in &rows {
                 row.__push_values(&mut values);
             }
-            let sql = render::insert_many(dialect, &table, M::AUTO_KEY, rows.len());
-            let binds = Binds {
-                fields: &values,
-                row_len: stride,
-                ..Binds::default()
+            let keys = if M::AUTO_KEY {
+                let sql = render::draw_keys(&table, rows.len());
+                let params = params(dialect, &sql.slots, &Binds::default());
+                let mut keys = Vec::with_capacity(rows.len());
+                conn.prepare(&sql.text, ctx)?.query(params, |r| {
+                    let key = r
+                        .value(0)
+                        .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?;
+                    keys.push(key_of::<M>(&ctx, key)?);
+                    if let (Value::Integer(k), Some(slot)) = (
+                        key,
+                        values.get_mut((keys.len() - 1) * stride + M::PRIMARY_KEY),
+                    ) {
+                        *slot = Value::Integer(k);
+                    }
+                    Ok(())
+                })?;
+                returned::<M>(keys, rows.len())?
+            } else {
+                rows.iter().map(|r| r.primary_key().clone()).collect()
             };
-            let params = params(dialect, &sql.slots, &binds);
-            let mut stmt = conn.prepare(&sql.text, ctx)?;
-            if !M::AUTO_KEY {
-                stmt.execute(&params)?;
-                return Ok(rows.iter().map(|r| r.primary_key().clone()).collect());
-            }
-            let mut keys = Vec::with_capacity(rows.len());
-            stmt.query(params, |r| {
-                keys.push(
-                    r.get::<M::Key>(0)
-                        .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?,
-                );
-                Ok(())
-            })?;
-            returned::<M>(keys, rows.len())
+            let (copy, columns) = render::copy_in(&table);
+            conn.copy_in(&copy, &columns, &values, ctx)?;
+            Ok(keys)
         }),
         _ if M::AUTO_KEY => conn.atomically(rows.len(), rows.len(), ctx, || {
             insert_each::<M>(conn, &ctx, &rows)
         }),
         _ => {
             let limit = conn.caps()?.variable_limit().unwrap_or(usize::MAX);
-            let per_row = stride;
-            let fit = (limit / per_row).min(SQLITE_ROWS);
+            let fit = (limit / stride).min(SQLITE_ROWS);
             if fit == 0 {
                 return Err(Error::TooManyParameters {
                     model: ctx.model,
                     table: ctx.table,
-                    needed: per_row,
+                    needed: stride,
                     limit,
                 });
             }
             // The largest power of two that fits; the rest in smaller powers.
             let chunk = 1 << fit.ilog2();
             let chunks = chunk_sizes(rows.len(), chunk);
-            let mut texts: Vec<Option<Sql<'static>>> = (0..=chunk.ilog2()).map(|_| None).collect();
+            // Statement `k` writes 2^k rows; rendered once per call.
+            let texts: Vec<Option<Sql<'static>>> = (0..=chunk.ilog2())
+                .map(|k| {
+                    let size = 1 << k;
+                    chunks
+                        .contains(&size)
+                        .then(|| render::insert_many(&table, false, size))
+                })
+                .collect();
             conn.atomically(chunks.len(), rows.len(), ctx, || {
                 let mut rest = rows.as_slice();
+                let mut params = Vec::new();
                 for size in chunks {
                     let (these, after) = rest.split_at(size);
                     rest = after;
@@ -470,25 +473,28 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
                     for row in these {
                         row.__push_values(&mut values);
                     }
-                    writable(
-                        dialect,
-                        &ctx,
-                        values.iter().enumerate().map(|(i, v)| (i % stride, *v)),
-                    )?;
-                    let sql = texts[size.ilog2() as usize]
-                        .get_or_insert_with(|| render::insert_many(dialect, &table, false, size));
+                    for row in values.chunks(stride) {
+                        writable(dialect, &ctx, row.iter().copied().enumerate())?;
+                    }
+                    let Some(Some(sql)) = texts.get(size.ilog2() as usize) else {
+                        continue;
+                    };
                     let binds = Binds {
                         fields: &values,
-                        row_len: stride,
                         ..Binds::default()
                     };
-                    conn.prepare(&sql.text, ctx)?
-                        .execute(&params(dialect, &sql.slots, &binds))?;
+                    params_into(&mut params, dialect, &sql.slots, &binds);
+                    conn.prepare(&sql.text, ctx)?.execute(&params)?;
                 }
                 Ok(rows.iter().map(|r| r.primary_key().clone()).collect())
             })
         }
     }
+}
+
+/// A key the database assigned, as the model's key type.
+fn key_of<M: Model>(ctx: &Ctx, key: Value<'_>) -> Result<M::Key> {
+    M::Key::from_value(key).map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))
 }
 
 /// `n` rows as statements of `chunk` rows (a power of two) and, for the
@@ -507,6 +513,7 @@ fn chunk_sizes(n: usize, chunk: usize) -> Vec<usize> {
 }
 
 /// The keys an insert returned, which must be one per row.
+#[cfg(feature = "postgres")]
 fn returned<M: Model>(keys: Vec<M::Key>, rows: usize) -> Result<Vec<M::Key>> {
     if keys.len() == rows {
         return Ok(keys);
@@ -519,44 +526,63 @@ fn returned<M: Model>(keys: Vec<M::Key>, rows: usize) -> Result<Vec<M::Key>> {
 }
 
 /// Inserts rows one statement each, with one prepared statement; their keys.
-fn insert_each<M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&M]) -> Result<Vec<M::Key>> {
+/// An automatic key is the rowid SQLite reports for the row (an automatic
+/// key is the rowid), or the key PostgreSQL's `RETURNING` gives.
+fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Result<Vec<M::Key>> {
     let ctx = *ctx;
     let dialect = conn.dialect();
-    let write = Write::Insert {
-        table: Table::of::<M>(),
-        auto_key: M::AUTO_KEY,
+    let table = Table::of::<M>();
+    let sql = match dialect {
+        Dialect::Sqlite => render::insert_many(&table, M::AUTO_KEY, 1),
+        Dialect::Postgres => render::write(
+            dialect,
+            &Write::Insert {
+                table,
+                auto_key: M::AUTO_KEY,
+            },
+            false,
+        ),
     };
-    let sql = render::write(dialect, &write, false);
     let mut stmt = conn.prepare(&sql.text, ctx)?;
     let mut keys = Vec::with_capacity(rows.len());
+    // One buffer of fields and one of parameters for every row.
+    let mut fields: Vec<Value<'a>> = Vec::with_capacity(M::COLUMNS.len());
+    let mut params = Vec::with_capacity(sql.slots.len());
     for row in rows {
-        row.__with_values(|fields| -> Result<()> {
-            writable(dialect, &ctx, fields.iter().copied().enumerate())?;
-            let binds = Binds {
-                fields,
-                ..Binds::default()
-            };
-            let params = params(dialect, &sql.slots, &binds);
-            if M::AUTO_KEY {
-                let mut key = None;
-                stmt.query(params, |r| {
-                    key = Some(
-                        r.get::<M::Key>(0)
-                            .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?,
-                    );
-                    Ok(())
-                })?;
-                keys.push(key.ok_or_else(|| Error::NotFound {
-                    model: M::NAME,
-                    table: M::TABLE,
-                    key: "(none returned by INSERT)".into(),
-                })?);
-            } else {
-                stmt.execute(&params)?;
-                keys.push(row.primary_key().clone());
-            }
-            Ok(())
-        })?;
+        fields.clear();
+        row.__push_values(&mut fields);
+        writable(dialect, &ctx, fields.iter().copied().enumerate())?;
+        let binds = Binds {
+            fields: &fields,
+            ..Binds::default()
+        };
+        params_into(&mut params, dialect, &sql.slots, &binds);
+        if !M::AUTO_KEY {
+            stmt.execute(&params)?;
+            keys.push(row.primary_key().clone());
+            continue;
+        }
+        let key = if dialect == Dialect::Sqlite {
+            stmt.execute(&params)?;
+            conn.last_insert_rowid()
+                .map(|rowid| key_of::<M>(&ctx, Value::Integer(rowid)))
+                .transpose()?
+        } else {
+            let mut key = None;
+            stmt.query(std::mem::take(&mut params), |r| {
+                let value = r
+                    .value(0)
+                    .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?;
+                key = Some(key_of::<M>(&ctx, value)?);
+                Ok(())
+            })?;
+            key
+        };
+        keys.push(key.ok_or_else(|| Error::NotFound {
+            model: M::NAME,
+            table: M::TABLE,
+            key: "(none returned by INSERT)".into(),
+        })?);
     }
     Ok(keys)
 }

@@ -50,8 +50,6 @@ pub(crate) enum Slot<'q> {
     /// Column `i` of the row being written; of a multi-row insert's rows,
     /// value `i` of their columns laid end to end.
     Field(usize),
-    /// Column `i` of every row being written, as one array.
-    Column(usize),
 }
 
 /// A rendered statement.
@@ -1426,107 +1424,82 @@ pub(crate) fn write<'q>(dialect: Dialect, write: &Write<'q>, lists_as_json: bool
     w.finish(None, None)
 }
 
-/// An `INSERT` of several rows in one statement. SQLite: `rows` rows of
-/// values (`Slot::Field` numbering the rows' columns end to end), for a key
-/// the rows hold. PostgreSQL: any number of rows, each column bound as one
-/// array and unnested; with an automatic key, the keys are drawn from its
-/// sequence beside each row's ordinal and returned in input order, which a
-/// `RETURNING` clause does not promise for several rows.
-pub(crate) fn insert_many(
-    dialect: Dialect,
-    table: &Table,
-    auto_key: bool,
-    rows: usize,
-) -> Sql<'static> {
-    let mut w = Writer::new(dialect, false);
+/// An SQLite `INSERT` of `rows` rows of values in one statement, without
+/// the key when it is automatic (then one row: SQLite does not say in which
+/// order it numbers the rows of one statement). `Slot::Field` numbers the
+/// rows' columns end to end.
+pub(crate) fn insert_many(table: &Table, auto_key: bool, rows: usize) -> Sql<'static> {
+    let mut w = Writer::new(Dialect::Sqlite, false);
     let stride = table.columns.len();
     let columns: Vec<usize> = (0..stride)
         .filter(|&i| !(auto_key && i == table.primary_key))
         .collect();
-    let names = |w: &mut Writer<'_>, columns: &[usize]| {
-        for (n, &i) in columns.iter().enumerate() {
-            if n > 0 {
-                w.push(", ");
-            }
-            w.ident(table.columns[i].name());
+    w.push("INSERT INTO ");
+    w.ident(table.name);
+    if columns.is_empty() {
+        w.push(" DEFAULT VALUES");
+        return w.finish(None, None);
+    }
+    w.push(" (");
+    for (n, &i) in columns.iter().enumerate() {
+        if n > 0 {
+            w.push(", ");
         }
-    };
-    let unnest = |w: &mut Writer<'_>, columns: &[usize]| {
-        w.push("UNNEST(");
+        w.ident(table.columns[i].name());
+    }
+    w.push(") VALUES ");
+    for row in 0..rows {
+        w.push(if row == 0 { "(" } else { ", (" });
         for (n, &i) in columns.iter().enumerate() {
             if n > 0 {
                 w.push(", ");
             }
-            w.param(Slot::Column(i));
-            w.push("::");
-            w.push(table.columns[i].column_type().postgres());
-            w.push("[]");
+            // Each value is bound once, in order: a bare `?` is its own
+            // number (see `key_list`).
+            w.alloc(Slot::Field(row * stride + i));
+            w.push("?");
         }
         w.push(")");
-    };
-    match dialect {
-        Dialect::Sqlite => {
-            w.push("INSERT INTO ");
-            w.ident(table.name);
-            w.push(" (");
-            names(&mut w, &columns);
-            w.push(") VALUES ");
-            for row in 0..rows {
-                w.push(if row == 0 { "(" } else { ", (" });
-                for (n, &i) in columns.iter().enumerate() {
-                    if n > 0 {
-                        w.push(", ");
-                    }
-                    w.param(Slot::Field(row * stride + i));
-                }
-                w.push(")");
-            }
-        }
-        Dialect::Postgres if !auto_key => {
-            w.push("INSERT INTO ");
-            w.ident(table.name);
-            w.push(" (");
-            names(&mut w, &columns);
-            w.push(") SELECT * FROM ");
-            unnest(&mut w, &columns);
-        }
-        Dialect::Postgres => {
-            // `u` is read twice and materialized once: each row keeps the key
-            // drawn for it, next to its ordinal. With no other column, the
-            // key column's (ignored) values number the rows.
-            let key = table.key_column();
-            let mut quoted = String::new();
-            push_ident(&mut quoted, table.name);
-            let source = if columns.is_empty() {
-                vec![table.primary_key]
-            } else {
-                columns.clone()
-            };
-            w.push("WITH u AS MATERIALIZED (SELECT nextval(q.s) AS k, v.* FROM ");
-            unnest(&mut w, &source);
-            w.push(" WITH ORDINALITY AS v(");
-            for n in 0..source.len() {
-                w.push(&format!("c{n}, "));
-            }
-            w.push("n), (SELECT pg_get_serial_sequence(");
-            w.param(Slot::Text(quoted));
-            w.push(", ");
-            w.param(Slot::Text(key.to_owned()));
-            w.push(")::regclass AS s) AS q), w AS (INSERT INTO ");
-            w.ident(table.name);
-            w.push(" (");
-            w.ident(key);
-            for &i in &columns {
-                w.push(", ");
-                w.ident(table.columns[i].name());
-            }
-            w.push(") SELECT k");
-            for n in 0..columns.len() {
-                w.push(&format!(", c{n}"));
-            }
-            w.push(" FROM u) SELECT k FROM u ORDER BY n");
-        }
     }
+    w.finish(None, None)
+}
+
+/// PostgreSQL's bulk insert of every column, key included: the `COPY`
+/// statement (binary format), and a `SELECT` of the same columns, prepared
+/// (never run) to learn the table's own column types, which the binary
+/// format must match.
+#[cfg(feature = "postgres")]
+pub(crate) fn copy_in(table: &Table) -> (String, String) {
+    let mut columns = String::new();
+    for (i, column) in table.columns.iter().enumerate() {
+        if i > 0 {
+            columns.push_str(", ");
+        }
+        push_ident(&mut columns, column.name());
+    }
+    let mut name = String::new();
+    push_ident(&mut name, table.name);
+    (
+        format!("COPY {name} ({columns}) FROM STDIN (FORMAT binary)"),
+        format!("SELECT {columns} FROM {name}"),
+    )
+}
+
+/// `rows` new keys from the sequence of an automatic key (PostgreSQL), to
+/// write with the rows: each row's key is the one drawn for it.
+#[cfg(feature = "postgres")]
+pub(crate) fn draw_keys(table: &Table, rows: usize) -> Sql<'static> {
+    let mut w = Writer::new(Dialect::Postgres, false);
+    let key = table.key_column();
+    let mut quoted = String::new();
+    push_ident(&mut quoted, table.name);
+    w.push("SELECT nextval(pg_get_serial_sequence(");
+    w.param(Slot::Text(quoted));
+    w.push(", ");
+    w.param(Slot::Text(key.to_owned()));
+    w.push(")) FROM generate_series(1, ");
+    w.param(Slot::Integer(i64::try_from(rows).unwrap_or(i64::MAX)));
+    w.push(")");
     w.finish(None, None)
 }
 

@@ -415,6 +415,46 @@ impl<'c> Conn<'c> {
         }
     }
 
+    /// The rowid of the row the last `INSERT` on this connection wrote
+    /// (SQLite); `None` on a backend without rowids.
+    pub(crate) fn last_insert_rowid(&self) -> Option<i64> {
+        match self {
+            Conn::Sqlite(conn) => Some(conn.last_insert_rowid()),
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(_) => None,
+        }
+    }
+
+    /// Writes rows with a bulk copy (`copy`, PostgreSQL's `COPY ... FROM
+    /// STDIN (FORMAT binary)`), `values` holding every row's columns end to
+    /// end, in the order of the columns `columns` selects; how many rows it
+    /// wrote. Counted and logged as one statement.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn copy_in(
+        &self,
+        copy: &str,
+        columns: &str,
+        values: &[Value<'_>],
+        ctx: Ctx,
+    ) -> Result<u64> {
+        let start = log::start();
+        let done = match self {
+            // Only PostgreSQL has a bulk copy; SQLite's plan never asks for one.
+            Conn::Sqlite(_) => Err(ctx.error(DbError::Sqlite(rusqlite::Error::InvalidQuery))),
+            Conn::Postgres(pg) => pg.copy_in(copy, columns, values, &ctx),
+        };
+        log::finish(
+            start,
+            self.system(),
+            &ctx,
+            copy,
+            done.as_ref()
+                .map(|&n| usize::try_from(n).unwrap_or(usize::MAX)),
+            None,
+        );
+        done
+    }
+
     /// Runs statements that return nothing (DDL), separated by `;`.
     pub(crate) fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
         let start = log::start();

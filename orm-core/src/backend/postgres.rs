@@ -273,6 +273,79 @@ impl Postgres {
         Ok(out)
     }
 
+    /// Runs `copy`, a `COPY ... FROM STDIN (FORMAT binary)`, sending `values`
+    /// (every row's columns end to end) in the types of the columns that
+    /// `columns` selects (prepared, never run: the table's own types, which
+    /// the binary format must match, converted to as a parameter would be).
+    pub(crate) fn copy_in(
+        &self,
+        copy: &str,
+        columns: &str,
+        values: &[Value<'_>],
+        ctx: &Ctx,
+    ) -> Result<u64> {
+        use std::io::Write as _;
+        let types: Vec<Type> = self
+            .prepare_cached(columns, ctx)?
+            .columns()
+            .iter()
+            .map(|c| c.type_().clone())
+            .collect();
+        self.record(copy);
+        let mut client = self.client_mut()?;
+        let mut writer = client
+            .copy_in(copy)
+            .map_err(|e| ctx.error(DbError::Postgres(e)))?;
+        // The server's error, when it ended the copy; else what the write hit.
+        let failed = |e: std::io::Error| {
+            let text = e.to_string();
+            match e.into_inner().map(|e| e.downcast::<postgres::Error>()) {
+                Some(Ok(e)) => ctx.error(DbError::Postgres(*e)),
+                _ => crate::Error::Unwritable {
+                    model: ctx.model,
+                    table: ctx.table,
+                    column: "-",
+                    source: ValueError::Other(text.into()),
+                },
+            }
+        };
+        // The binary format: a header, then per row its field count and
+        // each field as a length (-1 for NULL) and its bytes, then -1.
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.put_i32(0);
+        buf.put_i32(0);
+        // A table has at most 1,600 columns.
+        let width = i16::try_from(types.len()).unwrap_or(i16::MAX);
+        for row in values.chunks(types.len().max(1)) {
+            buf.put_i16(width);
+            for ((value, ty), column) in row.iter().zip(&types).zip(ctx.columns) {
+                let at = buf.len();
+                buf.put_i32(0);
+                let column_error = |e: BoxError| crate::Error::Unwritable {
+                    model: ctx.model,
+                    table: ctx.table,
+                    column: column.name(),
+                    source: ValueError::Other(e),
+                };
+                let len = match write_value(*value, ty, &mut buf).map_err(column_error)? {
+                    IsNull::Yes => -1,
+                    IsNull::No => {
+                        i32::try_from(buf.len() - at - 4).map_err(|e| column_error(e.into()))?
+                    }
+                };
+                buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+            }
+            if buf.len() >= 60 * 1024 {
+                writer.write_all(&buf).map_err(failed)?;
+                buf.clear();
+            }
+        }
+        buf.put_i16(-1);
+        writer.write_all(&buf).map_err(failed)?;
+        writer.finish().map_err(|e| ctx.error(DbError::Postgres(e)))
+    }
+
     fn record(&self, sql: &str) {
         self.frames.borrow_mut().record(sql);
     }
