@@ -284,6 +284,8 @@ pub mod __private {
     }
 }
 
+// The crate's own README (the one crates.io shows). The repository's
+// README runs as doctests of the unpublished `orm-tests` package.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
