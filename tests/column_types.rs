@@ -1,5 +1,5 @@
 //! Column types from other crates, behind orm-core's features:
-//! `cargo test -p orm-core --all-features --test column_types`.
+//! `cargo test -p orm-tests --all-features --test column_types`.
 #![cfg(all(
     feature = "chrono",
     feature = "time",
