@@ -237,16 +237,6 @@ const SQLITE_KEYED: &[Variant<Connection>] = &[
         run: |c, s, _| Ok(Sale::insert_all(c, s)?.len()),
     },
     Variant {
-        name: "TMP orm insert_all in tx",
-        hand: false,
-        run: |c, s, _| {
-            let tx = c.unchecked_transaction()?;
-            let n = Sale::insert_all(&tx, s)?.len();
-            tx.commit()?;
-            Ok(n)
-        },
-    },
-    Variant {
         name: "hand-written: one transaction, one prepared single-row INSERT",
         hand: true,
         run: hand_single,
@@ -431,7 +421,8 @@ pub(crate) mod pg {
         let mut client = pg.client();
         let draw = prepared(
             &mut client,
-            "SELECT nextval(pg_get_serial_sequence('ticket', 'id')) FROM generate_series(1, $1::int8)",
+            "WITH q AS MATERIALIZED (SELECT pg_get_serial_sequence('ticket', 'id')::regclass AS s) \
+             SELECT nextval(q.s) FROM q, generate_series(1, $1::int8)",
         )?;
         let keys: Vec<i64> = client
             .query(&draw, &[&(tickets.len() as i64)])?

@@ -309,8 +309,35 @@ pub trait Model: Sized + crate::__private::ModelImpl {
         })
     }
 
-    /// Inserts every row with one prepared statement and returns their keys.
-    /// Wrap the call in a transaction to make it all-or-nothing and fast.
+    /// Inserts every row, all or none, and returns their keys in input order
+    /// (for a `#[primary_key(auto)]` model, the keys the database assigned).
+    ///
+    /// When the rows take more than one statement, they run in a transaction
+    /// of their own, or, inside yours, in a savepoint: a failed `insert_all`
+    /// writes nothing and leaves your transaction as it was. On SQLite, rows
+    /// go in multi-row `INSERT`s sized to the connection's
+    /// `SQLITE_LIMIT_VARIABLE_NUMBER` (one `INSERT` per row for an automatic
+    /// key, whose value is the row's rowid); on PostgreSQL, in one binary
+    /// `COPY` (after drawing automatic keys from the sequence), inside a
+    /// savepoint within [`Postgres::transaction`](crate::Postgres::transaction).
+    /// A NaN is [`Error::Unwritable`] on SQLite, which would store NULL.
+    ///
+    /// ```
+    /// use orm_core::Model;
+    /// #[derive(Model, Debug, PartialEq)]
+    /// struct Note { #[primary_key(auto)] id: i64, text: String }
+    ///
+    /// let mut conn = orm_core::rusqlite::Connection::open_in_memory()?;
+    /// Note::create_table(&conn)?;
+    /// let notes: Vec<Note> = (0..3).map(|i| Note { id: 0, text: format!("note {i}") }).collect();
+    /// assert_eq!(Note::insert_all(&conn, &notes)?, [1, 2, 3]);
+    /// // A failing row (here a duplicate key) leaves nothing behind.
+    /// # #[derive(Model)] struct Tag { id: i64 }
+    /// # Tag::create_table(&conn)?;
+    /// assert!(Tag::insert_all(&conn, &[Tag { id: 1 }, Tag { id: 2 }, Tag { id: 1 }]).is_err());
+    /// assert_eq!(Tag::query().count(&conn)?, 0);
+    /// # Ok::<(), orm_core::Error>(())
+    /// ```
     fn insert_all<'a>(
         conn: &impl Db,
         rows: impl IntoIterator<Item = &'a Self>,

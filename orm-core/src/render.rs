@@ -1493,11 +1493,12 @@ pub(crate) fn draw_keys(table: &Table, rows: usize) -> Sql<'static> {
     let key = table.key_column();
     let mut quoted = String::new();
     push_ident(&mut quoted, table.name);
-    w.push("SELECT nextval(pg_get_serial_sequence(");
+    // The sequence is looked up once, not once per key (a catalog search).
+    w.push("WITH q AS MATERIALIZED (SELECT pg_get_serial_sequence(");
     w.param(Slot::Text(quoted));
     w.push(", ");
     w.param(Slot::Text(key.to_owned()));
-    w.push(")) FROM generate_series(1, ");
+    w.push(")::regclass AS s) SELECT nextval(q.s) FROM q, generate_series(1, ");
     w.param(Slot::Integer(i64::try_from(rows).unwrap_or(i64::MAX)));
     w.push(")");
     w.finish(None, None)
