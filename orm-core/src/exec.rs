@@ -399,7 +399,6 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
 ) -> Result<Vec<M::Key>> {
     let rows: Vec<&M> = rows.into_iter().collect();
     let ctx = Ctx::of::<M>();
-    let dialect = conn.dialect();
     let table = Table::of::<M>();
     let stride = M::COLUMNS.len();
     let mut values: Vec<Value<'a>> = Vec::new();
@@ -407,7 +406,8 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
         [] => Ok(Vec::new()),
         [row] => insert_each::<M>(conn, &ctx, std::slice::from_ref(row)),
         #[cfg(feature = "postgres")]
-        _ if dialect == Dialect::Postgres => conn.atomically(1, rows.len(), ctx, || {
+        _ if conn.dialect() == Dialect::Postgres => conn.atomically(1, rows.len(), ctx, || {
+            let dialect = Dialect::Postgres;
             values.reserve_exact(rows.len() * stride);
             for row in &rows {
                 row.__push_values(&mut values);
@@ -465,7 +465,6 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
                 .collect();
             conn.atomically(chunks.len(), rows.len(), ctx, || {
                 let mut rest = rows.as_slice();
-                let mut params = Vec::new();
                 for size in chunks {
                     let (these, after) = rest.split_at(size);
                     rest = after;
@@ -473,22 +472,28 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
                     for row in these {
                         row.__push_values(&mut values);
                     }
-                    for row in values.chunks(stride) {
-                        writable(dialect, &ctx, row.iter().copied().enumerate())?;
-                    }
+                    refuse_nan(&ctx, stride, &values)?;
                     let Some(Some(sql)) = texts.get(size.ilog2() as usize) else {
                         continue;
                     };
-                    let binds = Binds {
-                        fields: &values,
-                        ..Binds::default()
-                    };
-                    params_into(&mut params, dialect, &sql.slots, &binds);
-                    conn.prepare(&sql.text, ctx)?.execute(&params)?;
+                    // Every column of every row, in order: the placeholders'
+                    // own order (`render::insert_many`).
+                    conn.prepare(&sql.text, ctx)?.execute_values(&values)?;
                 }
                 Ok(rows.iter().map(|r| r.primary_key().clone()).collect())
             })
         }
+    }
+}
+
+/// [`writable`] for rows of `stride` values laid end to end (SQLite only).
+fn refuse_nan(ctx: &Ctx, stride: usize, values: &[Value<'_>]) -> Result<()> {
+    match values
+        .iter()
+        .position(|v| matches!(v, Value::Real(r) if r.is_nan()))
+    {
+        None => Ok(()),
+        Some(at) => writable(Dialect::Sqlite, ctx, [(at % stride.max(1), values[at])]),
     }
 }
 
@@ -551,7 +556,20 @@ fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Resul
     for row in rows {
         fields.clear();
         row.__push_values(&mut fields);
-        writable(dialect, &ctx, fields.iter().copied().enumerate())?;
+        if dialect == Dialect::Sqlite {
+            refuse_nan(&ctx, fields.len(), &fields)?;
+            // The placeholders bind every column but an automatic key, in
+            // order (`render::insert_many`).
+            if M::AUTO_KEY && M::PRIMARY_KEY < fields.len() {
+                fields.remove(M::PRIMARY_KEY);
+            }
+            stmt.execute_values(&fields)?;
+            keys.push(match conn.last_insert_rowid() {
+                Some(rowid) if M::AUTO_KEY => key_of::<M>(&ctx, Value::Integer(rowid))?,
+                _ => row.primary_key().clone(),
+            });
+            continue;
+        }
         let binds = Binds {
             fields: &fields,
             ..Binds::default()
@@ -562,12 +580,7 @@ fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Resul
             keys.push(row.primary_key().clone());
             continue;
         }
-        let key = if dialect == Dialect::Sqlite {
-            stmt.execute(&params)?;
-            conn.last_insert_rowid()
-                .map(|rowid| key_of::<M>(&ctx, Value::Integer(rowid)))
-                .transpose()?
-        } else {
+        let key = {
             let mut key = None;
             stmt.query(std::mem::take(&mut params), |r| {
                 let value = r

@@ -68,7 +68,12 @@ pub(crate) fn start() -> Option<Instant> {
 /// [`set_log_values`] asked for them: taken before the statement runs, so
 /// that the values need not outlive their binding.
 pub(crate) fn values(start: Option<Instant>, params: &[Param<'_>]) -> Option<String> {
-    (start.is_some() && LOG_VALUES.load(Ordering::Relaxed)).then(|| format!("{params:?}"))
+    (start.is_some() && values_wanted()).then(|| format!("{params:?}"))
+}
+
+/// Whether [`set_log_values`] asked for the bound values.
+pub(crate) fn values_wanted() -> bool {
+    LOG_VALUES.load(Ordering::Relaxed)
 }
 
 /// Reports a statement: the rows it returned or changed, or the error it

@@ -553,4 +553,39 @@ impl Stmt<'_, '_> {
         );
         changed
     }
+
+    /// [`execute`](Stmt::execute) for a statement whose placeholders bind
+    /// `values`, one each, in order (a multi-row `INSERT`): bound as they
+    /// are, without a [`Param`] each, which costs a bulk insert a tenth of
+    /// its time.
+    pub(crate) fn execute_values(&mut self, values: &[Value<'_>]) -> Result<u64> {
+        // One arm without the `postgres` feature.
+        #[allow(clippy::infallible_destructuring_match)]
+        let stmt = match &mut self.inner {
+            StmtInner::Sqlite(stmt) => stmt,
+            #[cfg(feature = "postgres")]
+            StmtInner::Postgres(..) => {
+                let params: Vec<Param<'_>> = values.iter().map(|&v| Param::Value(v)).collect();
+                return self.execute(&params);
+            }
+        };
+        let start = log::start();
+        let logged = (start.is_some() && log::values_wanted()).then(|| format!("{values:?}"));
+        let ctx = self.ctx;
+        let changed = sqlite::bind_values(stmt, values)
+            .and_then(|()| stmt.raw_execute())
+            .map(|n| n as u64)
+            .map_err(|e| ctx.error(DbError::Sqlite(e)));
+        log::finish(
+            start,
+            "sqlite",
+            &ctx,
+            self.sql,
+            changed
+                .as_ref()
+                .map(|&n| usize::try_from(n).unwrap_or(usize::MAX)),
+            logged.as_deref(),
+        );
+        changed
+    }
 }
