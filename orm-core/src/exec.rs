@@ -443,7 +443,7 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
         }),
         _ => {
             let limit = conn.caps()?.variable_limit().unwrap_or(usize::MAX);
-            let fit = (limit / stride).min(SQLITE_ROWS);
+            let fit = (limit / stride.max(1)).min(SQLITE_ROWS);
             if fit == 0 {
                 return Err(Error::TooManyParameters {
                     model: ctx.model,
@@ -599,4 +599,19 @@ fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Resul
         })?);
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_sizes;
+
+    #[test]
+    fn chunks_are_full_then_powers_of_two() {
+        assert_eq!(chunk_sizes(10_000, 64).len(), 157);
+        assert_eq!(chunk_sizes(10_000, 64).iter().sum::<usize>(), 10_000);
+        assert_eq!(chunk_sizes(7, 2), [2, 2, 2, 1]);
+        assert_eq!(chunk_sizes(100, 64), [64, 32, 4]);
+        assert_eq!(chunk_sizes(64, 64), [64]);
+        assert!(chunk_sizes(0, 8).is_empty());
+    }
 }

@@ -1652,6 +1652,36 @@ mod tests {
     }
 
     #[test]
+    fn multi_row_inserts_bind_every_column_in_order() {
+        let sql = insert_many(&TABLE, false, 2);
+        assert_eq!(
+            sql.text,
+            r#"INSERT INTO "order" ("id", "group") VALUES (?, ?), (?, ?)"#
+        );
+        let fields: Vec<usize> = sql
+            .slots
+            .iter()
+            .map(|s| match s {
+                Slot::Field(i) => *i,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(fields, [0, 1, 2, 3]);
+        // An automatic key is left out; with nothing else, DEFAULT VALUES.
+        let auto = insert_many(&TABLE, true, 1);
+        assert_eq!(auto.text, r#"INSERT INTO "order" ("group") VALUES (?)"#);
+        const KEY_ONLY: Table = Table {
+            name: "t",
+            columns: &[Column::__new("id", ColumnType::BigInt, false, None)],
+            primary_key: 0,
+        };
+        assert_eq!(
+            insert_many(&KEY_ONLY, true, 1).text,
+            r#"INSERT INTO "t" DEFAULT VALUES"#
+        );
+    }
+
+    #[test]
     fn create_table_marks_key_and_nullability() {
         assert_eq!(
             create_table(Dialect::Sqlite, &TABLE, false, &[]),
