@@ -121,7 +121,7 @@ on_each_backend! {
         // Row 500 exists: the statement (or chunk) holding it fails, after
         // others have been written.
         let err = Item::insert_all(&conn, &items(1..=1_000)).expect_err("a duplicate key");
-        assert!(matches!(err, Error::Query { model: "Item", .. }), "{err}");
+        assert!(matches!(err, Error::UniqueViolation { model: "Item", .. }), "{err}");
         assert_eq!(Item::query().count(&conn)?, 1);
         // The connection is not left inside a transaction of its own.
         Item::insert_all(&conn, &items(1..=10))?;
