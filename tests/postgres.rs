@@ -506,3 +506,103 @@ fn a_pool_of_postgres_connections() -> R {
     }
     Ok(())
 }
+
+/// A failed statement aborts the transaction on the server; a closure that
+/// ignores its error and returns `Ok` must not make the rollback look like a
+/// commit.
+#[test]
+fn a_transaction_aborted_by_an_ignored_error_is_not_ok() -> R {
+    let pg = postgres();
+    Category::create_table(&pg)?;
+    let cat = |id: i64| Category {
+        id,
+        name: format!("c{id}"),
+    };
+    let r = pg.transaction(|pg| {
+        cat(10).insert(pg)?;
+        let duplicate = cat(10).insert(pg);
+        assert_eq!(duplicate.unwrap_err().sqlstate().as_deref(), Some("23505"));
+        Ok(())
+    });
+    match r {
+        Err(e @ Error::TransactionAborted { .. }) => {
+            assert_eq!(e.sqlstate().as_deref(), Some("25P02"));
+            assert!(e.to_string().contains("aborted"), "{e}");
+        }
+        other => panic!("expected TransactionAborted, got {other:?}"),
+    }
+    assert_eq!(Category::all(&pg)?, []);
+    // The connection is usable again, outside any transaction.
+    cat(1).insert(&pg)?;
+    // Nested: the savepoint is aborted and rolled back, the outer
+    // transaction goes on and commits.
+    pg.transaction(|pg| {
+        cat(2).insert(pg)?;
+        let inner: R = pg.transaction(|pg| {
+            cat(3).insert(pg)?;
+            let _ = cat(3).insert(pg);
+            Ok(())
+        });
+        assert!(matches!(inner, Err(Error::TransactionAborted { .. })));
+        cat(4).insert(pg).map(|_| ())
+    })?;
+    let ids: Vec<i64> = Category::all(&pg)?.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [1, 2, 4]);
+    // A transaction that commits still costs its statements only.
+    let mut pg = pg;
+    let (done, n) = count_queries(&mut pg, |pg| pg.transaction(|pg| cat(5).insert(pg)));
+    assert_eq!((done?, n), (5, 3));
+    Ok(())
+}
+
+/// A connection given back inside a transaction, open or aborted, is never
+/// lent again.
+#[cfg(feature = "r2d2")]
+#[test]
+fn the_pool_drops_connections_left_inside_a_transaction() -> R {
+    use orm_core::pool::{r2d2, PostgresManager};
+    let pg = postgres();
+    let schema: String = pg.query("SELECT current_schema()::text", &[])?[0].get(0);
+    Category::create_table(&pg)?;
+    let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+    let manager = PostgresManager::new(&format!("{url} options='-c search_path={schema}'"))?;
+    let pool = r2d2::Pool::builder()
+        .max_size(1)
+        .build(manager)
+        .expect("pool");
+    let pid = |conn: &Postgres| -> orm_core::Result<i32> {
+        Ok(conn.query("SELECT pg_backend_pid()", &[])?[0].get(0))
+    };
+    let first = {
+        let conn = pool.get().expect("a connection");
+        conn.batch_execute("BEGIN")?;
+        Category {
+            id: 1,
+            name: "never committed".into(),
+        }
+        .insert(&conn)?;
+        pid(&conn)?
+    };
+    let second = {
+        let conn = pool.get().expect("a connection");
+        Category {
+            id: 2,
+            name: "committed".into(),
+        }
+        .insert(&conn)?;
+        pid(&conn)?
+    };
+    assert_ne!(first, second, "the connection left in a transaction was lent again");
+    let seen: Vec<i64> = Category::all(&pg)?.iter().map(|c| c.id).collect();
+    assert_eq!(seen, [2]);
+    // `BEGIN; x?; COMMIT` with an early `?`: the transaction is aborted.
+    {
+        let conn = pool.get().expect("a connection");
+        conn.batch_execute("BEGIN")?;
+        assert!(conn.batch_execute("SELECT 1/0").is_err());
+    }
+    let conn = pool.get().expect("a connection");
+    assert_ne!(pid(&conn)?, second);
+    assert_eq!(Category::all(&conn)?.len(), 1);
+    Ok(())
+}

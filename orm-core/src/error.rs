@@ -209,6 +209,21 @@ pub enum Error {
         limit: usize,
     },
 
+    /// A statement inside [`Postgres::transaction`](crate::Postgres::transaction)
+    /// failed, so PostgreSQL aborted the transaction (or the savepoint of a
+    /// nested call), although the closure returned `Ok`: nothing of it was
+    /// committed, and it was rolled back.
+    #[cfg(feature = "postgres")]
+    #[error(
+        "the transaction was aborted by an earlier failed statement and rolled back: \
+         nothing was committed, although the closure returned Ok"
+    )]
+    TransactionAborted {
+        /// What PostgreSQL said when asked to commit (SQLSTATE 25P02).
+        #[source]
+        source: postgres::Error,
+    },
+
     /// The live table differs from the model:
     /// [`Model::check_table`](crate::Model::check_table) lists every difference.
     #[error("{0}")]
@@ -246,7 +261,9 @@ impl Error {
     pub fn sqlstate(&self) -> Option<String> {
         match self {
             #[cfg(feature = "postgres")]
-            Error::Postgres(e) => e.code().map(|c| c.code().to_owned()),
+            Error::Postgres(e) | Error::TransactionAborted { source: e } => {
+                e.code().map(|c| c.code().to_owned())
+            }
             Error::Sqlite(e) => DbError::sqlite_code(e),
             Error::Query { source, .. }
             | Error::NoSuchColumn { source, .. }

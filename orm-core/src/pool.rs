@@ -148,8 +148,26 @@ impl r2d2::ManageConnection for PostgresManager {
         conn.client().simple_query("").map(|_| ())
     }
 
+    /// A connection still inside a transaction would swallow the next user's
+    /// writes (an open one, begun and never ended by whoever held it) or fail
+    /// every statement with SQLSTATE 25P02 (one aborted by a failed
+    /// statement): the pool drops it instead of lending it again. Asking
+    /// costs one round trip each time a connection comes back.
     fn has_broken(&self, conn: &mut crate::Postgres) -> bool {
-        conn.client().is_closed()
+        let mut client = conn.client();
+        if client.is_closed() {
+            return true;
+        }
+        // The two are equal only during the first statement of a
+        // transaction (PostgreSQL documents so), that is when this statement
+        // is a transaction of its own. Any error (25P02 in an aborted
+        // transaction, a lost connection) makes the connection unfit too.
+        match client.simple_query("SELECT transaction_timestamp() = statement_timestamp()") {
+            Ok(messages) => !messages.iter().any(|m| {
+                matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+            }),
+            Err(_) => true,
+        }
     }
 }
 

@@ -166,6 +166,14 @@ impl Postgres {
     /// Runs `f` in a transaction: committed when it returns `Ok`, rolled back
     /// when it returns `Err` or panics. Nested calls use savepoints.
     ///
+    /// `Ok` means committed. A statement that fails inside `f` aborts the
+    /// transaction on the server even if `f` ignores its error and returns
+    /// `Ok`: then nothing is committed, the transaction (or the savepoint) is
+    /// rolled back, and the result is
+    /// [`Error::TransactionAborted`](crate::Error::TransactionAborted). To go
+    /// on after an expected failure, run that statement in a nested
+    /// `transaction` (a savepoint) and ignore its error there.
+    ///
     /// ```no_run
     /// # use orm_core::{Model, Postgres};
     /// # #[derive(Model)] struct Category { id: i64, name: String }
@@ -206,9 +214,22 @@ impl Postgres {
             done: false,
         };
         let out = f(self)?;
-        self.batch_execute(&match depth {
-            0 => "COMMIT".to_owned(),
+        // A failed statement aborts a PostgreSQL transaction, even when the
+        // closure goes on and returns `Ok`, and `COMMIT` then rolls it back
+        // without a word. The `SELECT` before it fails instead (SQLSTATE
+        // 25P02), in the same round trip, as `RELEASE SAVEPOINT` does by
+        // itself; the scope then rolls back.
+        let end = match depth {
+            0 => "SELECT 1; COMMIT".to_owned(),
             d => format!("RELEASE SAVEPOINT orm_{d}"),
+        };
+        self.batch_execute(&end).map_err(|e| match e {
+            crate::Error::Postgres(source)
+                if source.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) =>
+            {
+                crate::Error::TransactionAborted { source }
+            }
+            other => other,
         })?;
         scope.done = true;
         Ok(out)
