@@ -10,6 +10,7 @@
 #[macro_use]
 mod backends;
 
+use backends::Backend;
 use orm_core::{count_queries, ForeignKey, Model};
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -53,6 +54,34 @@ fn each_backend_declares_its_own_types() {
         }
         assert!(Login::create_table_sql_postgres().contains("\"at\" TIMESTAMP NOT NULL"));
     }
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Event {
+    id: i64,
+    at: chrono::DateTime<chrono::FixedOffset>,
+    when: time::OffsetDateTime,
+}
+
+/// The same instant written at the offset `hours`.
+fn at_offset(utc_hour: u32, hours: i32) -> Event {
+    let utc = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+        .and_then(|d| d.and_hms_opt(utc_hour, 0, 0))
+        .expect("a time")
+        .and_utc();
+    let offset = chrono::FixedOffset::east_opt(hours * 3600).expect("an offset");
+    let when = time::OffsetDateTime::from_unix_timestamp(utc.timestamp())
+        .expect("a time")
+        .to_offset(time::UtcOffset::from_hms(i8::try_from(hours).expect("hours"), 0, 0).expect("an offset"));
+    Event {
+        id: 0,
+        at: utc.with_timezone(&offset),
+        when,
+    }
+}
+
+fn backend_name<B: Backend>(_: &B) -> &'static str {
+    B::NAME
 }
 
 on_each_backend! {
@@ -124,6 +153,82 @@ fn several_rows_of_every_type_in_one_insert_all(conn) -> orm_core::Result<()> {
     Login::insert_all(&conn, &logins)?;
     assert_eq!(Account::all(&conn)?, accounts);
     assert_eq!(Login::all(&conn)?, logins);
+    Ok(())
+}
+
+/// Points in time with an offset compare as instants, whatever offset each
+/// row was written at: the answers of PostgreSQL and of Rust.
+fn times_with_offsets_compare_as_instants(conn) -> orm_core::Result<()> {
+    Event::create_table(&conn)?;
+    // 05:00Z written at +05:00, 08:00Z, 09:00Z written at -08:00, 05:00Z.
+    let rows = [(1, 5, 5), (2, 8, 0), (3, 9, -8), (4, 5, 0)];
+    for (id, hour, offset) in rows {
+        Event { id, ..at_offset(hour, offset) }.insert(&conn)?;
+    }
+    let f = Event::fields();
+    let ids = |events: Vec<Event>| events.iter().map(|e| e.id).collect::<Vec<_>>();
+    let eight = at_offset(8, 3);
+    let five = at_offset(5, -2);
+    assert_eq!(ids(Event::query().filter(f.at.lt(eight.at)).all(&conn)?), [1, 4]);
+    assert_eq!(ids(Event::query().filter(f.when.lt(eight.when)).all(&conn)?), [1, 4]);
+    assert_eq!(ids(Event::query().filter(f.at.eq(five.at)).all(&conn)?), [1, 4]);
+    assert_eq!(ids(Event::query().filter(f.when.eq(five.when)).all(&conn)?), [1, 4]);
+    assert_eq!(ids(Event::query().filter(f.at.is_in([five.at, eight.at])).all(&conn)?), [1, 2, 4]);
+    assert_eq!(ids(Event::query().order_by(f.at.desc()).all(&conn)?), [3, 2, 1, 4]);
+    assert_eq!(ids(Event::query().order_by(f.when.desc()).all(&conn)?), [3, 2, 1, 4]);
+    // Read back: the same instants (in UTC, on both backends).
+    let back = Event::get(&conn, 3)?.expect("row 3");
+    assert_eq!((back.at, back.when), (at_offset(9, 0).at, at_offset(9, 0).when));
+    assert_eq!(back.at.offset().local_minus_utc(), 0);
+    // Writes by filter select the same rows.
+    assert_eq!(Event::query().filter(f.at.lt(eight.at)).delete(&conn)?, 2);
+    assert_eq!(ids(Event::all(&conn)?), [2, 3]);
+    // A row written at an offset by an earlier version still reads.
+    conn.exec(
+        "INSERT INTO event VALUES (5, '2024-01-01 10:00:00+05:00', '2024-01-01 10:00:00.0+05:00')",
+    )?;
+    let old = Event::get(&conn, 5)?.expect("row 5");
+    assert_eq!((old.at, old.when), (at_offset(5, 0).at, at_offset(5, 0).when));
+    Ok(())
+}
+
+/// PostgreSQL keeps microseconds: a finer time is an error there rather
+/// than a silently different value; SQLite keeps every digit.
+fn times_finer_than_a_microsecond(conn) -> orm_core::Result<()> {
+    Event::create_table(&conn)?;
+    let micro = Event {
+        id: 1,
+        at: at_offset(5, 2).at + chrono::Duration::microseconds(123_456),
+        when: at_offset(5, 2).when + time::Duration::microseconds(123_456),
+    };
+    micro.insert(&conn)?;
+    assert_eq!(Event::get(&conn, 1)?, Some(micro.clone()));
+    let nano = Event {
+        id: 2,
+        at: micro.at + chrono::Duration::nanoseconds(789),
+        when: micro.when,
+    };
+    let nano_time = Event {
+        id: 3,
+        at: micro.at,
+        when: micro.when + time::Duration::nanoseconds(789),
+    };
+    let f = Event::fields();
+    if backend_name(&conn) == "postgres" {
+        for event in [&nano, &nano_time] {
+            let err = event.clone().insert(&conn).unwrap_err();
+            assert!(err.to_string().contains("finer than a microsecond"), "{err}");
+        }
+        assert!(Event::query().filter(f.at.eq(nano.at)).count(&conn).is_err());
+        assert_eq!(Event::all(&conn)?.len(), 1);
+    } else {
+        nano.insert(&conn)?;
+        nano_time.insert(&conn)?;
+        let back = Event::get(&conn, 2)?.expect("row 2");
+        assert_eq!(back.at, nano.at);
+        assert_eq!(Event::get(&conn, 3)?.expect("row 3").when, nano_time.when);
+        assert_eq!(Event::query().filter(f.at.gt(micro.at)).count(&conn)?, 1);
+    }
     Ok(())
 }
 }

@@ -361,9 +361,38 @@ pub(crate) mod native {
             .map_err(|e| crate::backend::sqlite::from_sql_error(e, value, expected))
     }
 
+    /// A point in time with an offset goes to SQLite in UTC, in the text
+    /// rusqlite writes for a UTC time: one text per instant, whose order is
+    /// the instants' order, so that `lt`, `eq` and `order_by` compare
+    /// instants as PostgreSQL's `TIMESTAMPTZ` does. It reads back with offset
+    /// +00:00 (as from PostgreSQL): the same instant.
+    #[cfg(feature = "chrono")]
+    fn chrono_in_utc<Tz: chrono::TimeZone>(
+        t: &chrono::DateTime<Tz>,
+    ) -> rusqlite::Result<ToSqlOutput<'static>> {
+        owned(rusqlite::ToSql::to_sql(&t.with_timezone(&chrono::Utc))?)
+    }
+
+    /// As [`chrono_in_utc`], for the `time` crate.
+    #[cfg(feature = "time")]
+    fn time_in_utc(t: &time::OffsetDateTime) -> rusqlite::Result<ToSqlOutput<'static>> {
+        owned(rusqlite::ToSql::to_sql(&t.to_offset(time::UtcOffset::UTC))?)
+    }
+
+    #[allow(dead_code)] // unused without the `chrono` and `time` features
+    fn owned(output: ToSqlOutput<'_>) -> rusqlite::Result<ToSqlOutput<'static>> {
+        match output {
+            ToSqlOutput::Borrowed(value) => Ok(ToSqlOutput::Owned(value.try_into()?)),
+            ToSqlOutput::Owned(value) => Ok(ToSqlOutput::Owned(value)),
+            other => Err(rusqlite::Error::ToSqlConversionFailure(
+                format!("unexpected output for a time: {other:?}").into(),
+            )),
+        }
+    }
+
     #[allow(unused_macros)]
     macro_rules! natives {
-        ($($t:ty => $column:ident),+ $(,)?) => {$(
+        ($($t:ty => $column:ident $(in $stored:expr)?),+ $(,)?) => {$(
             impl NativeValue for $t {
                 fn type_name(&self) -> &'static str {
                     stringify!($t)
@@ -372,7 +401,7 @@ pub(crate) mod native {
                     Arc::new(self.clone())
                 }
                 fn to_sqlite(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-                    rusqlite::ToSql::to_sql(self)
+                    natives!(@sqlite self $(, $stored)?)
                 }
                 fn stores_as_blob_in_sqlite(&self) -> bool {
                     matches!(ColumnType::$column, ColumnType::Uuid)
@@ -403,6 +432,8 @@ pub(crate) mod native {
                 }
             }
         )+};
+        (@sqlite $value:expr) => { rusqlite::ToSql::to_sql($value) };
+        (@sqlite $value:expr, $stored:expr) => { $stored($value) };
     }
 
     #[cfg(feature = "chrono")]
@@ -411,8 +442,8 @@ pub(crate) mod native {
         chrono::NaiveTime => Time,
         chrono::NaiveDateTime => Timestamp,
         chrono::DateTime<chrono::Utc> => TimestampTz,
-        chrono::DateTime<chrono::Local> => TimestampTz,
-        chrono::DateTime<chrono::FixedOffset> => TimestampTz,
+        chrono::DateTime<chrono::Local> => TimestampTz in chrono_in_utc,
+        chrono::DateTime<chrono::FixedOffset> => TimestampTz in chrono_in_utc,
     }
 
     #[cfg(feature = "time")]
@@ -420,7 +451,7 @@ pub(crate) mod native {
         time::Date => Date,
         time::Time => Time,
         time::PrimitiveDateTime => Timestamp,
-        time::OffsetDateTime => TimestampTz,
+        time::OffsetDateTime => TimestampTz in time_in_utc,
         time::UtcDateTime => TimestampTz,
     }
 

@@ -726,11 +726,29 @@ pub(crate) trait PgNative: Sized {
     fn read(ty: &Type, raw: &[u8]) -> Result<Self, ValueError>;
 }
 
+/// Refuses a time with a fraction of a second finer than a microsecond:
+/// PostgreSQL's `time` and `timestamp` types hold microseconds and would
+/// silently drop the rest, as an integer column refuses a value it cannot
+/// hold rather than wrap it.
+#[allow(dead_code)] // unused without the `chrono` and `time` features
+fn microseconds(nanosecond: u32, value: &dyn std::fmt::Debug) -> std::result::Result<(), BoxError> {
+    if nanosecond % 1_000 == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{value:?} has a fraction of a second finer than a microsecond, \
+             which PostgreSQL cannot store: round it to microseconds first"
+        )
+        .into())
+    }
+}
+
 #[allow(unused_macros)]
 macro_rules! direct {
-    ($($t:ty),+ $(,)?) => {$(
+    ($($t:ty $(=> $nanosecond:expr)?),+ $(,)?) => {$(
         impl PgNative for $t {
             fn write(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+                $(microseconds($nanosecond(self), self)?;)?
                 self.to_sql_checked(ty, out)
             }
             fn read(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
@@ -748,26 +766,26 @@ macro_rules! direct {
 #[cfg(feature = "chrono")]
 direct!(
     chrono::NaiveDate,
-    chrono::NaiveTime,
-    chrono::NaiveDateTime,
-    chrono::DateTime<chrono::Utc>,
-    chrono::DateTime<chrono::Local>,
-    chrono::DateTime<chrono::FixedOffset>,
+    chrono::NaiveTime => chrono::Timelike::nanosecond,
+    chrono::NaiveDateTime => chrono::Timelike::nanosecond,
+    chrono::DateTime<chrono::Utc> => chrono::Timelike::nanosecond,
+    chrono::DateTime<chrono::Local> => chrono::Timelike::nanosecond,
+    chrono::DateTime<chrono::FixedOffset> => chrono::Timelike::nanosecond,
 );
 
 #[cfg(feature = "time")]
 direct!(
     time::Date,
-    time::Time,
-    time::PrimitiveDateTime,
-    time::OffsetDateTime
+    time::Time => |t: &time::Time| t.nanosecond(),
+    time::PrimitiveDateTime => |t: &time::PrimitiveDateTime| t.nanosecond(),
+    time::OffsetDateTime => |t: &time::OffsetDateTime| t.nanosecond(),
 );
 
 // The `postgres` crate knows `OffsetDateTime`, not `UtcDateTime`: go through it.
 #[cfg(feature = "time")]
 impl PgNative for time::UtcDateTime {
     fn write(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
-        time::OffsetDateTime::from(*self).to_sql_checked(ty, out)
+        time::OffsetDateTime::from(*self).write(ty, out)
     }
     fn read(ty: &Type, raw: &[u8]) -> Result<Self, ValueError> {
         time::OffsetDateTime::read(ty, raw).map(time::OffsetDateTime::to_utc)
