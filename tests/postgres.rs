@@ -606,3 +606,50 @@ fn the_pool_drops_connections_left_inside_a_transaction() -> R {
     assert_eq!(Category::all(&conn)?.len(), 1);
     Ok(())
 }
+
+/// `lt`, `le`, `gt` and `ge` on text compare bytewise, as in Rust and on
+/// SQLite, also on a column with a locale's collation (in ICU's en-US, "_z"
+/// comes before "a" and "a" before "B").
+#[test]
+fn text_comparisons_are_bytewise_whatever_the_collation() -> R {
+    let pg = postgres();
+    Category::create_table(&pg)?;
+    pg.batch_execute(
+        "CREATE TABLE item (sku TEXT COLLATE \"en-US-x-icu\" PRIMARY KEY, \
+         category_id BIGINT NOT NULL REFERENCES category (id));",
+    )?;
+    Category {
+        id: 1,
+        name: "c".into(),
+    }
+    .insert(&pg)?;
+    let skus = ["b", "Z", "_z", "A", "a", "B"];
+    for sku in skus {
+        Item {
+            sku: sku.into(),
+            category: ForeignKey::new(1),
+        }
+        .insert(&pg)?;
+    }
+    let f = Item::fields();
+    let got = |c| -> orm_core::Result<Vec<String>> {
+        Ok(Item::query()
+            .filter(c)
+            .all(&pg)?
+            .into_iter()
+            .map(|i| i.sku)
+            .collect())
+    };
+    let want = |keep: &dyn Fn(&str) -> bool| {
+        let mut want: Vec<String> = skus.iter().filter(|s| keep(s)).map(|s| (*s).to_owned()).collect();
+        want.sort();
+        want
+    };
+    assert_eq!(got(f.sku.lt("a"))?, want(&|s| s < "a"));
+    assert_eq!(got(f.sku.lt("a"))?, ["A", "B", "Z", "_z"]);
+    assert_eq!(got(f.sku.le("B"))?, want(&|s| s <= "B"));
+    assert_eq!(got(f.sku.gt("Z"))?, want(&|s| s > "Z"));
+    assert_eq!(got(f.sku.ge("_z"))?, want(&|s| s >= "_z"));
+    assert_eq!(got(f.sku.eq("a"))?, ["a"]);
+    Ok(())
+}

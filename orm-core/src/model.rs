@@ -229,6 +229,12 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     /// `ON DELETE`) on foreign keys, an index on every foreign-key column and
     /// every index of [`INDEXES`](Model::INDEXES). The indexes are created
     /// `IF NOT EXISTS` also when the table exists.
+    ///
+    /// On PostgreSQL, text columns and their indexes keep the database's
+    /// collation, while `lt`, `le`, `gt` and `ge` on text compare bytewise
+    /// (`COLLATE "C"`), as does primary-key order: in a database whose
+    /// collation is not C, an index that should serve those comparisons needs
+    /// that collation too, `CREATE INDEX ... ON product (name COLLATE "C")`.
     fn create_table(conn: &impl Db) -> Result<()> {
         let conn = conn.__conn();
         let ddl = render::create_table(

@@ -264,6 +264,8 @@ impl<'q> Writer<'q> {
             Expr::Const(true) => self.push("1 = 1"),
             Expr::Const(false) => self.push("1 = 0"),
             Expr::Compare { column, op, value } => {
+                let bytewise = self.dialect == Dialect::Postgres
+                    && table.columns[*column].column_type() == ColumnType::Text;
                 let (column, nullable) = (name(*column), table.columns[*column].nullable());
                 match (op, value.is_null()) {
                     (CmpOp::Eq, true) => {
@@ -287,6 +289,11 @@ impl<'q> Writer<'q> {
                     // `<` and friends with NULL are folded to false when built.
                     (op, _) => {
                         self.column(alias, column);
+                        // Text orders bytewise, as in Rust and on SQLite,
+                        // not by the column's or the database's collation.
+                        if bytewise && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                            self.push(" COLLATE \"C\"");
+                        }
                         self.push(cmp_op(*op));
                         self.param(Slot::Value(value));
                     }
