@@ -228,6 +228,29 @@ on_each_backend! {
         Ok(())
     }
 
+    fn is_in_takes_borrowed_arrays_and_slices(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let cats = Category::query()
+            .filter(Category::fields().name.is_in(&["Books", "Games"]))
+            .all(&conn)?;
+        assert_eq!(cats.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 2]);
+        let names: Vec<&str> = vec!["Dune", "Dust"];
+        let owned: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let q = |c| -> orm_core::Result<Vec<i64>> { Ok(ids(&Product::query().filter(c).all(&conn)?)) };
+        assert_eq!(q(f.name.is_in(&names[..]))?, [1, 2]);
+        assert_eq!(q(f.name.is_in(&names))?, [1, 2]);
+        assert_eq!(q(f.name.is_in(&owned))?, [1, 2]);
+        assert_eq!(q(f.id.is_in(&[8, 3]))?, [3, 8]);
+        assert_eq!(q(f.stock.is_in(&[0, 3]))?, [1, 4]);
+        assert_eq!(q(f.note.is_in(&["used"]))?, [2]);
+        assert_eq!(q(f.category.is_in(&[ForeignKey::new(3)]))?, [5, 8]);
+        // A bare `None` still reads as the column's own `Option`.
+        assert_eq!(q(f.note.eq(None))?, [1, 4, 7]);
+        assert_eq!(q(f.stock.ne(None))?, [1, 3, 4, 6, 7]);
+        Ok(())
+    }
+
     fn order_limit_offset(conn) -> R {
         shop(&conn)?;
         let f = Product::fields();

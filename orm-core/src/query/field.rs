@@ -8,7 +8,7 @@ use super::aggregate::{Aggregate, Numeric, Ordered};
 use crate::foreign_key::ForeignKeyField;
 use crate::statement::{Agg, AggFunc, CmpOp, Expr, FoldOp, OrderKey, OrderTerm, Sub, TextOp, Via};
 use crate::value::Owned;
-use crate::{ForeignKey, Model, SqlType};
+use crate::{Model, SqlType};
 
 /// Marks a [`Field`] of an ordinary column.
 #[derive(Debug, Clone, Copy)]
@@ -542,6 +542,13 @@ impl<T: SqlType> crate::__private::IntoOwned<Option<T>> for T {
     }
 }
 
+// `is_in(&[1, 2])` on an `Option` column: the items of a borrowed array or slice.
+impl<T: SqlType> crate::__private::IntoOwned<Option<T>> for &T {
+    fn __into_owned(self) -> Owned {
+        Owned::from_value(self.to_value())
+    }
+}
+
 impl crate::__private::IntoOwned<String> for &str {
     fn __into_owned(self) -> Owned {
         Owned::Text(self.into())
@@ -554,8 +561,15 @@ impl crate::__private::IntoOwned<Option<String>> for &str {
     }
 }
 
-impl<P: Model> crate::__private::IntoOwned<Option<ForeignKey<P>>> for &ForeignKey<P> {
+// `is_in(&["a", "b"])`: the items of a borrowed array or slice of `&str`.
+impl crate::__private::IntoOwned<String> for &&str {
     fn __into_owned(self) -> Owned {
-        Owned::from_value(self.to_value())
+        Owned::Text((*self).into())
+    }
+}
+
+impl crate::__private::IntoOwned<Option<String>> for &&str {
+    fn __into_owned(self) -> Owned {
+        Owned::Text((*self).into())
     }
 }
