@@ -251,6 +251,34 @@ on_each_backend! {
         Ok(())
     }
 
+    /// More values than one statement can bind: an error naming the limit
+    /// before anything runs (PostgreSQL's protocol counts parameters in 16
+    /// bits; SQLite has its variable limit).
+    fn more_values_than_a_statement_takes(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let many = (0..70_000).fold(f.id.eq(-1), |c, i| c.or(f.price.gt(f64::from(i))));
+        let limit = if backend(&conn) == "postgres" { 65_535 } else { 32_766 };
+        let too_many = |r: orm_core::Result<u64>| match r {
+            Err(Error::TooManyParameters { needed, limit: l, .. }) => {
+                assert!(needed > 70_000, "{needed}");
+                assert_eq!(l, limit);
+            }
+            other => panic!("expected TooManyParameters, got {other:?}"),
+        };
+        let (r, n) = count_queries(&mut conn, |c| Product::query().filter(many.clone()).count(c));
+        too_many(r);
+        assert_eq!(n, 0);
+        too_many(Product::query().filter(many.clone()).delete(&conn).map(|n| n as u64));
+        let cats = Category::all(&conn)?;
+        too_many(
+            Category::load_products_with(&conn, &cats, Product::query().filter(many.clone()))
+                .map(|l| l.len() as u64),
+        );
+        assert_eq!(Product::query().count(&conn)?, 8);
+        Ok(())
+    }
+
     fn order_limit_offset(conn) -> R {
         shop(&conn)?;
         let f = Product::fields();

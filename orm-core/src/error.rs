@@ -193,7 +193,7 @@ pub enum Error {
     },
 
     /// A statement would need more bound values than the connection allows,
-    /// even with every `is_in` list bound as one value.
+    /// even with every `is_in` list bound as one value. Nothing was run.
     #[error(
         "{model}: a statement on `{table}` needs {needed} bound values, \
          more than the connection's limit of {limit}"
@@ -205,7 +205,8 @@ pub enum Error {
         table: &'static str,
         /// How many values the statement binds.
         needed: usize,
-        /// The connection's `SQLITE_LIMIT_VARIABLE_NUMBER`.
+        /// The connection's `SQLITE_LIMIT_VARIABLE_NUMBER`, or on PostgreSQL
+        /// 65,535, the most parameters its protocol can count.
         limit: usize,
     },
 

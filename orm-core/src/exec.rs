@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::backend::{Conn, Ctx, Param, Row};
+use crate::backend::{Caps, Conn, Ctx, Param, Row};
 use crate::error::{Error, Result};
 use crate::query::{Extras, Layout};
 use crate::render::{self, Dialect, Slot, Sql};
@@ -150,9 +150,10 @@ pub(crate) fn fit<'q>(
     render: impl Fn(bool) -> Sql<'q>,
 ) -> Result<Sql<'q>> {
     let dialect = conn.dialect();
+    let caps = conn.caps()?;
     // Without a limit, every list is one array anyway.
-    let Some(limit) = conn.caps()?.variable_limit() else {
-        return Ok(render(false));
+    let Some(limit) = caps.variable_limit() else {
+        return within(ctx, render::shape_params(dialect, shape, false) + extra, caps).map(|()| render(false));
     };
     for lists_as_json in [false, true] {
         if render::shape_params(dialect, shape, lists_as_json) + extra <= limit {
@@ -163,6 +164,21 @@ pub(crate) fn fit<'q>(
         model: ctx.model,
         table: ctx.table,
         needed: render::shape_params(dialect, shape, true) + extra,
+        limit,
+    })
+}
+
+/// An error, before the server is asked, when a statement binds more
+/// values than the backend can take at all (PostgreSQL's 65,535).
+pub(crate) fn within(ctx: &Ctx, needed: usize, caps: Caps) -> Result<()> {
+    let limit = caps.parameter_limit();
+    if needed <= limit {
+        return Ok(());
+    }
+    Err(Error::TooManyParameters {
+        model: ctx.model,
+        table: ctx.table,
+        needed,
         limit,
     })
 }

@@ -80,7 +80,11 @@ fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -
             && !sizes::clearly_larger(conn.identity(), parent, threshold(n))
     };
     // Keys bound as one array: one statement for all of them.
-    let Some(limit) = conn.caps()?.variable_limit() else {
+    let caps = conn.caps()?;
+    let Some(limit) = caps.variable_limit() else {
+        // The keys' array and the scan's size, and the filter's values.
+        let needed = render::shape_params(dialect, plan.shape, false) + 2;
+        crate::exec::within(&plan.ctx, needed, caps)?;
         return Ok(Chunking {
             chunk: n,
             lists_as_json: false,

@@ -118,6 +118,16 @@ impl Caps {
             Caps::Arrays => None,
         }
     }
+
+    /// The most parameters one statement may have at all, lists bound as
+    /// arrays: PostgreSQL's protocol counts them in 16 bits.
+    pub(crate) fn parameter_limit(self) -> usize {
+        match self {
+            Caps::Variables(limit) => limit,
+            #[cfg(feature = "postgres")]
+            Caps::Arrays => usize::from(u16::MAX),
+        }
+    }
 }
 
 /// One bound parameter.
