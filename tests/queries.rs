@@ -279,6 +279,60 @@ on_each_backend! {
         Ok(())
     }
 
+    /// `or` and `and` alternating in a loop nest one level per step: up to
+    /// `Condition::MAX_DEPTH` the query runs; past it, every way of running
+    /// it is `Error::ConditionTooDeep` with no statement, never a stack
+    /// overflow (cloning, printing, rendering and dropping included).
+    fn deep_conditions_are_an_error_not_a_crash(conn) -> R {
+        shop(&conn)?;
+        let f = Product::fields();
+        let deep = |depth: usize| {
+            (0..depth).fold(f.id.eq(0), |c, k| {
+                if k % 2 == 0 {
+                    c.or(f.id.eq(k as i64 + 1))
+                } else {
+                    c.and(f.price.gt(0.0))
+                }
+            })
+        };
+        let max = orm_core::Condition::<Product>::MAX_DEPTH;
+        let deepest = Product::query().filter(deep(max));
+        let copy = deepest.clone();
+        assert!(format!("{copy:?}").contains("Or"));
+        assert_eq!(ids(&copy.all(&conn)?), [1, 3, 5, 7]);
+        assert_eq!(copy.first(&conn)?.map(|p| p.id), Some(1));
+        assert_eq!(copy.count(&conn)?, 4);
+        let cats = Category::all(&conn)?;
+        assert_eq!(Category::count_products_with(&conn, &cats, copy.clone())?, [2, 1, 1, 0]);
+        // Chains of one kind flatten, and `not` twice folds: no depth.
+        let long = (0..300).fold(f.id.eq(0), |c, k| c.or(f.id.eq(k)));
+        assert_eq!(Product::query().filter(long.not().not()).count(&conn)?, 8);
+
+        for depth in [max + 1, max + 2, 100_000] {
+            let query = Product::query().filter(deep(depth));
+            let copy = query.clone();
+            let _ = format!("{copy:?}");
+            let too_deep = |r: Result<u64, Error>| match r {
+                Err(Error::ConditionTooDeep { limit, .. }) => assert_eq!(limit, max),
+                other => panic!("depth {depth}: expected ConditionTooDeep, got {other:?}"),
+            };
+            let (r, n) = count_queries(&mut conn, |c| copy.all(c).map(|v| v.len() as u64));
+            too_deep(r);
+            assert_eq!(n, 0);
+            too_deep(copy.first(&conn).map(|p| u64::from(p.is_some())));
+            too_deep(copy.count(&conn));
+            too_deep(copy.exists(&conn).map(u64::from));
+            too_deep(copy.update(&conn, [f.note.set(Some("x".to_string()))]).map(|n| n as u64));
+            too_deep(copy.delete(&conn).map(|n| n as u64));
+            too_deep(Category::load_products_with(&conn, &cats, copy.clone()).map(|l| l.len() as u64));
+            too_deep(Category::count_products_with(&conn, &cats, copy.clone()).map(|l| l.len() as u64));
+            // Combined further, it stays too deep.
+            too_deep(Product::query().filter(deep(depth).or(f.id.eq(1)).not()).count(&conn));
+        }
+        assert_eq!(Product::query().count(&conn)?, 8);
+        Ok(())
+    }
+
     fn order_limit_offset(conn) -> R {
         shop(&conn)?;
         let f = Product::fields();

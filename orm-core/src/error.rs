@@ -225,6 +225,21 @@ pub enum Error {
         source: postgres::Error,
     },
 
+    /// A condition nests `and`, `or` and `not` deeper than
+    /// [`Condition::MAX_DEPTH`](crate::Condition::MAX_DEPTH) levels; nothing
+    /// was run.
+    #[error(
+        "{model}: a condition on `{table}` nests `and`, `or` and `not` more than {limit} levels deep"
+    )]
+    ConditionTooDeep {
+        /// The Rust model.
+        model: &'static str,
+        /// Its table.
+        table: &'static str,
+        /// The deepest nesting allowed.
+        limit: usize,
+    },
+
     /// The live table differs from the model:
     /// [`Model::check_table`](crate::Model::check_table) lists every difference.
     #[error("{0}")]

@@ -149,11 +149,17 @@ pub(crate) fn fit<'q>(
     extra: usize,
     render: impl Fn(bool) -> Sql<'q>,
 ) -> Result<Sql<'q>> {
+    shallow(ctx, shape)?;
     let dialect = conn.dialect();
     let caps = conn.caps()?;
     // Without a limit, every list is one array anyway.
     let Some(limit) = caps.variable_limit() else {
-        return within(ctx, render::shape_params(dialect, shape, false) + extra, caps).map(|()| render(false));
+        return within(
+            ctx,
+            render::shape_params(dialect, shape, false) + extra,
+            caps,
+        )
+        .map(|()| render(false));
     };
     for lists_as_json in [false, true] {
         if render::shape_params(dialect, shape, lists_as_json) + extra <= limit {
@@ -166,6 +172,18 @@ pub(crate) fn fit<'q>(
         needed: render::shape_params(dialect, shape, true) + extra,
         limit,
     })
+}
+
+/// An error for a filter nested deeper than [`Condition::MAX_DEPTH`](crate::Condition::MAX_DEPTH).
+pub(crate) fn shallow(ctx: &Ctx, shape: &Shape) -> Result<()> {
+    match shape.filter {
+        Some(Expr::TooDeep) => Err(Error::ConditionTooDeep {
+            model: ctx.model,
+            table: ctx.table,
+            limit: crate::Condition::<()>::MAX_DEPTH,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// An error, before the server is asked, when a statement binds more

@@ -68,6 +68,7 @@ struct Chunking {
 }
 
 fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -> Result<Chunking> {
+    crate::exec::shallow(&plan.ctx, plan.shape)?;
     let dialect = conn.dialect();
     // Whether to offer the scan: not for one key (the single-row
     // accessors), where the choice costs more than it can save, nor where an

@@ -80,7 +80,7 @@ pub(crate) fn bucket(n: usize, max: usize) -> usize {
 /// How many values a filter binds.
 pub(crate) fn params_of(dialect: Dialect, expr: &Expr, lists_as_json: bool) -> usize {
     match expr {
-        Expr::Const(_) | Expr::IsNull { .. } => 0,
+        Expr::Const(_) | Expr::IsNull { .. } | Expr::TooDeep => 0,
         Expr::Compare { value, .. } => usize::from(!value.is_null()),
         Expr::Like { .. } | Expr::Text { .. } | Expr::Fold { .. } => 1,
         Expr::Exists(sub) => sub_params(dialect, sub, lists_as_json),
@@ -262,7 +262,8 @@ impl<'q> Writer<'q> {
         let name = |i: usize| table.columns[i].name();
         match expr {
             Expr::Const(true) => self.push("1 = 1"),
-            Expr::Const(false) => self.push("1 = 0"),
+            // Never run: `exec::shallow` refuses such a filter first.
+            Expr::Const(false) | Expr::TooDeep => self.push("1 = 0"),
             Expr::Compare { column, op, value } => {
                 let bytewise = self.dialect == Dialect::Postgres
                     && table.columns[*column].column_type() == ColumnType::Text;

@@ -82,6 +82,10 @@ pub(crate) enum Expr {
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+    /// What a condition nested deeper than `Condition::MAX_DEPTH` becomes:
+    /// running a query with it is an error (cloning, rendering and dropping
+    /// a tree that deep would overflow the stack).
+    TooDeep,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +195,7 @@ impl Expr {
     /// `a AND b`, folding constants and flattening nested `AND`s.
     pub(crate) fn and(self, other: Expr) -> Expr {
         match (self, other) {
+            (Expr::TooDeep, _) | (_, Expr::TooDeep) => Expr::TooDeep,
             (Expr::Const(false), _) | (_, Expr::Const(false)) => Expr::Const(false),
             (Expr::Const(true), e) | (e, Expr::Const(true)) => e,
             (Expr::And(mut a), Expr::And(b)) => {
@@ -212,6 +217,7 @@ impl Expr {
     /// `a OR b`, folding constants and flattening nested `OR`s.
     pub(crate) fn or(self, other: Expr) -> Expr {
         match (self, other) {
+            (Expr::TooDeep, _) | (_, Expr::TooDeep) => Expr::TooDeep,
             (Expr::Const(true), _) | (_, Expr::Const(true)) => Expr::Const(true),
             (Expr::Const(false), e) | (e, Expr::Const(false)) => e,
             (Expr::Or(mut a), Expr::Or(b)) => {
@@ -235,6 +241,7 @@ impl Expr {
         match self {
             Expr::Const(b) => Expr::Const(!b),
             Expr::Not(inner) => *inner,
+            Expr::TooDeep => Expr::TooDeep,
             e => Expr::Not(Box::new(e)),
         }
     }

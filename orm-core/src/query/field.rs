@@ -410,14 +410,26 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
 /// a NaN equals nothing), the other comparisons and the text operators never
 /// match NULL, `is_in` matches NULL only when `None` is among its values, and
 /// `not` is the exact complement.
+///
+/// A condition nests `and`, `or` and `not` at most
+/// [`MAX_DEPTH`](Condition::MAX_DEPTH) levels deep (a chain of `and`s alone,
+/// or of `or`s alone, is one level however long); running a query with a
+/// deeper one is [`Error::ConditionTooDeep`](crate::Error::ConditionTooDeep),
+/// never a stack overflow.
 pub struct Condition<M> {
     pub(crate) expr: Expr,
+    /// How deep `expr` nests `and`, `or` and `not`: 0 for a comparison.
+    depth: usize,
     model: PhantomData<fn() -> M>,
 }
 
 impl<M> Clone for Condition<M> {
     fn clone(&self) -> Self {
-        Condition::new(self.expr.clone())
+        Condition {
+            expr: self.expr.clone(),
+            depth: self.depth,
+            model: PhantomData,
+        }
     }
 }
 
@@ -428,23 +440,72 @@ impl<M> fmt::Debug for Condition<M> {
 }
 
 impl<M> Condition<M> {
+    /// How deep `and`, `or` and `not` may nest in one condition: deep enough
+    /// for any condition written by hand, shallow enough that cloning,
+    /// rendering and dropping it fit in a small thread's stack, and that
+    /// SQLite (at most 1,000 levels of expression) and PostgreSQL accept it.
+    pub const MAX_DEPTH: usize = 256;
+
+    /// A comparison, a constant: no nesting.
     pub(crate) fn new(expr: Expr) -> Self {
         Condition {
             expr,
+            depth: 0,
             model: PhantomData,
         }
+    }
+
+    /// `expr` at `depth`, or [`Expr::TooDeep`] past the limit, so that no
+    /// deeper tree is ever built.
+    fn nested(expr: Expr, depth: usize) -> Self {
+        if depth > Self::MAX_DEPTH {
+            return Condition::new(Expr::TooDeep);
+        }
+        Condition {
+            expr,
+            depth,
+            model: PhantomData,
+        }
+    }
+
+    /// `self op other`, where `op` flattens operands of its own `kind` and
+    /// folds constants (see [`Expr::and`]).
+    fn combine(self, other: Self, op: fn(Expr, Expr) -> Expr, kind: fn(&Expr) -> bool) -> Self {
+        let is_const = |c: &Self| matches!(c.expr, Expr::Const(_));
+        // An operand of the same kind gives its children to the result.
+        let below = |c: &Self| {
+            if kind(&c.expr) {
+                c.depth.saturating_sub(1)
+            } else {
+                c.depth
+            }
+        };
+        let flattened = 1 + below(&self).max(below(&other));
+        let one_side = if is_const(&self) {
+            other.depth
+        } else {
+            self.depth
+        };
+        let expr = op(self.expr, other.expr);
+        let depth = match &expr {
+            Expr::Const(_) | Expr::TooDeep => 0,
+            e if kind(e) => flattened,
+            // A constant folded away: the other operand is the result.
+            _ => one_side,
+        };
+        Condition::nested(expr, depth)
     }
 
     /// Both conditions hold.
     #[must_use]
     pub fn and(self, other: Condition<M>) -> Condition<M> {
-        Condition::new(self.expr.and(other.expr))
+        self.combine(other, Expr::and, |e| matches!(e, Expr::And(_)))
     }
 
     /// Either condition holds.
     #[must_use]
     pub fn or(self, other: Condition<M>) -> Condition<M> {
-        Condition::new(self.expr.or(other.expr))
+        self.combine(other, Expr::or, |e| matches!(e, Expr::Or(_)))
     }
 
     /// The condition does not hold: exactly the rows it does not match. A
@@ -454,7 +515,13 @@ impl<M> Condition<M> {
     #[must_use]
     #[allow(clippy::should_implement_trait)] // `!` is implemented too
     pub fn not(self) -> Condition<M> {
-        Condition::new(self.expr.not())
+        let depth = match &self.expr {
+            Expr::Const(_) | Expr::TooDeep => 0,
+            // Double negation folds away.
+            Expr::Not(_) => self.depth.saturating_sub(1),
+            _ => self.depth + 1,
+        };
+        Condition::nested(self.expr.not(), depth)
     }
 }
 
