@@ -72,7 +72,10 @@ fn at_offset(utc_hour: u32, hours: i32) -> Event {
     let offset = chrono::FixedOffset::east_opt(hours * 3600).expect("an offset");
     let when = time::OffsetDateTime::from_unix_timestamp(utc.timestamp())
         .expect("a time")
-        .to_offset(time::UtcOffset::from_hms(i8::try_from(hours).expect("hours"), 0, 0).expect("an offset"));
+        .to_offset(
+            time::UtcOffset::from_hms(i8::try_from(hours).expect("hours"), 0, 0)
+                .expect("an offset"),
+        );
     Event {
         id: 0,
         at: utc.with_timezone(&offset),

@@ -592,7 +592,10 @@ fn the_pool_drops_connections_left_inside_a_transaction() -> R {
         .insert(&conn)?;
         pid(&conn)?
     };
-    assert_ne!(first, second, "the connection left in a transaction was lent again");
+    assert_ne!(
+        first, second,
+        "the connection left in a transaction was lent again"
+    );
     let seen: Vec<i64> = Category::all(&pg)?.iter().map(|c| c.id).collect();
     assert_eq!(seen, [2]);
     // `BEGIN; x?; COMMIT` with an early `?`: the transaction is aborted.
@@ -641,7 +644,11 @@ fn text_comparisons_are_bytewise_whatever_the_collation() -> R {
             .collect())
     };
     let want = |keep: &dyn Fn(&str) -> bool| {
-        let mut want: Vec<String> = skus.iter().filter(|s| keep(s)).map(|s| (*s).to_owned()).collect();
+        let mut want: Vec<String> = skus
+            .iter()
+            .filter(|s| keep(s))
+            .map(|s| (*s).to_owned())
+            .collect();
         want.sort();
         want
     };

@@ -163,9 +163,9 @@ impl r2d2::ManageConnection for PostgresManager {
         // is a transaction of its own. Any error (25P02 in an aborted
         // transaction, a lost connection) makes the connection unfit too.
         match client.simple_query("SELECT transaction_timestamp() = statement_timestamp()") {
-            Ok(messages) => !messages.iter().any(|m| {
-                matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
-            }),
+            Ok(messages) => !messages.iter().any(
+                |m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t")),
+            ),
             Err(_) => true,
         }
     }
