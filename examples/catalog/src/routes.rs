@@ -2,6 +2,8 @@
 
 use std::num::IntErrorKind;
 
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::Html;
@@ -33,12 +35,25 @@ async fn api_categories(State(pool): State<Pool>) -> Result<Json<Catalog>, AppEr
 }
 
 /// The id is taken as a `String` and parsed here, so that a bad one gets
-/// this site's message rather than axum's rejection text.
+/// this site's message rather than axum's rejection text; so does one that
+/// is not UTF-8 once percent-decoded (`%FF`), which axum rejects itself.
 async fn category(
     State(pool): State<Pool>,
-    Path(id): Path<String>,
+    uri: Uri,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Html<String>, AppError> {
-    let id = parse_id(&id)?;
+    let id = match id {
+        Ok(Path(id)) => parse_id(&id)?,
+        Err(PathRejection::FailedToDeserializePathParams(e))
+            if matches!(e.kind(), ErrorKind::InvalidUtf8InPathParam { .. }) =>
+        {
+            return Err(AppError::BadRequest(format!(
+                "a category id is a whole number, not {:?}",
+                uri.path().trim_start_matches("/categories/")
+            )));
+        }
+        Err(other) => return Err(AppError::BadRequest(other.body_text())),
+    };
     let page = db::blocking(&pool, move |conn| {
         let (found, statements) = db::counted_read(conn, |conn| views::category(conn, id))?;
         let (category, products) =
@@ -68,15 +83,23 @@ async fn load_catalog(pool: &Pool) -> Result<Catalog, AppError> {
     .await
 }
 
+/// The id, written as the site writes it: `+1` and `01` parse as 1 but are
+/// not its page's address, and get a 404 rather than a duplicate of it.
 fn parse_id(id: &str) -> Result<i64, AppError> {
-    id.parse().map_err(|e: std::num::ParseIntError| {
+    let n: i64 = id.parse().map_err(|e: std::num::ParseIntError| {
         AppError::BadRequest(match e.kind() {
             IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => {
                 format!("category id {id} is out of range")
             }
             _ => format!("a category id is a whole number, not {id:?}"),
         })
-    })
+    })?;
+    if n.to_string() != id {
+        return Err(AppError::NotFound(format!(
+            "there is no category {id:?}; its id is written {n}"
+        )));
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -97,6 +120,13 @@ mod tests {
             assert!(
                 matches!(parse_id(bad), Err(AppError::BadRequest(_))),
                 "{bad:?} was accepted"
+            );
+        }
+        assert_eq!(parse_id("-1").ok(), Some(-1));
+        for other_spelling in ["+1", "01", "-0", "007"] {
+            assert!(
+                matches!(parse_id(other_spelling), Err(AppError::NotFound(_))),
+                "{other_spelling:?} was accepted"
             );
         }
     }

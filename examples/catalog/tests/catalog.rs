@@ -291,11 +291,20 @@ fn bad_ids_get_a_client_error_with_a_message() {
         ("/categories/-1", 404, "no category -1"),
         ("/categories/99999999999999999999", 400, "out of range"),
         ("/categories/-99999999999999999999", 400, "out of range"),
+        ("/categories/%FF", 400, "whole number, not \"%FF\""),
+        ("/categories/%31", 200, "Books"),
+        ("/categories/+1", 404, "no category \"+1\""),
+        ("/categories/01", 404, "no category \"01\""),
         ("/no/such/page", 404, "no page at /no/such/page"),
     ];
     for (path, status, message) in cases {
         let (got, body) = server.get(path);
         assert_eq!(got, status, "GET {path}: {body}");
+        // The site's own message, never the framework's.
+        assert!(
+            status == 200 || body.starts_with(&format!("{status}: ")),
+            "GET {path}: {body:?}"
+        );
         assert!(
             body.contains(message),
             "GET {path}: {body:?} lacks {message:?}"
