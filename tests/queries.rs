@@ -333,6 +333,38 @@ on_each_backend! {
         Ok(())
     }
 
+    /// Pinned, as the README says: SQLite stores -0.0 as 0 (the sign is
+    /// lost on the way in; it compares equal), PostgreSQL keeps it.
+    fn negative_zero(conn) -> R {
+        shop(&conn)?;
+        product(9, "free", -0.0, None, None, 1).insert(&conn)?;
+        let price = Product::get(&conn, 9)?.expect("row 9").price;
+        assert_eq!(price, 0.0);
+        assert_eq!(price.is_sign_negative(), backend(&conn) == "postgres");
+        let f = Product::fields();
+        assert_eq!(ids(&Product::query().filter(f.price.eq(0.0)).all(&conn)?), [9]);
+        assert_eq!(ids(&Product::query().filter(f.price.eq(-0.0)).all(&conn)?), [9]);
+        Ok(())
+    }
+
+    /// Pinned, as the README says: past the key `i64::MAX`, PostgreSQL's
+    /// sequence fails; SQLite picks an unused key at random.
+    fn the_automatic_key_after_the_largest_one(conn) -> R {
+        Ticket::create_table(&conn)?;
+        let ticket = |id| Ticket { id, title: format!("t{id}") };
+        ticket(i64::MAX).upsert(&conn)?;
+        let next = ticket(0).insert(&conn);
+        if backend(&conn) == "postgres" {
+            assert_eq!(next.unwrap_err().sqlstate().as_deref(), Some("2200H"));
+            assert_eq!(Ticket::query().count(&conn)?, 1);
+        } else {
+            let key = next?;
+            assert!(key > 0 && key != i64::MAX, "{key}");
+            assert_eq!(Ticket::get(&conn, key)?.map(|t| t.title), Some("t0".into()));
+        }
+        Ok(())
+    }
+
     fn order_limit_offset(conn) -> R {
         shop(&conn)?;
         let f = Product::fields();
