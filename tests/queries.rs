@@ -228,6 +228,8 @@ on_each_backend! {
         Ok(())
     }
 
+    // The borrowed forms are what this test is about.
+    #[allow(clippy::needless_borrows_for_generic_args)]
     fn is_in_takes_borrowed_arrays_and_slices(conn) -> R {
         shop(&conn)?;
         let f = Product::fields();

@@ -732,7 +732,7 @@ pub(crate) trait PgNative: Sized {
 /// hold rather than wrap it.
 #[allow(dead_code)] // unused without the `chrono` and `time` features
 fn microseconds(nanosecond: u32, value: &dyn std::fmt::Debug) -> std::result::Result<(), BoxError> {
-    if nanosecond % 1_000 == 0 {
+    if nanosecond.is_multiple_of(1_000) {
         Ok(())
     } else {
         Err(format!(
