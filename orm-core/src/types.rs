@@ -18,7 +18,7 @@ use crate::value::{Value, ValueError};
 /// | `Real`, `Double` | `REAL` | `REAL`, `DOUBLE PRECISION` |
 /// | `Text` | `TEXT` | `TEXT` |
 /// | `Blob` | `BLOB` | `BYTEA` |
-/// | `Date`, `Time`, `Timestamp`, `TimestampTz` | `TEXT` (ISO 8601, as rusqlite writes it) | `DATE`, `TIME`, `TIMESTAMP`, `TIMESTAMPTZ` |
+/// | `Date`, `Time`, `Timestamp`, `TimestampTz` | `TEXT` (ISO 8601, as rusqlite writes it; a `TimestampTz` in UTC, so that text order is time order) | `DATE`, `TIME`, `TIMESTAMP`, `TIMESTAMPTZ` (microseconds: a finer time is an error on write) |
 /// | `Uuid` | `BLOB` (16 bytes) | `UUID` |
 /// | `Json` | `TEXT` | `JSONB` |
 #[non_exhaustive]
