@@ -272,6 +272,15 @@ on_each_backend! {
         too_many(r);
         assert_eq!(n, 0);
         too_many(Product::query().filter(many.clone()).delete(&conn).map(|n| n as u64));
+        // An `or` of `eq`s over one column is one list, bound as one value,
+        // as `is_in`'s: any number of them, in one statement.
+        let eqs = (0..70_000).fold(f.id.eq(-1), |c, i| c.or(f.id.eq(i)));
+        let (r, n) = count_queries(&mut conn, |c| Product::query().filter(eqs.or(f.note.eq(None))).count(c));
+        assert_eq!((r?, n), (8, 1));
+        let names = ["Dune", "Dust"].iter().fold(f.note.eq(None), |c, name| c.or(f.name.eq(*name)));
+        assert!(format!("{names:?}").contains("Or"));
+        let (r, n) = count_queries(&mut conn, |c| Product::query().filter(names.clone()).count(c));
+        assert_eq!((r?, n), (4, 1));
         let cats = Category::all(&conn)?;
         too_many(
             Category::load_products_with(&conn, &cats, Product::query().filter(many.clone()))
@@ -289,7 +298,7 @@ on_each_backend! {
         shop(&conn)?;
         let f = Product::fields();
         let deep = |depth: usize| {
-            (0..depth).fold(f.id.eq(0), |c, k| {
+            (0..depth).fold(f.name.eq("none"), |c, k| {
                 if k % 2 == 0 {
                     c.or(f.id.eq(k as i64 + 1))
                 } else {

@@ -214,9 +214,23 @@ impl Expr {
         }
     }
 
-    /// `a OR b`, folding constants and flattening nested `OR`s.
+    /// `a OR b`, folding constants and flattening nested `OR`s; `eq`s and
+    /// `is_in`s of one column next to each other become one list, which
+    /// binds as one value past any parameter limit, as `is_in`'s does.
     pub(crate) fn or(self, other: Expr) -> Expr {
-        match (self, other) {
+        let (this, other) = match (self, other) {
+            (Expr::Or(mut list), e)
+                if e.member().is_some() && list.last().and_then(Expr::member) == e.member() =>
+            {
+                if let Some(last) = list.pop() {
+                    list.push(last.join(e));
+                }
+                return Expr::Or(list);
+            }
+            (a, b) if a.member().is_some() && a.member() == b.member() => return a.join(b),
+            pair => pair,
+        };
+        match (this, other) {
             (Expr::TooDeep, _) | (_, Expr::TooDeep) => Expr::TooDeep,
             (Expr::Const(true), _) | (_, Expr::Const(true)) => Expr::Const(true),
             (Expr::Const(false), e) | (e, Expr::Const(false)) => e,
@@ -236,6 +250,68 @@ impl Expr {
         }
     }
 
+    /// The column an `eq` or an `is_in` is on.
+    fn member(&self) -> Option<usize> {
+        match self {
+            Expr::Compare {
+                column,
+                op: CmpOp::Eq,
+                ..
+            }
+            | Expr::In { column, .. } => Some(*column),
+            _ => None,
+        }
+    }
+
+    /// `self OR other`, two memberships of one column (see
+    /// [`member`](Expr::member)), as one list.
+    fn join(self, other: Expr) -> Expr {
+        match (self.into_list(), other.into_list()) {
+            (Ok(mut list), Ok(more)) => {
+                list.values.extend(more.values);
+                list.or_null |= more.or_null;
+                list.into_expr()
+            }
+            // Not two memberships after all: both as they were.
+            (a, b) => Expr::Or(vec![
+                a.map_or_else(|e| e, List::into_expr),
+                b.map_or_else(|e| e, List::into_expr),
+            ]),
+        }
+    }
+
+    fn into_list(self) -> Result<List, Expr> {
+        match self {
+            Expr::Compare {
+                column,
+                op: CmpOp::Eq,
+                value,
+            } => Ok(if value.is_null() {
+                List {
+                    column,
+                    values: Vec::new(),
+                    or_null: true,
+                }
+            } else {
+                List {
+                    column,
+                    values: vec![value],
+                    or_null: false,
+                }
+            }),
+            Expr::In {
+                column,
+                values,
+                or_null,
+            } => Ok(List {
+                column,
+                values,
+                or_null,
+            }),
+            other => Err(other),
+        }
+    }
+
     /// `NOT a`, folding constants and double negation.
     pub(crate) fn not(self) -> Expr {
         match self {
@@ -250,6 +326,30 @@ impl Expr {
     /// needs to run.
     pub(crate) fn is_never(&self) -> bool {
         matches!(self, Expr::Const(false))
+    }
+}
+
+/// The values a column may equal, for [`Expr::join`].
+struct List {
+    column: usize,
+    values: Vec<Owned>,
+    or_null: bool,
+}
+
+impl List {
+    fn into_expr(self) -> Expr {
+        match (self.values.is_empty(), self.or_null) {
+            (true, false) => Expr::Const(false),
+            (true, true) => Expr::IsNull {
+                column: self.column,
+                negated: false,
+            },
+            (false, or_null) => Expr::In {
+                column: self.column,
+                values: self.values,
+                or_null,
+            },
+        }
     }
 }
 
