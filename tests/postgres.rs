@@ -605,8 +605,14 @@ fn the_pool_drops_connections_left_inside_a_transaction() -> R {
         assert!(conn.batch_execute("SELECT 1/0").is_err());
     }
     let conn = pool.get().expect("a connection");
-    assert_ne!(pid(&conn)?, second);
+    let third = pid(&conn)?;
+    assert_ne!(third, second);
     assert_eq!(Category::all(&conn)?.len(), 1);
+    // A connection given back outside any transaction is lent again, also
+    // after a transaction of its own that ended.
+    conn.transaction(|pg| pg.batch_execute("SELECT 1"))?;
+    drop(conn);
+    assert_eq!(pid(&pool.get().expect("a connection"))?, third);
     Ok(())
 }
 
