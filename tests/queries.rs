@@ -85,6 +85,13 @@ fn ids(rows: &[Product]) -> Vec<i64> {
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]
+struct Node {
+    id: i64,
+    #[foreign_key(related_name = "children")]
+    parent: Option<ForeignKey<Node>>,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
 struct Ticket {
     #[primary_key(auto)]
     id: i64,
@@ -337,8 +344,37 @@ on_each_backend! {
             too_deep(copy.delete(&conn).map(|n| n as u64));
             too_deep(Category::load_products_with(&conn, &cats, copy.clone()).map(|l| l.len() as u64));
             too_deep(Category::count_products_with(&conn, &cats, copy.clone()).map(|l| l.len() as u64));
-            // Combined further, it stays too deep.
+            // Combined further, it stays too deep; so does a relation
+            // filter or an annotation around it.
             too_deep(Product::query().filter(deep(depth).or(f.id.eq(1)).not()).count(&conn));
+            too_deep(Category::query().filter(Category::PRODUCTS.any(deep(depth))).count(&conn));
+            too_deep(
+                Category::query()
+                    .annotate(Category::PRODUCTS.filter(deep(depth)).count())
+                    .all(&conn)
+                    .map(|v| v.len() as u64),
+            );
+            too_deep(
+                Category::query()
+                    .order_by(Category::PRODUCTS.filter(deep(depth)).count().desc())
+                    .count(&conn),
+            );
+        }
+        // A relation filter nests too: a tree's `has` in a loop.
+        Node::create_table(&conn)?;
+        Node { id: 1, parent: None }.insert(&conn)?;
+        Node { id: 2, parent: Some(ForeignKey::new(1)) }.insert(&conn)?;
+        let n = Node::fields();
+        let below = |levels: usize| (0..levels).fold(n.id.eq(1), |c, _| n.parent.has(c));
+        assert_eq!(Node::query().filter(below(1)).all(&conn)?, [Node { id: 2, parent: Some(ForeignKey::new(1)) }]);
+        // (Each level is a sub-select: SQLite refuses some 30 of them with
+        // its own error, "Expression tree is too large".)
+        assert_eq!(Node::query().filter(below(20)).count(&conn)?, 0);
+        for levels in [max + 1, 100_000] {
+            match Node::query().filter(below(levels)).count(&conn) {
+                Err(Error::ConditionTooDeep { limit, .. }) => assert_eq!(limit, max),
+                other => panic!("{levels} levels: expected ConditionTooDeep, got {other:?}"),
+            }
         }
         assert_eq!(Product::query().count(&conn)?, 8);
         Ok(())

@@ -225,11 +225,11 @@ pub enum Error {
         source: postgres::Error,
     },
 
-    /// A condition nests `and`, `or` and `not` deeper than
+    /// A condition nests `and`, `or`, `not` and relation filters deeper than
     /// [`Condition::MAX_DEPTH`](crate::Condition::MAX_DEPTH) levels; nothing
     /// was run.
     #[error(
-        "{model}: a condition on `{table}` nests `and`, `or` and `not` more than {limit} levels deep"
+        "{model}: a condition on `{table}` nests `and`, `or`, `not` and relation filters more than {limit} levels deep"
     )]
     ConditionTooDeep {
         /// The Rust model.

@@ -176,14 +176,15 @@ pub(crate) fn fit<'q>(
 
 /// An error for a filter nested deeper than [`Condition::MAX_DEPTH`](crate::Condition::MAX_DEPTH).
 pub(crate) fn shallow(ctx: &Ctx, shape: &Shape) -> Result<()> {
-    match shape.filter {
-        Some(Expr::TooDeep) => Err(Error::ConditionTooDeep {
-            model: ctx.model,
-            table: ctx.table,
-            limit: crate::Condition::<()>::MAX_DEPTH,
-        }),
-        _ => Ok(()),
+    let limit = crate::Condition::<()>::MAX_DEPTH;
+    if shape.depth(limit) <= limit {
+        return Ok(());
     }
+    Err(Error::ConditionTooDeep {
+        model: ctx.model,
+        table: ctx.table,
+        limit,
+    })
 }
 
 /// An error, before the server is asked, when a statement binds more

@@ -327,6 +327,32 @@ impl Expr {
     pub(crate) fn is_never(&self) -> bool {
         matches!(self, Expr::Const(false))
     }
+
+    /// How deep `and`, `or`, `not` and relation sub-selects nest in the
+    /// condition (a comparison: 0), or `limit + 1` once past `limit` (and
+    /// for [`Expr::TooDeep`] anywhere in it). Walked with a stack of its
+    /// own, not by recursion.
+    pub(crate) fn depth(&self, limit: usize) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(self, 0)];
+        while let Some((expr, level)) = stack.pop() {
+            if level > limit || matches!(expr, Expr::TooDeep) {
+                return limit + 1;
+            }
+            deepest = deepest.max(level);
+            let below = level + 1;
+            match expr {
+                Expr::And(es) | Expr::Or(es) => stack.extend(es.iter().map(|e| (e, below))),
+                Expr::Not(e) => stack.push((e, below)),
+                Expr::Exists(sub) => stack.extend(sub.filter.iter().map(|e| (e, below))),
+                Expr::AggCompare { agg, .. } | Expr::AggIsNull { agg, .. } => {
+                    stack.extend(agg.sub.filter.iter().map(|e| (e, below)));
+                }
+                _ => {}
+            }
+        }
+        deepest
+    }
 }
 
 /// The values a column may equal, for [`Expr::join`].
@@ -384,6 +410,28 @@ pub(crate) struct Shape {
 impl Shape {
     pub(crate) fn is_never(&self) -> bool {
         self.filter.as_ref().is_some_and(Expr::is_never) || self.limit == Some(0)
+    }
+
+    /// The deepest of its conditions: the filter, and those of its
+    /// annotations and aggregate orders (see [`Expr::depth`]).
+    pub(crate) fn depth(&self, limit: usize) -> usize {
+        let subs = self
+            .extras
+            .iter()
+            .filter_map(|e| match e {
+                Extra::Agg(agg) => agg.sub.filter.as_ref(),
+                Extra::Join(_) => None,
+            })
+            .chain(self.order.iter().filter_map(|o| match &o.key {
+                OrderKey::Agg(agg) => agg.sub.filter.as_ref(),
+                OrderKey::Column(_) => None,
+            }));
+        self.filter
+            .iter()
+            .chain(subs)
+            .map(|e| e.depth(limit))
+            .max()
+            .unwrap_or(0)
     }
 
     pub(crate) fn is_windowed(&self) -> bool {

@@ -304,7 +304,7 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
             Expr::Const(true) => None,
             e => Some(e),
         };
-        Condition::new(Expr::Exists(Box::new(Sub {
+        Condition::wrapping(Expr::Exists(Box::new(Sub {
             table: crate::statement::Table::of::<T::Target>(),
             via: Via::Forward { fk: self.index },
             filter,
@@ -411,7 +411,7 @@ impl<M: Model, T: SqlType, K> Field<M, T, K> {
 /// match NULL, `is_in` matches NULL only when `None` is among its values, and
 /// `not` is the exact complement.
 ///
-/// A condition nests `and`, `or` and `not` at most
+/// A condition nests `and`, `or`, `not` and relation filters at most
 /// [`MAX_DEPTH`](Condition::MAX_DEPTH) levels deep (a chain of `and`s alone,
 /// or of `or`s alone, is one level however long); running a query with a
 /// deeper one is [`Error::ConditionTooDeep`](crate::Error::ConditionTooDeep),
@@ -440,10 +440,12 @@ impl<M> fmt::Debug for Condition<M> {
 }
 
 impl<M> Condition<M> {
-    /// How deep `and`, `or` and `not` may nest in one condition: deep enough
-    /// for any condition written by hand, shallow enough that cloning,
-    /// rendering and dropping it fit in a small thread's stack, and that
-    /// SQLite (at most 1,000 levels of expression) and PostgreSQL accept it.
+    /// How deep `and`, `or`, `not` and relation filters (`has`, `any`) may
+    /// nest in one condition: deep enough for any condition written by hand,
+    /// shallow enough that cloning, rendering and dropping it fit in a small
+    /// thread's stack. PostgreSQL runs such a condition; SQLite refuses an
+    /// expression more than 1,000 levels deep with an error of its own (a
+    /// chain of some 1,000 `or`s, some 30 nested relation filters).
     pub const MAX_DEPTH: usize = 256;
 
     /// A comparison, a constant: no nesting.
@@ -453,6 +455,13 @@ impl<M> Condition<M> {
             depth: 0,
             model: PhantomData,
         }
+    }
+
+    /// A condition around others (a relation's `EXISTS`, an aggregate's
+    /// sub-select), as deep as they are and one more.
+    pub(crate) fn wrapping(expr: Expr) -> Self {
+        let depth = expr.depth(Self::MAX_DEPTH);
+        Condition::nested(expr, depth)
     }
 
     /// `expr` at `depth`, or [`Expr::TooDeep`] past the limit, so that no

@@ -185,7 +185,7 @@ impl<P: Model, C: Model> Related<P, C> {
     pub fn exists(self) -> Condition<P> {
         match self.sub.filter {
             Some(Expr::Const(false)) => Condition::new(Expr::Const(false)),
-            _ => Condition::new(Expr::Exists(Box::new(self.sub))),
+            _ => Condition::wrapping(Expr::Exists(Box::new(self.sub))),
         }
     }
 
@@ -271,7 +271,7 @@ impl<M, T> Annotation<M, T> {
                 value,
             },
         };
-        Condition::new(expr)
+        Condition::wrapping(expr)
     }
 }
 
@@ -333,14 +333,14 @@ impl<M, T: crate::SqlType> Annotation<M, Option<T>> {
     }
     /// The aggregate is `None`: no related row (with a value).
     pub fn is_null(self) -> Condition<M> {
-        Condition::new(Expr::AggIsNull {
+        Condition::wrapping(Expr::AggIsNull {
             agg: Box::new(self.agg),
             negated: false,
         })
     }
     /// The aggregate has a value.
     pub fn is_not_null(self) -> Condition<M> {
-        Condition::new(Expr::AggIsNull {
+        Condition::wrapping(Expr::AggIsNull {
             agg: Box::new(self.agg),
             negated: true,
         })
