@@ -376,7 +376,10 @@ pub(crate) mod native {
     /// As [`chrono_in_utc`], for the `time` crate.
     #[cfg(feature = "time")]
     fn time_in_utc(t: &time::OffsetDateTime) -> rusqlite::Result<ToSqlOutput<'static>> {
-        owned(rusqlite::ToSql::to_sql(&t.to_offset(time::UtcOffset::UTC))?)
+        let utc = t.checked_to_offset(time::UtcOffset::UTC).ok_or_else(|| {
+            rusqlite::Error::ToSqlConversionFailure(format!("{t} is out of range in UTC").into())
+        })?;
+        owned(rusqlite::ToSql::to_sql(&utc)?)
     }
 
     #[allow(dead_code)] // unused without the `chrono` and `time` features
