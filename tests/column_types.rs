@@ -192,6 +192,17 @@ fn times_with_offsets_compare_as_instants(conn) -> orm_core::Result<()> {
     )?;
     let old = Event::get(&conn, 5)?.expect("row 5");
     assert_eq!((old.at, old.when), (at_offset(5, 0).at, at_offset(5, 0).when));
+    // insert_all writes them the same way as insert.
+    let more: Vec<Event> = [(6, 7, 9), (7, 10, -3)]
+        .into_iter()
+        .map(|(id, hour, offset)| Event { id, ..at_offset(hour, offset) })
+        .collect();
+    Event::insert_all(&conn, &more)?;
+    // The old row compares as text on SQLite until it is saved again (as
+    // the README says), after which it compares as an instant there too.
+    old.update(&conn)?;
+    assert_eq!(ids(Event::query().filter(f.at.lt(eight.at)).all(&conn)?), [5, 6]);
+    assert_eq!(ids(Event::query().filter(f.when.lt(eight.when)).all(&conn)?), [5, 6]);
     Ok(())
 }
 
@@ -221,6 +232,9 @@ fn times_finer_than_a_microsecond(conn) -> orm_core::Result<()> {
         for event in [&nano, &nano_time] {
             let err = event.clone().insert(&conn).unwrap_err();
             assert!(err.to_string().contains("finer than a microsecond"), "{err}");
+            let rows = [Event { id: 9, ..micro.clone() }, event.clone()];
+            let err = Event::insert_all(&conn, &rows).unwrap_err();
+            assert!(format!("{err} {err:?}").contains("finer than a microsecond"), "{err}");
         }
         assert!(Event::query().filter(f.at.eq(nano.at)).count(&conn).is_err());
         assert_eq!(Event::all(&conn)?.len(), 1);
