@@ -251,6 +251,16 @@ impl<'q> Writer<'q> {
         }
     }
 
+    /// The columns at `indexes` of `table`, qualified, comma-separated.
+    fn columns_at(&mut self, alias: &str, table: &Table, indexes: &[usize]) {
+        for (n, &i) in indexes.iter().enumerate() {
+            if n > 0 {
+                self.push(", ");
+            }
+            self.column(alias, table.columns[i].name());
+        }
+    }
+
     /// `"table" AS alias`.
     fn table(&mut self, name: &str, alias: &str) {
         self.ident(name);
@@ -1208,12 +1218,7 @@ pub(crate) fn aggregate<'q>(
 ) -> Sql<'q> {
     let mut w = Writer::new(dialect, lists_as_json);
     w.push("SELECT ");
-    for (i, &g) in group.iter().enumerate() {
-        if i > 0 {
-            w.push(", ");
-        }
-        w.column("t", table.columns[g].name());
-    }
+    w.columns_at("t", table, group);
     for (i, agg) in aggs.iter().enumerate() {
         if i > 0 || !group.is_empty() {
             w.push(", ");
@@ -1259,12 +1264,7 @@ pub(crate) fn project<'q>(
 ) -> Sql<'q> {
     let mut w = Writer::new(dialect, lists_as_json);
     w.push("SELECT ");
-    for (i, &c) in columns.iter().enumerate() {
-        if i > 0 {
-            w.push(", ");
-        }
-        w.column("t", table.columns[c].name());
-    }
+    w.columns_at("t", table, columns);
     w.push(" FROM ");
     w.table(table.name, "t");
     w.filter(" WHERE ", "t", table, shape);
