@@ -1135,6 +1135,33 @@ fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
     let table = &s.table;
     let shape = s.shape;
     match s.projection {
+        // A window over rows with joins or annotations: the window first,
+        // then the joins and sub-selects for the rows it keeps only (20
+        // parents looked up and 20 counts made, not one per row matched).
+        Projection::Model
+            if shape.is_windowed()
+                && !shape.extras.is_empty()
+                && shape
+                    .order
+                    .iter()
+                    .all(|o| matches!(o.key, OrderKey::Column(_))) =>
+        {
+            w.push("SELECT ");
+            w.columns("w", table.columns);
+            w.extras("w", table, &shape.extras, true);
+            w.push(" FROM (SELECT ");
+            w.columns("t", table.columns);
+            w.push(" FROM ");
+            w.table(table.name, "t");
+            w.filter(" WHERE ", "t", table, shape);
+            w.push(" ORDER BY ");
+            w.order("t", table, &shape.order);
+            w.limit(shape);
+            w.push(") AS w");
+            w.joins("w", table, &shape.extras);
+            w.push(" ORDER BY ");
+            w.order("w", table, &shape.order);
+        }
         Projection::Model | Projection::CountPerKey => {
             w.push("SELECT ");
             w.columns("t", table.columns);
