@@ -246,20 +246,6 @@ pub mod __private {
         conn.__conn()
     }
 
-    /// Reads column `index` of `M` from `row` into a field of type `T`.
-    #[inline]
-    pub fn read<M: crate::Model, T: crate::SqlType>(
-        row: &crate::Row<'_>,
-        index: usize,
-    ) -> crate::Result<T> {
-        row.get(index).map_err(|source| crate::Error::Column {
-            model: M::NAME,
-            table: M::TABLE,
-            column: M::COLUMNS.get(index).map_or("?", crate::Column::name),
-            source,
-        })
-    }
-
     /// Reads column `index` of `M` from `row`, whose columns of `M` start at
     /// `offset`, into a field of type `T`.
     #[inline]

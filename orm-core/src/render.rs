@@ -11,8 +11,8 @@
 use crate::constraint::{create_index, Index, OnDelete};
 use crate::model::Column;
 use crate::statement::{
-    Agg, AggFunc, CmpOp, Expr, Extra, FoldOp, KeyColumn, OrderKey, OrderTerm, Projection, RelAgg,
-    Select, Shape, Sub, Table, TextOp, Via, Write,
+    Agg, AggFunc, CmpOp, Expr, Extra, FoldOp, Junction, KeyColumn, OrderKey, OrderTerm, Projection,
+    RelAgg, Select, Shape, Sub, Table, TextOp, Via, Write,
 };
 use crate::types::ColumnType;
 use crate::value::Owned;
@@ -259,6 +259,33 @@ impl<'q> Writer<'q> {
             }
             self.column(alias, table.columns[i].name());
         }
+    }
+
+    /// `"junction" AS ja JOIN "table" AS a ON a."key" = ja."far"`: the rows
+    /// of `table` a junction's rows point at.
+    fn through(&mut self, j: &Junction, ja: &str, table: &Table, a: &str) {
+        self.table(j.table, ja);
+        self.push(" JOIN ");
+        self.table(table.name, a);
+        self.push(" ON ");
+        self.column(a, table.key_column());
+        self.push(" = ");
+        self.column(ja, j.far);
+    }
+
+    /// `(SELECT <columns> FROM "table" AS t WHERE ... ORDER BY ... LIMIT ...)
+    /// AS alias`: the rows a windowed shape keeps, as a sub-select.
+    fn window(&mut self, table: &Table, shape: &'q Shape, alias: &str) {
+        self.push("(SELECT ");
+        self.columns("t", table.columns);
+        self.push(" FROM ");
+        self.table(table.name, "t");
+        self.filter(" WHERE ", "t", table, shape);
+        self.push(" ORDER BY ");
+        self.order("t", table, &shape.order);
+        self.limit(shape);
+        self.push(") AS ");
+        self.push(alias);
     }
 
     /// `"table" AS alias`.
@@ -565,13 +592,7 @@ impl<'q> Writer<'q> {
         self.column(&key_alias, key);
         self.push(" FROM ");
         if let Some(j) = junction {
-            self.table(j.table, &key_alias);
-            self.push(" JOIN ");
-            self.table(sub.table.name, &a);
-            self.push(" ON ");
-            self.column(&a, sub.table.key_column());
-            self.push(" = ");
-            self.column(&key_alias, j.far);
+            self.through(&j, &key_alias, &sub.table, &a);
         } else {
             self.table(sub.table.name, &a);
         }
@@ -621,13 +642,7 @@ impl<'q> Writer<'q> {
             }
             Via::Through(j) => {
                 let ja = format!("{a}j");
-                self.table(j.table, &ja);
-                self.push(" JOIN ");
-                self.table(table.name, a);
-                self.push(" ON ");
-                self.column(a, table.key_column());
-                self.push(" = ");
-                self.column(&ja, j.far);
+                self.through(&j, &ja, table, a);
                 self.push(" WHERE ");
                 self.column(&ja, j.near);
                 self.push(" = ");
@@ -874,15 +889,7 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
     let from = |w: &mut Writer<'q>, joined: bool| {
         match keys.column {
             KeyColumn::Own(_) => w.table(table.name, "t"),
-            KeyColumn::Through(j) => {
-                w.table(j.table, "j");
-                w.push(" JOIN ");
-                w.table(table.name, "t");
-                w.push(" ON ");
-                w.column("t", table.key_column());
-                w.push(" = ");
-                w.column("j", j.far);
-            }
+            KeyColumn::Through(j) => w.through(&j, "j", table, "t"),
         }
         if joined {
             w.joins("t", table, &shape.extras);
@@ -999,12 +1006,8 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         }
     };
 
-    if let (Some(parent), false, KeyColumn::Own(key), true) = (
-        keys.scan_sized_by,
-        s.ordered,
-        keys.column,
-        shape.extras.is_empty(),
-    ) {
+    if let (Some(parent), false, KeyColumn::Own(key)) = (keys.scan_sized_by, s.ordered, keys.column)
+    {
         let key_type = table.columns[key].column_type();
         // One statement, two plans: when the keys are many compared with the
         // parent table, the second arm scans the whole table and the loader
@@ -1149,15 +1152,8 @@ fn plain<'q>(mut w: Writer<'q>, s: &Select<'q>) -> Sql<'q> {
             w.push("SELECT ");
             w.columns("w", table.columns);
             w.extras("w", table, &shape.extras, true);
-            w.push(" FROM (SELECT ");
-            w.columns("t", table.columns);
             w.push(" FROM ");
-            w.table(table.name, "t");
-            w.filter(" WHERE ", "t", table, shape);
-            w.push(" ORDER BY ");
-            w.order("t", table, &shape.order);
-            w.limit(shape);
-            w.push(") AS w");
+            w.window(table, shape, "w");
             w.joins("w", table, &shape.extras);
             w.push(" ORDER BY ");
             w.order("w", table, &shape.order);
@@ -1221,15 +1217,7 @@ fn rows_in<'q>(w: &mut Writer<'q>, table: &Table, shape: &'q Shape) {
         w.filter(" WHERE ", "t", table, shape);
         return;
     }
-    w.push("(SELECT ");
-    w.columns("t", table.columns);
-    w.push(" FROM ");
-    w.table(table.name, "t");
-    w.filter(" WHERE ", "t", table, shape);
-    w.push(" ORDER BY ");
-    w.order("t", table, &shape.order);
-    w.limit(shape);
-    w.push(") AS t");
+    w.window(table, shape, "t");
 }
 
 /// Aggregates of the rows a shape selects (within its window), in one row
