@@ -202,24 +202,37 @@ pub(crate) fn within(ctx: &Ctx, needed: usize, caps: Caps) -> Result<()> {
     })
 }
 
-fn select_plain<'q>(
+/// Renders a statement over the rows a shape selects, sized to the
+/// connection's limit (see [`fit`]), runs it and hands each row to `on_row`.
+fn read_rows<'q>(
     conn: Conn<'_>,
-    ctx: &Ctx,
-    table: Table,
+    ctx: Ctx,
+    shape: &'q Shape,
+    render: impl Fn(bool) -> Sql<'q>,
+    on_row: impl FnMut(&Row<'_>) -> Result<()>,
+) -> Result<()> {
+    let sql = fit(conn, &ctx, shape, 0, render)?;
+    let params = params(conn.dialect(), &sql.slots, &Binds::default());
+    conn.prepare(&sql.text, ctx)?.query(params, on_row)?;
+    Ok(())
+}
+
+/// The select of model `M`'s rows (or their count) a shape describes.
+fn select_plain<'q, M: Model>(
+    dialect: Dialect,
     shape: &'q Shape,
     projection: Projection,
-) -> Result<Sql<'q>> {
-    let dialect = conn.dialect();
-    fit(conn, ctx, shape, 0, |json| {
+) -> impl Fn(bool) -> Sql<'q> {
+    move |json| {
         let select = Select {
-            table,
+            table: Table::of::<M>(),
             projection,
             shape,
             keys: None,
             ordered: true,
         };
         render::select(dialect, &select, json)
-    })
+    }
 }
 
 /// The rows a query selects, in its order, with the parts its joins and
@@ -228,15 +241,12 @@ pub(crate) fn all<M: Model, X: Extras<M>>(conn: Conn<'_>, shape: &Shape) -> Resu
     if shape.is_never() {
         return Ok(Vec::new());
     }
-    let ctx = Ctx::of::<M>();
-    let sql = select_plain(conn, &ctx, Table::of::<M>(), shape, Projection::Model)?;
-    let params = params(conn.dialect(), &sql.slots, &Binds::default());
-    let mut stmt = conn.prepare(&sql.text, ctx)?;
     let layout = Layout {
         extras: &shape.extras,
     };
     let mut out = Vec::new();
-    stmt.query(params, |row| {
+    let render = select_plain::<M>(conn.dialect(), shape, Projection::Model);
+    read_rows(conn, Ctx::of::<M>(), shape, render, |row| {
         out.push(X::__read(row, &layout)?);
         Ok(())
     })?;
@@ -268,12 +278,8 @@ pub(crate) fn aggregate<M: Model>(
     } else {
         shape
     };
-    let sql = fit(conn, &ctx, shape, 0, |json| {
-        render::aggregate(dialect, &table, shape, group, aggs, json)
-    })?;
-    let params = params(dialect, &sql.slots, &Binds::default());
-    conn.prepare(&sql.text, ctx)?.query(params, on_row)?;
-    Ok(())
+    let render = |json| render::aggregate(dialect, &table, shape, group, aggs, json);
+    read_rows(conn, ctx, shape, render, on_row)
 }
 
 /// Some columns of the rows a shape selects, in its order.
@@ -289,12 +295,8 @@ pub(crate) fn project<M: Model>(
     let ctx = Ctx::of::<M>();
     let dialect = conn.dialect();
     let table = Table::of::<M>();
-    let sql = fit(conn, &ctx, shape, 0, |json| {
-        render::project(dialect, &table, shape, columns, json)
-    })?;
-    let params = params(dialect, &sql.slots, &Binds::default());
-    conn.prepare(&sql.text, ctx)?.query(params, on_row)?;
-    Ok(())
+    let render = |json| render::project(dialect, &table, shape, columns, json);
+    read_rows(conn, ctx, shape, render, on_row)
 }
 
 /// The one number a count or exists statement returns.
@@ -307,11 +309,9 @@ pub(crate) fn number<M: Model>(
         return Ok(0);
     }
     let ctx = Ctx::of::<M>();
-    let sql = select_plain(conn, &ctx, Table::of::<M>(), shape, projection)?;
-    let params = params(conn.dialect(), &sql.slots, &Binds::default());
-    let mut stmt = conn.prepare(&sql.text, ctx)?;
     let mut n = 0;
-    stmt.query(params, |row| {
+    let render = select_plain::<M>(conn.dialect(), shape, projection);
+    read_rows(conn, ctx, shape, render, |row| {
         n = match row.value(0) {
             // PostgreSQL's EXISTS is a boolean, read as 0 or 1.
             Ok(Value::Integer(i)) => i,
