@@ -161,12 +161,7 @@ impl Literal {
             (Literal::Integer(i), _) => i.to_string(),
             // `{:?}` always has a `.` or an exponent: a REAL, not an integer.
             (Literal::Real(r), _) => format!("{r:?}"),
-            (Literal::Text(s), _) => {
-                let mut out = String::from("'");
-                out.push_str(&s.replace('\'', "''"));
-                out.push('\'');
-                out
-            }
+            (Literal::Text(s), _) => quote_text(s),
         }
     }
 }
@@ -180,6 +175,15 @@ impl fmt::Display for Literal {
             Literal::Text(s) => write!(f, "{s:?}"),
         }
     }
+}
+
+/// `text` as an SQL string literal: `'it''s'`.
+pub(crate) fn quote_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    out.push_str(&text.replace('\'', "''"));
+    out.push('\'');
+    out
 }
 
 /// A default expression as a database reports it, reduced to the value it

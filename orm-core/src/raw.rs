@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::backend::{Ctx, Db, Param, Row};
+use crate::backend::{Ctx, Db, Param, Row, Stmt};
 use crate::error::{Error, Result};
 use crate::render::Dialect;
 use crate::value::Owned;
@@ -77,12 +77,20 @@ impl<D: Db + ?Sized, P: Params> RawQuery<'_, D, P> {
         }
     }
 
-    fn run(&self, on_row: impl FnMut(&Row<'_>) -> Result<()>) -> Result<usize> {
-        let conn = self.conn.__conn();
+    /// The statement prepared with its text for the backend, and its
+    /// parameters bound by `f`.
+    fn prepared<R>(
+        &self,
+        f: impl FnOnce(&mut Stmt<'_, '_>, Vec<Param<'_>>) -> Result<R>,
+    ) -> Result<R> {
         let values = self.params.__values();
         let text = self.text();
-        let params: Vec<Param<'_>> = values.iter().map(|v| Param::Value(v.as_value())).collect();
-        conn.prepare(&text, ctx())?.query(params, on_row)
+        let params = values.iter().map(|v| Param::Value(v.as_value())).collect();
+        f(&mut self.conn.__conn().prepare(&text, ctx())?, params)
+    }
+
+    fn run(&self, on_row: impl FnMut(&Row<'_>) -> Result<()>) -> Result<usize> {
+        self.prepared(|stmt, params| stmt.query(params, on_row))
     }
 
     /// Every row, read as `T`: a tuple of column types, or a model.
@@ -109,11 +117,7 @@ impl<D: Db + ?Sized, P: Params> RawQuery<'_, D, P> {
 
     /// Runs a statement that returns no rows; how many rows it changed.
     pub fn execute(&self) -> Result<u64> {
-        let conn = self.conn.__conn();
-        let values = self.params.__values();
-        let text = self.text();
-        let params: Vec<Param<'_>> = values.iter().map(|v| Param::Value(v.as_value())).collect();
-        conn.prepare(&text, ctx())?.execute(&params)
+        self.prepared(|stmt, params| stmt.execute(&params))
     }
 }
 

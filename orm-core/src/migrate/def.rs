@@ -74,12 +74,7 @@ impl Default {
             Default::Bool(b) => Literal::Bool(*b).sql(dialect),
             Default::Integer(i) => Literal::Integer(*i).sql(dialect),
             Default::Real(r) => Literal::Real(*r).sql(dialect),
-            Default::Text(s) => {
-                let mut out = String::from("'");
-                out.push_str(&s.replace('\'', "''"));
-                out.push('\'');
-                out
-            }
+            Default::Text(s) => crate::constraint::quote_text(s),
         }
     }
 }
