@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::render::{push_ident, Dialect};
+use crate::render::Dialect;
 
 /// What the database does to a child row when its parent row is deleted:
 /// `#[foreign_key(on_delete = "cascade")]`.
@@ -229,26 +229,6 @@ fn format_number(text: &str, n: f64) -> String {
         Ok(i) => i.to_string(),
         Err(_) => format!("{n:?}"),
     }
-}
-
-/// `CREATE [UNIQUE] INDEX IF NOT EXISTS "name" ON "table" ("a", "b");`
-pub(crate) fn create_index(out: &mut String, table: &str, index: &Index) {
-    out.push_str(if index.unique {
-        "\nCREATE UNIQUE INDEX IF NOT EXISTS "
-    } else {
-        "\nCREATE INDEX IF NOT EXISTS "
-    });
-    push_ident(out, &index.name(table));
-    out.push_str(" ON ");
-    push_ident(out, table);
-    out.push_str(" (");
-    for (i, column) in index.columns.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        push_ident(out, column);
-    }
-    out.push_str(");");
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::hash::Hash;
 use crate::backend::{Ctx, Db, Row};
 use crate::constraint::{Index, Literal, OnDelete};
 use crate::error::{Error, Result};
+use crate::migrate::{ddl, TableDef};
 use crate::query::Query;
 use crate::render::{self, Dialect};
 use crate::statement::{Table, Write};
@@ -237,35 +238,20 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     /// that collation too, `CREATE INDEX ... ON product (name COLLATE "C")`.
     fn create_table(conn: &impl Db) -> Result<()> {
         let conn = conn.__conn();
-        let ddl = render::create_table(
-            conn.dialect(),
-            &Table::of::<Self>(),
-            Self::AUTO_KEY,
-            Self::INDEXES,
-        );
+        let ddl = ddl::create_table_if_missing(conn.dialect(), &TableDef::of::<Self>());
         conn.batch(&ddl, Ctx::of::<Self>())
     }
 
     /// The SQLite DDL [`create_table`](Model::create_table) runs, for a
     /// migration tool.
     fn create_table_sql() -> String {
-        render::create_table(
-            Dialect::Sqlite,
-            &Table::of::<Self>(),
-            Self::AUTO_KEY,
-            Self::INDEXES,
-        )
+        ddl::create_table_if_missing(Dialect::Sqlite, &TableDef::of::<Self>())
     }
 
     /// The PostgreSQL DDL [`create_table`](Model::create_table) runs there.
     #[cfg(feature = "postgres")]
     fn create_table_sql_postgres() -> String {
-        render::create_table(
-            Dialect::Postgres,
-            &Table::of::<Self>(),
-            Self::AUTO_KEY,
-            Self::INDEXES,
-        )
+        ddl::create_table_if_missing(Dialect::Postgres, &TableDef::of::<Self>())
     }
 
     /// Drops the table if it exists (`DROP TABLE IF EXISTS`), with its

@@ -16,6 +16,16 @@ fn ident(name: &str) -> String {
     out
 }
 
+/// Who creates a table: a migration, or `Model::create_table`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Creator {
+    /// A migration: plain `CREATE`, foreign keys named on PostgreSQL (a
+    /// later migration finds them by name).
+    Migration,
+    /// `create_table`: `CREATE ... IF NOT EXISTS`, the database's own names.
+    IfMissing,
+}
+
 /// A column of `table` as `CREATE TABLE` and `ADD COLUMN` write it.
 fn column_sql(
     dialect: Dialect,
@@ -23,6 +33,7 @@ fn column_sql(
     c: &ColumnDef,
     primary_key: bool,
     auto_key: bool,
+    creator: Creator,
 ) -> String {
     let mut out = ident(&c.name);
     out.push(' ');
@@ -47,7 +58,7 @@ fn column_sql(
         // Named as PostgreSQL would name it, but never `..._fkey1`: a name
         // of its own choosing collides across tables (`a_b`.`c` and
         // `a`.`b_c`), and a later `alter_column` finds the key by name.
-        if dialect == Dialect::Postgres {
+        if dialect == Dialect::Postgres && creator == Creator::Migration {
             out.push_str(" CONSTRAINT ");
             out.push_str(&ident(&foreign_key_name(table, &c.name)));
         }
@@ -65,24 +76,59 @@ fn column_sql(
 }
 
 /// `CREATE TABLE` named `name` with `t`'s columns.
-fn create_table_sql(dialect: Dialect, t: &TableDef, name: &str) -> String {
+fn create_table_sql(dialect: Dialect, t: &TableDef, name: &str, creator: Creator) -> String {
     let columns: Vec<String> = t
         .columns
         .iter()
-        .map(|c| column_sql(dialect, name, c, c.name == t.primary_key, t.auto_key))
+        .map(|c| {
+            column_sql(
+                dialect,
+                name,
+                c,
+                c.name == t.primary_key,
+                t.auto_key,
+                creator,
+            )
+        })
         .collect();
-    format!("CREATE TABLE {} ({})", ident(name), columns.join(", "))
+    format!(
+        "CREATE TABLE {}{} ({})",
+        if_missing(creator),
+        ident(name),
+        columns.join(", ")
+    )
 }
 
-fn create_index_sql(table: &str, i: &IndexDef) -> String {
+fn create_index_sql(table: &str, i: &IndexDef, creator: Creator) -> String {
     let columns: Vec<String> = i.columns.iter().map(|c| ident(c)).collect();
     format!(
-        "CREATE {}INDEX {} ON {} ({})",
+        "CREATE {}INDEX {}{} ON {} ({})",
         if i.unique { "UNIQUE " } else { "" },
+        if_missing(creator),
         ident(&i.name(table)),
         ident(table),
         columns.join(", ")
     )
+}
+
+fn if_missing(creator: Creator) -> &'static str {
+    match creator {
+        Creator::Migration => "",
+        Creator::IfMissing => "IF NOT EXISTS ",
+    }
+}
+
+/// What `Model::create_table` runs: the table and each of its indexes,
+/// `IF NOT EXISTS`, as one batch of statements.
+pub(crate) fn create_table_if_missing(dialect: Dialect, t: &TableDef) -> String {
+    let mut out = create_table_sql(dialect, t, &t.name, Creator::IfMissing);
+    out.push(';');
+    for index in &t.indexes {
+        out.push('\n');
+        out.push_str(&create_index_sql(&t.name, index, Creator::IfMissing));
+        out.push(';');
+    }
+    out
 }
 
 fn drop_index_sql(table: &str, i: &IndexDef) -> String {
@@ -108,8 +154,12 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
     let mut out = Vec::new();
     match op {
         Op::CreateTable(t) => {
-            out.push(create_table_sql(dialect, t, &t.name));
-            out.extend(t.indexes.iter().map(|i| create_index_sql(&t.name, i)));
+            out.push(create_table_sql(dialect, t, &t.name, Creator::Migration));
+            out.extend(
+                t.indexes
+                    .iter()
+                    .map(|i| create_index_sql(&t.name, i, Creator::Migration)),
+            );
         }
         Op::DropTable { table } => out.push(format!("DROP TABLE {}", ident(table))),
         Op::RenameTable { from, to } => {
@@ -136,7 +186,7 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
                     )),
                     Dialect::Sqlite => {
                         out.push(drop_index_sql(from, i));
-                        out.push(create_index_sql(to, i));
+                        out.push(create_index_sql(to, i, Creator::Migration));
                     }
                 }
             }
@@ -164,13 +214,15 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
                         )),
                         Dialect::Sqlite => {
                             out.push(drop_index_sql(table, i));
-                            out.push(create_index_sql(table, j));
+                            out.push(create_index_sql(table, j, Creator::Migration));
                         }
                     }
                 }
             }
         }
-        Op::AddIndex { table, index } => out.push(create_index_sql(table, index)),
+        Op::AddIndex { table, index } => {
+            out.push(create_index_sql(table, index, Creator::Migration))
+        }
         Op::DropIndex { table, index } => out.push(drop_index_sql(table, index)),
         Op::Sql { sqlite, postgres } => out.push(match dialect {
             Dialect::Sqlite => sqlite.clone(),
@@ -181,10 +233,14 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
                 out.push(format!(
                     "ALTER TABLE {} ADD COLUMN {}",
                     ident(table),
-                    column_sql(dialect, table, column, false, false)
+                    column_sql(dialect, table, column, false, false, Creator::Migration)
                 ));
                 if column.references.is_some() {
-                    out.push(create_index_sql(table, &own_index(column)));
+                    out.push(create_index_sql(
+                        table,
+                        &own_index(column),
+                        Creator::Migration,
+                    ));
                 }
             }
             // SQLite adds a column in place only without a foreign key (its
@@ -193,7 +249,7 @@ pub(crate) fn statements(dialect: Dialect, before: &State, op: &Op) -> Result<Ve
             Dialect::Sqlite if column.references.is_none() => out.push(format!(
                 "ALTER TABLE {} ADD COLUMN {}",
                 ident(table),
-                column_sql(dialect, table, column, false, false)
+                column_sql(dialect, table, column, false, false, Creator::Migration)
             )),
             Dialect::Sqlite => rebuild(&mut out, table_before(table)?, table_after(table)?),
         },
@@ -290,7 +346,7 @@ fn alter_postgres(out: &mut Vec<String>, table: &str, old: &ColumnDef, new: &Col
             out.push(add);
         }
         match (old.references.is_some(), new.references.is_some()) {
-            (false, true) => out.push(create_index_sql(table, &own_index(new))),
+            (false, true) => out.push(create_index_sql(table, &own_index(new), Creator::Migration)),
             (true, false) => out.push(drop_index_sql(table, &own_index(old))),
             _ => {}
         }
@@ -301,7 +357,12 @@ fn alter_postgres(out: &mut Vec<String>, table: &str, old: &ColumnDef, new: &Col
 /// both have are copied; a new column takes its default.
 fn rebuild(out: &mut Vec<String>, old: &TableDef, new: &TableDef) {
     let temporary = format!("__orm_new_{}", new.name);
-    out.push(create_table_sql(Dialect::Sqlite, new, &temporary));
+    out.push(create_table_sql(
+        Dialect::Sqlite,
+        new,
+        &temporary,
+        Creator::Migration,
+    ));
     let kept: Vec<String> = new
         .columns
         .iter()
@@ -322,5 +383,42 @@ fn rebuild(out: &mut Vec<String>, old: &TableDef, new: &TableDef) {
         ident(&temporary),
         ident(&new.name)
     ));
-    out.extend(new.indexes.iter().map(|i| create_index_sql(&new.name, i)));
+    out.extend(
+        new.indexes
+            .iter()
+            .map(|i| create_index_sql(&new.name, i, Creator::Migration)),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ColumnType;
+
+    #[test]
+    fn create_table_marks_key_and_nullability() {
+        let column = |name: &str, ty, nullable| ColumnDef {
+            name: name.into(),
+            ty,
+            nullable,
+            default: None,
+            references: None,
+            renamed_from: None,
+        };
+        let table = TableDef {
+            name: "order".into(),
+            columns: vec![
+                column("id", ColumnType::BigInt, false),
+                column("group", ColumnType::Text, true),
+            ],
+            primary_key: "id".into(),
+            auto_key: false,
+            indexes: Vec::new(),
+            renamed_from: None,
+        };
+        assert_eq!(
+            create_table_if_missing(Dialect::Sqlite, &table),
+            "CREATE TABLE IF NOT EXISTS \"order\" (\"id\" INTEGER PRIMARY KEY NOT NULL, \"group\" TEXT);"
+        );
+    }
 }

@@ -45,7 +45,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod ddl;
+pub(crate) mod ddl;
 mod def;
 mod ops;
 mod text;
