@@ -354,44 +354,11 @@ pub struct RelAggList(pub(crate) Vec<RelAgg>);
 
 /// One annotation or a tuple of them, for
 /// [`Query::annotate`](crate::Query::annotate). Implemented for
-/// [`Annotation`] and tuples of up to eight of the same model.
-pub trait Annotations<M: Model>: sealed::Annotations {
-    /// What the annotations of one row read as.
-    type Out;
-    #[doc(hidden)]
-    fn __aggs(self) -> RelAggList;
-}
+/// [`Annotation`] and tuples of up to eight of the same model; what one row
+/// of them reads as is its `Out`.
+pub trait Annotations<M: Model>: AnnotationsOf<Model = M> {}
 
-impl<M, T> sealed::Annotations for Annotation<M, T> {}
-impl<M: Model, T: AggValue> Annotations<M> for Annotation<M, T> {
-    type Out = T;
-    fn __aggs(self) -> RelAggList {
-        RelAggList(vec![self.agg])
-    }
-}
-
-macro_rules! annotation_tuples {
-    ($(($($t:ident $i:tt),+))+) => {$(
-        impl<M, $($t),+> sealed::Annotations for ($(Annotation<M, $t>,)+) {}
-        impl<M: Model, $($t: AggValue),+> Annotations<M> for ($(Annotation<M, $t>,)+) {
-            type Out = ($($t,)+);
-            fn __aggs(self) -> RelAggList {
-                RelAggList(vec![$(self.$i.agg),+])
-            }
-        }
-    )+};
-}
-
-annotation_tuples! {
-    (A 0)
-    (A 0, B 1)
-    (A 0, B 1, C 2)
-    (A 0, B 1, C 2, D 3)
-    (A 0, B 1, C 2, D 3, E 4)
-    (A 0, B 1, C 2, D 3, E 4, F 5)
-    (A 0, B 1, C 2, D 3, E 4, F 5, G 6)
-    (A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7)
-}
+impl<M: Model, A: AnnotationsOf<Model = M>> Annotations<M> for A {}
 
 /// Where the reader of a row finds the parts a query added: what the
 /// generated and generic code passes around. Not public API.
@@ -511,18 +478,28 @@ where
     }
 }
 
-/// [`Annotations`] without naming the model: what [`Annotated`] needs to
-/// read them. Implemented for every `Annotations` type.
+/// What [`Annotations`] are, without naming the model in the trait's own
+/// parameters: what [`Annotated`] needs to read them. Not public API.
 #[doc(hidden)]
-pub trait AnnotationsOf {
+pub trait AnnotationsOf: sealed::Annotations {
+    /// The model whose rows they annotate.
+    type Model;
+    /// What the annotations of one row read as.
     type Out;
+    /// How many columns they take.
     const WIDTH: usize;
+    fn __aggs(self) -> RelAggList;
     fn __read_of<M: Model>(row: &Row<'_>, at: usize) -> Result<Self::Out>;
 }
 
+impl<N, T> sealed::Annotations for Annotation<N, T> {}
 impl<N, T: AggValue> AnnotationsOf for Annotation<N, T> {
+    type Model = N;
     type Out = T;
     const WIDTH: usize = 1;
+    fn __aggs(self) -> RelAggList {
+        RelAggList(vec![self.agg])
+    }
     fn __read_of<M: Model>(row: &Row<'_>, at: usize) -> Result<T> {
         read_agg::<M, T>(row, at)
     }
@@ -530,9 +507,14 @@ impl<N, T: AggValue> AnnotationsOf for Annotation<N, T> {
 
 macro_rules! annotations_of {
     ($(($n:expr; $($t:ident $i:tt),+))+) => {$(
+        impl<N, $($t),+> sealed::Annotations for ($(Annotation<N, $t>,)+) {}
         impl<N, $($t: AggValue),+> AnnotationsOf for ($(Annotation<N, $t>,)+) {
+            type Model = N;
             type Out = ($($t,)+);
             const WIDTH: usize = $n;
+            fn __aggs(self) -> RelAggList {
+                RelAggList(vec![$(self.$i.agg),+])
+            }
             fn __read_of<M: Model>(row: &Row<'_>, at: usize) -> Result<Self::Out> {
                 Ok(($(read_agg::<M, $t>(row, at + $i)?,)+))
             }
