@@ -88,6 +88,9 @@ impl Db for AnyDb {
         }
     }
 }
+crate::db::blocking! {
+    impl for AnyDb;
+}
 
 impl Recordable for AnyDb {
     fn __start_recording(&mut self) {

@@ -259,6 +259,16 @@ pub enum Error {
         prefetch: &'static str,
     },
 
+    /// An async connection's driver is gone: its SQLite thread ended, or
+    /// PostgreSQL closed the connection. Open a new one.
+    #[error("connection closed: {0}")]
+    Closed(String),
+
+    /// A broken promise inside this crate (please report it), returned
+    /// instead of a panic.
+    #[error("internal error in orm_core: {0}")]
+    Internal(&'static str),
+
     /// The function given to [`Nested::nested`](crate::Nested::nested) returned a
     /// different number of entries than it was given.
     #[error("nested prefetch returned {got} entries for {expected} children")]

@@ -107,6 +107,7 @@ mod any;
 mod atomic;
 mod backend;
 mod constraint;
+mod db;
 mod error;
 mod exec;
 mod foreign_key;
@@ -132,6 +133,7 @@ pub use atomic::Atomic;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
 pub use backend::{Db, Row};
+pub use db::{Async, Blocking, BoxFuture, Database, Mode, Out};
 pub use constraint::{index_name, Index, Literal, OnDelete};
 pub use error::{DbError, Error, Result};
 pub use foreign_key::{ForeignKey, ForeignKeyField};
@@ -170,6 +172,7 @@ pub use postgres;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::backend::Conn;
+    pub use crate::db::Plan;
     pub use crate::foreign_key::Found;
     pub use crate::query::{AggList, AnnotationsOf, Layout, Push, RelAggList};
     pub use crate::relation::{

@@ -188,6 +188,10 @@ where
     }
 }
 
+crate::db::blocking! {
+    impl<M> for r2d2::PooledConnection<M> where M: r2d2::ManageConnection, M::Connection: Db;
+}
+
 impl<M> Recordable for r2d2::PooledConnection<M>
 where
     M: r2d2::ManageConnection,

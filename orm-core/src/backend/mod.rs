@@ -12,7 +12,14 @@ pub(crate) mod sqlite;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 
+#[cfg(feature = "tokio")]
+pub(crate) mod sqlite_async;
+
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+pub(crate) mod postgres_async;
+
 use crate::constraint::Index;
+use crate::db::{Blocking, Database};
 use crate::error::{DbError, Error, Result, UniqueViolation};
 use crate::log;
 use crate::model::Column;
@@ -20,17 +27,19 @@ use crate::render::Dialect;
 use crate::value::{Value, ValueError};
 use crate::SqlType;
 
-/// A connection the generated functions accept: a `rusqlite::Connection`,
-/// `Transaction` or `Savepoint`, with the `postgres` feature a
-/// [`Postgres`](crate::Postgres) connection, and with the `r2d2` feature a
-/// pooled connection of either.
+/// A sync connection: a `rusqlite::Connection`, `Transaction` or
+/// `Savepoint`, with the `postgres` feature a [`Postgres`](crate::Postgres)
+/// connection, [`AnyDb`](crate::AnyDb), and with the `r2d2` feature a pooled
+/// connection of either. Its [`Mode`](crate::Mode) is
+/// [`Blocking`](crate::Blocking): every function of a model returns
+/// `Result<T>` on it.
 ///
-/// Every function of a model takes `&impl Db`, so `&conn`, `&tx` and `&pg` all
-/// work where a connection is wanted, as do the std wrappers around one
-/// (`Box`, `Rc`, `Arc`, `MutexGuard`, `AssertUnwindSafe`). A pooled connection
-/// of another pool crate works as `&*conn` (it dereferences to the
-/// connection). The trait is sealed: the crate must know how to talk to each
-/// kind of connection.
+/// Every function of a model takes `&impl` [`Database`], so `&conn`, `&tx`
+/// and `&pg` all work where a connection is wanted, as do the std wrappers
+/// around one (`Box`, `Rc`, `Arc`, `MutexGuard`, `AssertUnwindSafe`). A
+/// pooled connection of another pool crate works as `&*conn` (it
+/// dereferences to the connection). The trait is sealed: the crate must know
+/// how to talk to each kind of connection.
 ///
 /// ```
 /// use orm_core::{Db, Model};
@@ -45,7 +54,7 @@ use crate::SqlType;
 /// assert!(notes(&tx)?.is_empty());
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub trait Db: crate::__private::Sealed {
+pub trait Db: Database<Mode = Blocking> {
     #[doc(hidden)]
     fn __conn(&self) -> Conn<'_>;
 }
@@ -67,13 +76,22 @@ impl Db for Conn<'_> {
         *self
     }
 }
+crate::db::blocking! {
+    impl<'c> for Conn<'c>;
+}
 
-/// `Db` through the std wrappers a connection commonly sits in: a reference,
-/// a `Box`, an `Rc` or `Arc`, a `MutexGuard` (`Arc<Mutex<Connection>>` in a web
-/// server), `AssertUnwindSafe`.
+/// `Database` and `Db` through the std wrappers a connection commonly sits
+/// in: a reference, a `Box`, an `Rc` or `Arc`, a `MutexGuard`
+/// (`Arc<Mutex<Connection>>` in a web server), `AssertUnwindSafe`.
 macro_rules! through_deref {
     ($($ty:ty),+ $(,)?) => {$(
-        impl<T: Db + ?Sized> crate::__private::Sealed for $ty {}
+        impl<T: Database + ?Sized> crate::__private::Sealed for $ty {}
+        impl<T: Database + ?Sized> Database for $ty {
+            type Mode = T::Mode;
+            fn __run<'a, P: crate::db::Plan + 'a>(&'a self, plan: P) -> crate::db::Out<'a, Self, P::Output> {
+                (**self).__run(plan)
+            }
+        }
         impl<T: Db + ?Sized> Db for $ty {
             fn __conn(&self) -> Conn<'_> {
                 (**self).__conn()
@@ -91,7 +109,13 @@ through_deref!(
     std::sync::MutexGuard<'_, T>,
 );
 
-impl<T: Db> crate::__private::Sealed for std::panic::AssertUnwindSafe<T> {}
+impl<T: Database> crate::__private::Sealed for std::panic::AssertUnwindSafe<T> {}
+impl<T: Database> Database for std::panic::AssertUnwindSafe<T> {
+    type Mode = T::Mode;
+    fn __run<'a, P: crate::db::Plan + 'a>(&'a self, plan: P) -> crate::db::Out<'a, Self, P::Output> {
+        self.0.__run(plan)
+    }
+}
 impl<T: Db> Db for std::panic::AssertUnwindSafe<T> {
     fn __conn(&self) -> Conn<'_> {
         self.0.__conn()
@@ -381,48 +405,62 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// Runs `f`, whose statements must all see one snapshot of the database,
-    /// inside a read transaction when the connection is not already in one.
-    /// `statements` is how many `f` will run: one needs no transaction.
-    pub(crate) fn snapshot<T>(
-        &self,
-        statements: usize,
-        ctx: Ctx,
-        f: impl FnOnce() -> Result<T>,
-    ) -> Result<T> {
-        match self {
-            Conn::Sqlite(conn) if statements > 1 && conn.is_autocommit() => {
-                sqlite::in_read_transaction(conn, self.identity(), ctx, f)
+    /// Opens the scope `kind` needs here, if any: a read transaction for
+    /// several reads on SQLite outside a transaction (one snapshot); for
+    /// several writes, or several rows in one statement inside a PostgreSQL
+    /// [`transaction`](crate::Postgres::transaction) (whose failure would
+    /// otherwise abort it), a savepoint, or a transaction when none is open.
+    /// (A `SAVEPOINT` would open a transaction on SQLite too, but then SQLite
+    /// journals each page's first change for it: a third slower on the
+    /// benchmark's 10,000 rows.) Its statements are the crate's own: logged,
+    /// not counted by [`count_queries`](crate::count_queries).
+    pub(crate) fn open(self, kind: ScopeKind, ctx: Ctx) -> Result<Option<Scope<'c>>> {
+        const TRANSACTION: [&str; 3] = ["BEGIN", "COMMIT", "ROLLBACK"];
+        let [begin, commit, rollback] = match (self, kind) {
+            (Conn::Sqlite(conn), ScopeKind::Read { statements })
+                if statements > 1 && conn.is_autocommit() =>
+            {
+                TRANSACTION
             }
-            _ => f(),
-        }
-    }
-
-    /// Runs `f`, which writes `rows` rows in `statements` statements, so
-    /// that they are all written or none: inside a savepoint when they take
-    /// more than one statement, and on PostgreSQL also when several rows go
-    /// in one statement inside a [`transaction`](crate::Postgres::transaction),
-    /// whose failure would otherwise abort the whole transaction (a failed
-    /// statement on SQLite undoes only itself).
-    pub(crate) fn atomically<T>(
-        &self,
-        statements: usize,
-        rows: usize,
-        ctx: Ctx,
-        f: impl FnOnce() -> Result<T>,
-    ) -> Result<T> {
-        #[cfg(not(feature = "postgres"))]
-        let _ = rows;
-        match self {
-            Conn::Sqlite(conn) if statements > 1 => {
-                sqlite::in_savepoint(conn, self.identity(), ctx, f)
+            (Conn::Sqlite(conn), ScopeKind::Write { statements, .. }) if statements > 1 => {
+                if conn.is_autocommit() {
+                    TRANSACTION
+                } else {
+                    [
+                        "SAVEPOINT orm_write",
+                        "RELEASE orm_write",
+                        "ROLLBACK TO orm_write; RELEASE orm_write",
+                    ]
+                }
             }
             #[cfg(feature = "postgres")]
-            Conn::Postgres(pg) if statements > 1 || (rows > 1 && pg.in_transaction()) => {
-                pg.in_savepoint(ctx, f)
+            (Conn::Postgres(pg), ScopeKind::Write { statements, rows })
+                if statements > 1 || (rows > 1 && pg.in_transaction()) =>
+            {
+                if pg.in_transaction() {
+                    [
+                        "SAVEPOINT orm_write",
+                        "RELEASE SAVEPOINT orm_write",
+                        "ROLLBACK TO SAVEPOINT orm_write; RELEASE SAVEPOINT orm_write",
+                    ]
+                } else {
+                    TRANSACTION
+                }
             }
-            _ => f(),
-        }
+            _ => return Ok(None),
+        };
+        let scope = Scope {
+            conn: self,
+            ctx,
+            commit,
+            rollback,
+            done: true,
+        };
+        scope.run(begin)?;
+        Ok(Some(Scope {
+            done: false,
+            ..scope
+        }))
     }
 
     /// The rowid of the row the last `INSERT` on this connection wrote
@@ -484,6 +522,198 @@ impl<'c> Conn<'c> {
             None,
         );
         done
+    }
+}
+
+/// What a plan may wait for.
+pub(crate) use std::future::Future;
+
+/// Why a plan opens a scope: to read one snapshot over several statements,
+/// or to write all or nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ScopeKind {
+    /// `statements` reads that must see one snapshot (SQLite outside a
+    /// transaction; PostgreSQL's statements each see their own, as before).
+    Read { statements: usize },
+    /// `statements` writes of `rows` rows, kept all or none.
+    Write { statements: usize, rows: usize },
+}
+
+/// The driver seam: what a plan asks of a connection, sync or async.
+///
+/// A plan (the loader, the query layer, the writes) is an `async fn`
+/// generic over an `Exec`; it renders statements and reads rows, and never
+/// names a driver. A sync connection answers every call at once, so its
+/// plan finishes in one poll ([`crate::db::block_on`]); an async one awaits
+/// its driver. Crate-private: a new driver implements it in its own module.
+pub(crate) trait Exec {
+    /// A prepared statement.
+    type Stmt<'s>
+    where
+        Self: 's;
+    /// An open snapshot or write scope; dropped without
+    /// [`close`](Exec::close) (an error, a panic, a dropped future), it is
+    /// rolled back.
+    type Scope;
+
+    fn dialect(&self) -> Dialect;
+    /// What one statement can bind.
+    fn caps(&self) -> Result<Caps>;
+    /// Identifies the connection (the same for a connection and its
+    /// transactions) while it is borrowed.
+    fn identity(&self) -> usize;
+    /// Prepares `sql` (cached by text, per connection). A statement that
+    /// fails to prepare (a missing table or column) is reported to the log
+    /// as a failed statement.
+    fn prepare<'s>(
+        &'s self,
+        sql: &'s str,
+        ctx: Ctx,
+    ) -> impl Future<Output = Result<Self::Stmt<'s>>>;
+    /// Runs a prepared statement and calls `on_row` for each row; the row count.
+    fn query<'s, F>(
+        &'s self,
+        stmt: &mut Self::Stmt<'s>,
+        params: Vec<Param<'_>>,
+        on_row: F,
+    ) -> impl Future<Output = Result<usize>>
+    where
+        F: FnMut(&Row<'_>) -> Result<()>;
+    /// Runs a prepared statement that returns no rows; how many it changed.
+    fn execute<'s>(
+        &'s self,
+        stmt: &mut Self::Stmt<'s>,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = Result<u64>>;
+    /// [`execute`](Exec::execute) binding `values` one per placeholder (a
+    /// multi-row `INSERT` on SQLite); how many rows it changed and the
+    /// rowid of the last row inserted.
+    fn execute_values<'s>(
+        &'s self,
+        stmt: &mut Self::Stmt<'s>,
+        values: &[Value<'_>],
+    ) -> impl Future<Output = Result<(u64, i64)>>;
+    /// Runs statements that return nothing (DDL), separated by `;`.
+    fn batch(&self, sql: &str, ctx: Ctx) -> impl Future<Output = Result<()>>;
+    /// A bulk copy (PostgreSQL's `COPY ... FROM STDIN (FORMAT binary)`).
+    #[cfg(feature = "postgres")]
+    fn copy_in(
+        &self,
+        copy: &str,
+        columns: &str,
+        values: &[Value<'_>],
+        ctx: Ctx,
+    ) -> impl Future<Output = Result<u64>>;
+    /// Opens a scope when `kind` needs one on this connection.
+    fn open(&self, kind: ScopeKind, ctx: Ctx) -> impl Future<Output = Result<Option<Self::Scope>>>;
+    /// Commits (releases) a scope.
+    fn close(&self, scope: Self::Scope) -> impl Future<Output = Result<()>>;
+}
+
+impl<'c> Exec for Conn<'c> {
+    type Stmt<'s>
+        = Stmt<'c, 's>
+    where
+        Self: 's;
+    type Scope = Scope<'c>;
+
+    fn dialect(&self) -> Dialect {
+        Conn::dialect(self)
+    }
+
+    fn caps(&self) -> Result<Caps> {
+        Conn::caps(self)
+    }
+
+    fn identity(&self) -> usize {
+        Conn::identity(self)
+    }
+
+    async fn prepare<'s>(&'s self, sql: &'s str, ctx: Ctx) -> Result<Stmt<'c, 's>> {
+        Conn::prepare(self, sql, ctx)
+    }
+
+    async fn query<'s, F>(&'s self, stmt: &mut Self::Stmt<'s>, params: Vec<Param<'_>>, on_row: F) -> Result<usize>
+    where
+        F: FnMut(&Row<'_>) -> Result<()>,
+    {
+        stmt.query(params, on_row)
+    }
+
+    async fn execute<'s>(&'s self, stmt: &mut Self::Stmt<'s>, params: &[Param<'_>]) -> Result<u64> {
+        stmt.execute(params)
+    }
+
+    async fn execute_values<'s>(&'s self, stmt: &mut Self::Stmt<'s>, values: &[Value<'_>]) -> Result<(u64, i64)> {
+        let changed = stmt.execute_values(values)?;
+        Ok((changed, self.last_insert_rowid().unwrap_or(0)))
+    }
+
+    async fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
+        Conn::batch(self, sql, ctx)
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn copy_in(&self, copy: &str, columns: &str, values: &[Value<'_>], ctx: Ctx) -> Result<u64> {
+        Conn::copy_in(self, copy, columns, values, ctx)
+    }
+
+    async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<Scope<'c>>> {
+        Conn::open(*self, kind, ctx)
+    }
+
+    async fn close(&self, scope: Scope<'c>) -> Result<()> {
+        scope.close()
+    }
+}
+
+/// An open scope of a sync connection ([`Conn::open`]): committed by
+/// [`close`](Scope::close), rolled back however else it ends, also when the
+/// plan panics (a decoder of the user's may), so that the connection never
+/// stays inside a transaction that would swallow every later write.
+pub(crate) struct Scope<'c> {
+    conn: Conn<'c>,
+    ctx: Ctx,
+    commit: &'static str,
+    rollback: &'static str,
+    done: bool,
+}
+
+impl Scope<'_> {
+    fn run(&self, sql: &str) -> Result<()> {
+        let start = log::start();
+        let done = match self.conn {
+            Conn::Sqlite(conn) => {
+                crate::guard::quietly(self.conn.identity(), || conn.execute_batch(sql))
+                    .map_err(|e| self.ctx.error(DbError::Sqlite(e)))
+            }
+            #[cfg(feature = "postgres")]
+            Conn::Postgres(pg) => pg.run_own(sql, &self.ctx),
+        };
+        log::finish(
+            start,
+            self.conn.system(),
+            &self.ctx,
+            sql,
+            done.as_ref().map(|()| 0),
+            None,
+        );
+        done
+    }
+
+    pub(crate) fn close(mut self) -> Result<()> {
+        self.run(self.commit)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Scope<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // The plan's own error (or panic) is the one to report.
+            let _ = self.run(self.rollback);
+        }
     }
 }
 
@@ -597,5 +827,135 @@ impl Stmt<'_, '_> {
             logged.as_deref(),
         );
         changed
+    }
+}
+
+/// A borrowed async connection of one backend: what [`Plan::__async`]
+/// (crate::db::Plan) runs on. Not public API.
+#[cfg(feature = "tokio")]
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub enum AsyncConn<'c> {
+    #[doc(hidden)]
+    Sqlite(sqlite_async::Lite<'c>),
+    #[doc(hidden)]
+    #[cfg(feature = "postgres")]
+    Postgres(postgres_async::Pg<'c>),
+}
+
+/// A prepared statement of an [`AsyncConn`].
+#[cfg(feature = "tokio")]
+pub(crate) enum AsyncStmt<'s> {
+    Sqlite(<sqlite_async::Lite<'s> as Exec>::Stmt<'s>),
+    #[cfg(feature = "postgres")]
+    Postgres(<postgres_async::Pg<'s> as Exec>::Stmt<'s>),
+}
+
+/// An open scope of an [`AsyncConn`].
+#[cfg(feature = "tokio")]
+pub(crate) enum AsyncScope<'c> {
+    Sqlite(<sqlite_async::Lite<'c> as Exec>::Scope),
+    #[cfg(feature = "postgres")]
+    Postgres(<postgres_async::Pg<'c> as Exec>::Scope),
+}
+
+/// Calls the same method of whichever driver `$self` is.
+#[cfg(feature = "tokio")]
+macro_rules! dispatch {
+    ($self:expr, $conn:ident => $body:expr) => {
+        match $self {
+            AsyncConn::Sqlite($conn) => $body,
+            #[cfg(feature = "postgres")]
+            AsyncConn::Postgres($conn) => $body,
+        }
+    };
+}
+
+#[cfg(feature = "tokio")]
+impl<'c> Exec for AsyncConn<'c> {
+    type Stmt<'s>
+        = AsyncStmt<'s>
+    where
+        Self: 's;
+    type Scope = AsyncScope<'c>;
+
+    fn dialect(&self) -> Dialect {
+        dispatch!(self, c => c.dialect())
+    }
+
+    fn caps(&self) -> Result<Caps> {
+        dispatch!(self, c => c.caps())
+    }
+
+    fn identity(&self) -> usize {
+        dispatch!(self, c => c.identity())
+    }
+
+    async fn prepare<'s>(&'s self, sql: &'s str, ctx: Ctx) -> Result<AsyncStmt<'s>> {
+        Ok(match self {
+            AsyncConn::Sqlite(c) => AsyncStmt::Sqlite(c.prepare(sql, ctx).await?),
+            #[cfg(feature = "postgres")]
+            AsyncConn::Postgres(c) => AsyncStmt::Postgres(c.prepare(sql, ctx).await?),
+        })
+    }
+
+    async fn query<'s, F>(&'s self, stmt: &mut AsyncStmt<'s>, params: Vec<Param<'_>>, on_row: F) -> Result<usize>
+    where
+        F: FnMut(&Row<'_>) -> Result<()>,
+    {
+        match (self, stmt) {
+            (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.query(s, params, on_row).await,
+            #[cfg(feature = "postgres")]
+            (AsyncConn::Postgres(c), AsyncStmt::Postgres(s)) => c.query(s, params, on_row).await,
+            #[cfg(feature = "postgres")]
+            _ => Err(Error::Internal("a statement of another connection")),
+        }
+    }
+
+    async fn execute<'s>(&'s self, stmt: &mut AsyncStmt<'s>, params: &[Param<'_>]) -> Result<u64> {
+        match (self, stmt) {
+            (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.execute(s, params).await,
+            #[cfg(feature = "postgres")]
+            (AsyncConn::Postgres(c), AsyncStmt::Postgres(s)) => c.execute(s, params).await,
+            #[cfg(feature = "postgres")]
+            _ => Err(Error::Internal("a statement of another connection")),
+        }
+    }
+
+    async fn execute_values<'s>(&'s self, stmt: &mut AsyncStmt<'s>, values: &[Value<'_>]) -> Result<(u64, i64)> {
+        match (self, stmt) {
+            (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.execute_values(s, values).await,
+            #[cfg(feature = "postgres")]
+            (AsyncConn::Postgres(c), AsyncStmt::Postgres(s)) => c.execute_values(s, values).await,
+            #[cfg(feature = "postgres")]
+            _ => Err(Error::Internal("a statement of another connection")),
+        }
+    }
+
+    async fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
+        dispatch!(self, c => c.batch(sql, ctx).await)
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn copy_in(&self, copy: &str, columns: &str, values: &[Value<'_>], ctx: Ctx) -> Result<u64> {
+        dispatch!(self, c => c.copy_in(copy, columns, values, ctx).await)
+    }
+
+    async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<AsyncScope<'c>>> {
+        Ok(match self {
+            AsyncConn::Sqlite(c) => c.open(kind, ctx).await?.map(AsyncScope::Sqlite),
+            #[cfg(feature = "postgres")]
+            AsyncConn::Postgres(c) => c.open(kind, ctx).await?.map(AsyncScope::Postgres),
+        })
+    }
+
+    async fn close(&self, scope: AsyncScope<'c>) -> Result<()> {
+        match (self, scope) {
+            (AsyncConn::Sqlite(c), AsyncScope::Sqlite(s)) => c.close(s).await,
+            #[cfg(feature = "postgres")]
+            (AsyncConn::Postgres(c), AsyncScope::Postgres(s)) => c.close(s).await,
+            #[cfg(feature = "postgres")]
+            _ => Err(Error::Internal("a scope of another connection")),
+        }
     }
 }

@@ -240,58 +240,14 @@ impl Postgres {
         self.depth.get() > 0
     }
 
-    /// Runs `f` inside a savepoint of the open transaction, or a transaction
-    /// of its own when none is: its writes are kept when it returns `Ok`,
-    /// undone otherwise (also when it panics), and an open transaction goes
-    /// on either way. The statements are the crate's own bookkeeping: logged,
-    /// not counted by [`count_queries`](crate::count_queries).
-    pub(crate) fn in_savepoint<T>(&self, ctx: Ctx, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        struct Open<'a> {
-            pg: &'a Postgres,
-            ctx: Ctx,
-            rollback: &'static str,
-            done: bool,
-        }
-        impl Open<'_> {
-            fn run(&self, sql: &str) -> Result<()> {
-                let start = crate::log::start();
-                let done = self.pg.client_mut().and_then(|mut c| {
-                    c.batch_execute(sql)
-                        .map_err(|e| self.ctx.error(DbError::Postgres(e)))
-                });
-                let rows = done.as_ref().map(|()| 0);
-                crate::log::finish(start, "postgresql", &self.ctx, sql, rows, None);
-                done
-            }
-        }
-        impl Drop for Open<'_> {
-            fn drop(&mut self) {
-                if !self.done {
-                    // `f`'s own error (or panic) is the one to report.
-                    let _ = self.run(self.rollback);
-                }
-            }
-        }
-        let [begin, commit, rollback] = if self.in_transaction() {
-            [
-                "SAVEPOINT orm_write",
-                "RELEASE SAVEPOINT orm_write",
-                "ROLLBACK TO SAVEPOINT orm_write; RELEASE SAVEPOINT orm_write",
-            ]
-        } else {
-            ["BEGIN", "COMMIT", "ROLLBACK"]
-        };
-        let mut open = Open {
-            pg: self,
-            ctx,
-            rollback,
-            done: false,
-        };
-        open.run(begin)?;
-        let out = f()?;
-        open.run(commit)?;
-        open.done = true;
-        Ok(out)
+    /// Runs one of the crate's own statements (a scope's `BEGIN`,
+    /// `SAVEPOINT`, `COMMIT` or `ROLLBACK`): not recorded by
+    /// [`record_queries`](crate::record_queries).
+    pub(crate) fn run_own(&self, sql: &str, ctx: &Ctx) -> Result<()> {
+        self.client_mut().and_then(|mut c| {
+            c.batch_execute(sql)
+                .map_err(|e| ctx.error(DbError::Postgres(e)))
+        })
     }
 
     /// Runs `copy`, a `COPY ... FROM STDIN (FORMAT binary)`, sending `values`
@@ -477,6 +433,9 @@ impl Db for Postgres {
     fn __conn(&self) -> Conn<'_> {
         Conn::Postgres(self)
     }
+}
+crate::db::blocking! {
+    impl for Postgres;
 }
 
 impl Recordable for Postgres {

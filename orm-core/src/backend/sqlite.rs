@@ -28,6 +28,11 @@ impl Db for Savepoint<'_> {
         Conn::Sqlite(self)
     }
 }
+crate::db::blocking! {
+    impl for Connection;
+    impl<'t> for Transaction<'t>;
+    impl<'t> for Savepoint<'t>;
+}
 
 impl ToSql for Value<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -200,98 +205,4 @@ where
         on_row(&super::Row::from(row))?;
     }
     Ok(n)
-}
-
-/// Runs `f` inside `BEGIN` ... `COMMIT` (`ROLLBACK` when it fails), so that
-/// the statements of one load read one snapshot even while another connection
-/// writes. The two statements are not counted by `count_queries`: they are
-/// the crate's own, around what the caller asked for.
-pub(crate) fn in_read_transaction<T>(
-    conn: &Connection,
-    identity: usize,
-    ctx: Ctx,
-    f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    scoped(conn, identity, ctx, ["BEGIN", "COMMIT", "ROLLBACK"], f)
-}
-
-/// Runs `f` inside a savepoint of the open transaction, or a transaction of
-/// its own when none is open: its writes are kept when it returns `Ok`,
-/// undone otherwise, and an open transaction goes on either way. (A
-/// `SAVEPOINT` would open a transaction too, but then SQLite journals each
-/// page's first change for it: a third slower on the benchmark's 10,000
-/// rows.) Not counted by `count_queries`, as [`in_read_transaction`]'s
-/// statements are not.
-pub(crate) fn in_savepoint<T>(
-    conn: &Connection,
-    identity: usize,
-    ctx: Ctx,
-    f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    let statements = if conn.is_autocommit() {
-        ["BEGIN", "COMMIT", "ROLLBACK"]
-    } else {
-        [
-            "SAVEPOINT orm_write",
-            "RELEASE orm_write",
-            "ROLLBACK TO orm_write; RELEASE orm_write",
-        ]
-    };
-    scoped(conn, identity, ctx, statements, f)
-}
-
-/// Runs `f` between `begin` and `commit`, or `rollback` however else it
-/// ends, also when `f` panics (a decoder of the user's may), so that the
-/// connection never stays inside a transaction that would swallow every
-/// later write.
-fn scoped<T>(
-    conn: &Connection,
-    identity: usize,
-    ctx: Ctx,
-    [begin, commit, rollback]: [&'static str; 3],
-    f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    struct Open<'c> {
-        conn: &'c Connection,
-        identity: usize,
-        ctx: Ctx,
-        rollback: &'static str,
-        done: bool,
-    }
-    impl Open<'_> {
-        fn run(&self, sql: &str) -> Result<()> {
-            let start = crate::log::start();
-            let done = crate::guard::quietly(self.identity, || self.conn.execute_batch(sql))
-                .map_err(|e| self.ctx.error(DbError::Sqlite(e)));
-            crate::log::finish(
-                start,
-                "sqlite",
-                &self.ctx,
-                sql,
-                done.as_ref().map(|()| 0),
-                None,
-            );
-            done
-        }
-    }
-    impl Drop for Open<'_> {
-        fn drop(&mut self) {
-            if !self.done {
-                // The load's own error (or panic) is the one to report.
-                let _ = self.run(self.rollback);
-            }
-        }
-    }
-    let mut open = Open {
-        conn,
-        identity,
-        ctx,
-        rollback,
-        done: false,
-    };
-    open.run(begin)?;
-    let out = f()?;
-    open.run(commit)?;
-    open.done = true;
-    Ok(out)
 }
