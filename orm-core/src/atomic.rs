@@ -117,3 +117,24 @@ fn sqlite<T>(conn: &rusqlite::Connection, f: impl FnOnce() -> Result<T>) -> Resu
     undo.done = true;
     Ok(out)
 }
+
+/// Runs an async block in a transaction on any async connection:
+/// `db.atomic(async |tx| { a.insert(tx).await?; Ok(()) }).await?`. In scope
+/// with `use orm_core::AsyncAtomic` (or `use orm_core::*`).
+///
+/// The same promises as [`Atomic`]: committed when the block returns `Ok`,
+/// rolled back when it returns `Err`, panics or is dropped before it ends (a
+/// timeout, a client gone); nested calls are savepoints; `Ok` always means
+/// committed. `tx` is the connection itself: inside the block, statements
+/// on `tx` (or on the connection, from the same task) belong to the
+/// transaction, while other tasks' statements on the connection wait until
+/// it ends.
+#[cfg(feature = "tokio")]
+pub trait AsyncAtomic: crate::db::AsyncDb {
+    /// Runs `f` in a transaction (a savepoint when one is open already).
+    fn atomic<'a, T, F, Fut>(&'a self, f: F) -> crate::db::BoxFuture<'a, Result<T>>
+    where
+        F: FnOnce(&'a Self) -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'a,
+        T: Send + 'a;
+}

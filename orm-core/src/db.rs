@@ -189,3 +189,16 @@ macro_rules! blocking {
     )+};
 }
 pub(crate) use blocking;
+
+/// An async connection (feature `tokio`): `AsyncSqlite`, with `postgres`
+/// also `AsyncPostgres` and `AsyncAnyDb`, and their pooled connections.
+/// Its [`Mode`] is [`Async`]: every function of a model returns a `Send`
+/// future of `Result<T>` on it.
+///
+/// Write helpers over it to get plain futures back:
+/// `async fn notes(db: &impl AsyncDb) -> Result<Vec<Note>> { Note::all(db).await }`.
+#[cfg(feature = "tokio")]
+pub trait AsyncDb: Database<Mode = Async> + Send + Sync {}
+
+#[cfg(feature = "tokio")]
+impl<T: Database<Mode = Async> + Send + Sync + ?Sized> AsyncDb for T {}

@@ -130,6 +130,10 @@ mod value;
 
 pub use any::AnyDb;
 pub use atomic::Atomic;
+#[cfg(feature = "tokio")]
+pub use atomic::AsyncAtomic;
+#[cfg(feature = "tokio")]
+pub use db::AsyncDb;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
 pub use backend::{Db, Row};
