@@ -6,7 +6,7 @@ mod backends;
 
 use backends::Backend;
 use orm_core::rusqlite::limits::Limit;
-use orm_core::{count_queries, record_queries, Error, ForeignKey, Model};
+use orm_core::{count_queries, record_queries, Condition, Db, Error, ForeignKey, Model};
 
 type R = orm_core::Result<()>;
 
@@ -214,9 +214,9 @@ on_each_backend! {
             .filter(Category::fields().name.is_in(["Books", "Games"]))
             .all(&conn)?;
         assert_eq!(cats.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 2]);
-        let q = |conn: &_, c| -> orm_core::Result<Vec<i64>> {
+        fn q(conn: &impl Db, c: Condition<Product>) -> orm_core::Result<Vec<i64>> {
             Ok(ids(&Product::query().filter(c).all(conn)?))
-        };
+        }
         assert_eq!(q(&conn, f.id.is_in([8, 3, 3, 99]))?, [3, 8]);
         assert_eq!(q(&conn, f.stock.is_in([Some(0), None]))?, [2, 4, 5, 8]);
         // Empty: nothing matches, and no statement runs.

@@ -119,7 +119,10 @@ pub trait Plan: Sized {
     fn __sync(self, conn: Conn<'_>) -> Result<Self::Output>;
     /// Runs on an async connection.
     #[cfg(feature = "tokio")]
-    fn __async<'a>(self, conn: crate::backend::AsyncConn<'a>) -> BoxFuture<'a, Result<Self::Output>>
+    fn __async<'a>(
+        self,
+        conn: crate::backend::AsyncConn<'a>,
+    ) -> BoxFuture<'a, Result<Self::Output>>
     where
         Self: 'a;
 }
@@ -166,10 +169,7 @@ impl<T: Send> Plan for Ready<T> {
 /// it completes in its first poll.
 pub(crate) fn block_on<T>(plan: impl Future<Output = Result<T>>) -> Result<T> {
     let mut plan = pin!(plan);
-    match plan
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
+    match plan.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(out) => out,
         // A sync connection never makes a plan wait.
         Poll::Pending => Err(Error::Internal("a sync connection made a plan wait")),

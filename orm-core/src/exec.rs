@@ -1,8 +1,11 @@
 //! Running rendered statements: binding their slots, reading their rows.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::marker::PhantomData;
 
-use crate::backend::{Caps, Conn, Ctx, Param, Row};
+use crate::backend::{Caps, Ctx, Exec, Param, Row, ScopeKind};
+use crate::db::Plan;
 use crate::error::{Error, Result};
 use crate::query::{Extras, Layout};
 use crate::render::{self, Dialect, Slot, Sql};
@@ -143,7 +146,7 @@ fn json_string(out: &mut String, s: &str) {
 /// short `is_in` lists value by value when they fit under the connection's
 /// limit, else every list as one value.
 pub(crate) fn fit<'q>(
-    conn: Conn<'_>,
+    conn: &impl Exec,
     ctx: &Ctx,
     shape: &Shape,
     extra: usize,
@@ -204,8 +207,8 @@ pub(crate) fn within(ctx: &Ctx, needed: usize, caps: Caps) -> Result<()> {
 
 /// Renders a statement over the rows a shape selects, sized to the
 /// connection's limit (see [`fit`]), runs it and hands each row to `on_row`.
-fn read_rows<'q>(
-    conn: Conn<'_>,
+async fn read_rows<'q, E: Exec>(
+    conn: &E,
     ctx: Ctx,
     shape: &'q Shape,
     render: impl Fn(bool) -> Sql<'q>,
@@ -213,7 +216,8 @@ fn read_rows<'q>(
 ) -> Result<()> {
     let sql = fit(conn, &ctx, shape, 0, render)?;
     let params = params(conn.dialect(), &sql.slots, &Binds::default());
-    conn.prepare(&sql.text, ctx)?.query(params, on_row)?;
+    let mut stmt = conn.prepare(&sql.text, ctx).await?;
+    conn.query(&mut stmt, params, on_row).await?;
     Ok(())
 }
 
@@ -237,7 +241,10 @@ fn select_plain<'q, M: Model>(
 
 /// The rows a query selects, in its order, with the parts its joins and
 /// annotations add.
-pub(crate) fn all<M: Model, X: Extras<M>>(conn: Conn<'_>, shape: &Shape) -> Result<Vec<X::Row>> {
+pub(crate) async fn all<M: Model, X: Extras<M>, E: Exec>(
+    conn: &E,
+    shape: &Shape,
+) -> Result<Vec<X::Row>> {
     if shape.is_never() {
         return Ok(Vec::new());
     }
@@ -249,14 +256,15 @@ pub(crate) fn all<M: Model, X: Extras<M>>(conn: Conn<'_>, shape: &Shape) -> Resu
     read_rows(conn, Ctx::of::<M>(), shape, render, |row| {
         out.push(X::__read(row, &layout)?);
         Ok(())
-    })?;
+    })
+    .await?;
     Ok(out)
 }
 
 /// Aggregates of the rows a shape selects, per group of the `group`
 /// columns (or as one row without them); `on_row` reads each.
-pub(crate) fn aggregate<M: Model>(
-    conn: Conn<'_>,
+pub(crate) async fn aggregate<M: Model, E: Exec>(
+    conn: &E,
     shape: &Shape,
     group: &[usize],
     aggs: &[Agg],
@@ -279,12 +287,12 @@ pub(crate) fn aggregate<M: Model>(
         shape
     };
     let render = |json| render::aggregate(dialect, &table, shape, group, aggs, json);
-    read_rows(conn, ctx, shape, render, on_row)
+    read_rows(conn, ctx, shape, render, on_row).await
 }
 
 /// Some columns of the rows a shape selects, in its order.
-pub(crate) fn project<M: Model>(
-    conn: Conn<'_>,
+pub(crate) async fn project<M: Model, E: Exec>(
+    conn: &E,
     shape: &Shape,
     columns: &[usize],
     on_row: impl FnMut(&Row<'_>) -> Result<()>,
@@ -296,12 +304,12 @@ pub(crate) fn project<M: Model>(
     let dialect = conn.dialect();
     let table = Table::of::<M>();
     let render = |json| render::project(dialect, &table, shape, columns, json);
-    read_rows(conn, ctx, shape, render, on_row)
+    read_rows(conn, ctx, shape, render, on_row).await
 }
 
 /// The one number a count or exists statement returns.
-pub(crate) fn number<M: Model>(
-    conn: Conn<'_>,
+pub(crate) async fn number<M: Model, E: Exec>(
+    conn: &E,
     shape: &Shape,
     projection: Projection,
 ) -> Result<i64> {
@@ -319,12 +327,13 @@ pub(crate) fn number<M: Model>(
             Err(e) => return Err(ctx.column_error(usize::MAX, e)),
         };
         Ok(())
-    })?;
+    })
+    .await?;
     Ok(n)
 }
 
 /// The row whose primary key is `key`.
-pub(crate) fn get<M: Model>(conn: Conn<'_>, key: &M::Key) -> Result<Option<M>> {
+pub(crate) async fn get<M: Model, E: Exec>(conn: &E, key: &M::Key) -> Result<Option<M>> {
     let shape = Shape {
         filter: Some(Expr::Compare {
             column: M::PRIMARY_KEY,
@@ -333,7 +342,7 @@ pub(crate) fn get<M: Model>(conn: Conn<'_>, key: &M::Key) -> Result<Option<M>> {
         }),
         ..Shape::default()
     };
-    Ok(all::<M, ()>(conn, &shape)?.pop())
+    Ok(all::<M, (), E>(conn, &shape).await?.pop())
 }
 
 /// Refuses a NaN on SQLite, which would bind it as NULL: an error naming
@@ -360,8 +369,8 @@ fn writable<'v>(
 }
 
 /// `UPDATE` or `DELETE` of the rows a query selects; how many changed.
-pub(crate) fn write_many<M: Model>(
-    conn: Conn<'_>,
+pub(crate) async fn write_many<M: Model, E: Exec>(
+    conn: &E,
     write: &Write<'_>,
     shape: &Shape,
 ) -> Result<u64> {
@@ -385,26 +394,32 @@ pub(crate) fn write_many<M: Model>(
         render::write(dialect, write, json)
     })?;
     let params = params(dialect, &sql.slots, &Binds::default());
-    conn.prepare(&sql.text, ctx)?.execute(&params)
+    let mut stmt = conn.prepare(&sql.text, ctx).await?;
+    conn.execute(&mut stmt, &params).await
 }
 
 /// A write of one row by its key (`UPDATE`, `DELETE` or upsert); how many
 /// rows changed.
-pub(crate) fn write_row<M: Model>(conn: Conn<'_>, row: &M, write: Write<'_>) -> Result<u64> {
+pub(crate) async fn write_row<M: Model, E: Exec>(
+    conn: &E,
+    row: &M,
+    write: Write<'_>,
+) -> Result<u64> {
     let ctx = Ctx::of::<M>();
     let dialect = conn.dialect();
     let sql = render::write(dialect, &write, false);
-    let mut stmt = conn.prepare(&sql.text, ctx)?;
-    row.__with_values(|fields| {
-        if !matches!(write, Write::DeleteByKey { .. }) {
-            writable(dialect, &ctx, fields.iter().copied().enumerate())?;
-        }
-        let binds = Binds {
-            fields,
-            ..Binds::default()
-        };
-        stmt.execute(&params(dialect, &sql.slots, &binds))
-    })
+    let mut stmt = conn.prepare(&sql.text, ctx).await?;
+    let mut fields = Vec::with_capacity(M::COLUMNS.len());
+    row.__push_values(&mut fields);
+    if !matches!(write, Write::DeleteByKey { .. }) {
+        writable(dialect, &ctx, fields.iter().copied().enumerate())?;
+    }
+    let binds = Binds {
+        fields: &fields,
+        ..Binds::default()
+    };
+    let params = params(dialect, &sql.slots, &binds);
+    conn.execute(&mut stmt, &params).await
 }
 
 /// Rows per multi-row `INSERT` on SQLite at most. Measured with the
@@ -429,22 +444,25 @@ const SQLITE_ROWS: usize = 64;
 /// - PostgreSQL: one binary `COPY` of every row; an automatic key's values
 ///   are drawn from its sequence first, one per row, so each row's key is
 ///   known by construction, not by an order `RETURNING` does not promise.
-pub(crate) fn insert_all<'a, M: Model + 'a>(
-    conn: Conn<'_>,
-    rows: impl IntoIterator<Item = &'a M>,
+pub(crate) async fn insert_all<'a, M: Model + 'a, E: Exec>(
+    conn: &E,
+    rows: Vec<&'a M>,
 ) -> Result<Vec<M::Key>> {
-    let rows: Vec<&M> = rows.into_iter().collect();
     let ctx = Ctx::of::<M>();
     let table = Table::of::<M>();
     let stride = M::COLUMNS.len();
-    let mut values: Vec<Value<'a>> = Vec::new();
     match rows.as_slice() {
         [] => Ok(Vec::new()),
-        [row] => insert_each::<M>(conn, &ctx, std::slice::from_ref(row)),
+        [row] => insert_each::<M, E>(conn, &ctx, std::slice::from_ref(row)).await,
         #[cfg(feature = "postgres")]
-        _ if conn.dialect() == Dialect::Postgres => conn.atomically(1, rows.len(), ctx, || {
+        _ if conn.dialect() == Dialect::Postgres => {
+            let kind = ScopeKind::Write {
+                statements: 1,
+                rows: rows.len(),
+            };
+            let scope = conn.open(kind, ctx).await?;
             let dialect = Dialect::Postgres;
-            values.reserve_exact(rows.len() * stride);
+            let mut values: Vec<Value<'a>> = Vec::with_capacity(rows.len() * stride);
             for row in &rows {
                 row.__push_values(&mut values);
             }
@@ -452,7 +470,8 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
                 let sql = render::draw_keys(&table, rows.len());
                 let params = params(dialect, &sql.slots, &Binds::default());
                 let mut keys = Vec::with_capacity(rows.len());
-                conn.prepare(&sql.text, ctx)?.query(params, |r| {
+                let mut stmt = conn.prepare(&sql.text, ctx).await?;
+                conn.query(&mut stmt, params, |r| {
                     let key = r
                         .value(0)
                         .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?;
@@ -464,18 +483,27 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
                         *slot = Value::Integer(k);
                     }
                     Ok(())
-                })?;
+                })
+                .await?;
                 returned::<M>(keys, rows.len())?
             } else {
                 rows.iter().map(|r| r.primary_key().clone()).collect()
             };
             let (copy, columns) = render::copy_in(&table);
-            conn.copy_in(&copy, &columns, &values, ctx)?;
+            conn.copy_in(&copy, &columns, &values, ctx).await?;
+            close(conn, scope).await?;
             Ok(keys)
-        }),
-        _ if M::AUTO_KEY => conn.atomically(rows.len(), rows.len(), ctx, || {
-            insert_each::<M>(conn, &ctx, &rows)
-        }),
+        }
+        _ if M::AUTO_KEY => {
+            let kind = ScopeKind::Write {
+                statements: rows.len(),
+                rows: rows.len(),
+            };
+            let scope = conn.open(kind, ctx).await?;
+            let keys = insert_each::<M, E>(conn, &ctx, &rows).await?;
+            close(conn, scope).await?;
+            Ok(keys)
+        }
         _ => {
             let limit = conn.caps()?.variable_limit().unwrap_or(usize::MAX);
             let fit = (limit / stride.max(1)).min(SQLITE_ROWS);
@@ -499,26 +527,40 @@ pub(crate) fn insert_all<'a, M: Model + 'a>(
                         .then(|| render::insert_many(&table, false, size))
                 })
                 .collect();
-            conn.atomically(chunks.len(), rows.len(), ctx, || {
-                let mut rest = rows.as_slice();
-                for size in chunks {
-                    let (these, after) = rest.split_at(size);
-                    rest = after;
-                    values.clear();
-                    for row in these {
-                        row.__push_values(&mut values);
-                    }
-                    refuse_nan(&ctx, stride, &values)?;
-                    let Some(Some(sql)) = texts.get(size.ilog2() as usize) else {
-                        continue;
-                    };
-                    // Every column of every row, in order: the placeholders'
-                    // own order (`render::insert_many`).
-                    conn.prepare(&sql.text, ctx)?.execute_values(&values)?;
+            let kind = ScopeKind::Write {
+                statements: chunks.len(),
+                rows: rows.len(),
+            };
+            let scope = conn.open(kind, ctx).await?;
+            let mut values: Vec<Value<'a>> = Vec::new();
+            let mut rest = rows.as_slice();
+            for size in chunks {
+                let (these, after) = rest.split_at(size);
+                rest = after;
+                values.clear();
+                for row in these {
+                    row.__push_values(&mut values);
                 }
-                Ok(rows.iter().map(|r| r.primary_key().clone()).collect())
-            })
+                refuse_nan(&ctx, stride, &values)?;
+                let Some(Some(sql)) = texts.get(size.ilog2() as usize) else {
+                    continue;
+                };
+                // Every column of every row, in order: the placeholders'
+                // own order (`render::insert_many`).
+                let mut stmt = conn.prepare(&sql.text, ctx).await?;
+                conn.execute_values(&mut stmt, &values).await?;
+            }
+            close(conn, scope).await?;
+            Ok(rows.iter().map(|r| r.primary_key().clone()).collect())
         }
+    }
+}
+
+/// Commits a scope [`Exec::open`] opened, if it opened one.
+pub(crate) async fn close<E: Exec>(conn: &E, scope: Option<E::Scope>) -> Result<()> {
+    match scope {
+        Some(scope) => conn.close(scope).await,
+        None => Ok(()),
     }
 }
 
@@ -569,7 +611,11 @@ fn returned<M: Model>(keys: Vec<M::Key>, rows: usize) -> Result<Vec<M::Key>> {
 /// Inserts rows one statement each, with one prepared statement; their keys.
 /// An automatic key is the rowid SQLite reports for the row (an automatic
 /// key is the rowid), or the key PostgreSQL's `RETURNING` gives.
-fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Result<Vec<M::Key>> {
+async fn insert_each<'a, M: Model, E: Exec>(
+    conn: &E,
+    ctx: &Ctx,
+    rows: &[&'a M],
+) -> Result<Vec<M::Key>> {
     let ctx = *ctx;
     let dialect = conn.dialect();
     let table = Table::of::<M>();
@@ -584,7 +630,7 @@ fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Resul
             false,
         ),
     };
-    let mut stmt = conn.prepare(&sql.text, ctx)?;
+    let mut stmt = conn.prepare(&sql.text, ctx).await?;
     let mut keys = Vec::with_capacity(rows.len());
     // One buffer of fields and one of parameters for every row.
     let mut fields: Vec<Value<'a>> = Vec::with_capacity(M::COLUMNS.len());
@@ -599,10 +645,11 @@ fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Resul
             if M::AUTO_KEY && M::PRIMARY_KEY < fields.len() {
                 fields.remove(M::PRIMARY_KEY);
             }
-            stmt.execute_values(&fields)?;
-            keys.push(match conn.last_insert_rowid() {
-                Some(rowid) if M::AUTO_KEY => key_of::<M>(&ctx, Value::Integer(rowid))?,
-                _ => row.primary_key().clone(),
+            let (_, rowid) = conn.execute_values(&mut stmt, &fields).await?;
+            keys.push(if M::AUTO_KEY {
+                key_of::<M>(&ctx, Value::Integer(rowid))?
+            } else {
+                row.primary_key().clone()
             });
             continue;
         }
@@ -612,21 +659,19 @@ fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Resul
         };
         params_into(&mut params, dialect, &sql.slots, &binds);
         if !M::AUTO_KEY {
-            stmt.execute(&params)?;
+            conn.execute(&mut stmt, &params).await?;
             keys.push(row.primary_key().clone());
             continue;
         }
-        let key = {
-            let mut key = None;
-            stmt.query(std::mem::take(&mut params), |r| {
-                let value = r
-                    .value(0)
-                    .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?;
-                key = Some(key_of::<M>(&ctx, value)?);
-                Ok(())
-            })?;
-            key
-        };
+        let mut key = None;
+        conn.query(&mut stmt, std::mem::take(&mut params), |r| {
+            let value = r
+                .value(0)
+                .map_err(|e| ctx.column_error(M::PRIMARY_KEY, e))?;
+            key = Some(key_of::<M>(&ctx, value)?);
+            Ok(())
+        })
+        .await?;
         keys.push(key.ok_or_else(|| Error::NotFound {
             model: M::NAME,
             table: M::TABLE,
@@ -634,6 +679,179 @@ fn insert_each<'a, M: Model>(conn: Conn<'_>, ctx: &Ctx, rows: &[&'a M]) -> Resul
         })?);
     }
     Ok(keys)
+}
+
+// The plans of the query layer and the writes: each call's arguments, and
+// the body that runs them on any connection (see `crate::db`).
+
+/// The rows a query selects ([`all`]).
+pub(crate) struct AllRows<'q, M, X> {
+    pub(crate) shape: Cow<'q, Shape>,
+    pub(crate) model: PhantomData<fn() -> (M, X)>,
+}
+
+impl<M: Model, X: Extras<M>> AllRows<'_, M, X> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<Vec<X::Row>> {
+        all::<M, X, E>(conn, &self.shape).await
+    }
+}
+
+impl<M: Model, X: Extras<M>> Plan for AllRows<'_, M, X> {
+    type Output = Vec<X::Row>;
+    crate::db::plan_methods!();
+}
+
+/// A count or an exists ([`number`]).
+pub(crate) struct Number<'q, M> {
+    pub(crate) shape: &'q Shape,
+    pub(crate) projection: Projection,
+    pub(crate) model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Number<'_, M> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<i64> {
+        number::<M, E>(conn, self.shape, self.projection).await
+    }
+}
+
+impl<M: Model> Plan for Number<'_, M> {
+    type Output = i64;
+    crate::db::plan_methods!();
+}
+
+/// Aggregates per group ([`aggregate`]) or some columns ([`project`]) of
+/// the rows a shape selects, each row read by `read`.
+pub(crate) struct Values<'q, M, F> {
+    pub(crate) shape: Cow<'q, Shape>,
+    /// The group's columns, or the projected ones.
+    pub(crate) columns: Vec<usize>,
+    /// The aggregates; `None` for a projection.
+    pub(crate) aggs: Option<Vec<Agg>>,
+    pub(crate) read: F,
+    pub(crate) model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model, T: Send, F: FnMut(&Row<'_>) -> Result<T>> Values<'_, M, F> {
+    async fn run<E: Exec>(mut self, conn: &E) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let on_row = |row: &Row<'_>| {
+            out.push((self.read)(row)?);
+            Ok(())
+        };
+        match &self.aggs {
+            Some(aggs) => aggregate::<M, E>(conn, &self.shape, &self.columns, aggs, on_row).await?,
+            None => project::<M, E>(conn, &self.shape, &self.columns, on_row).await?,
+        }
+        Ok(out)
+    }
+}
+
+impl<M: Model, T: Send, F: FnMut(&Row<'_>) -> Result<T> + Send> Plan for Values<'_, M, F> {
+    type Output = Vec<T>;
+    crate::db::plan_methods!();
+}
+
+/// The row with a key ([`get`]).
+pub(crate) struct Get<M: Model> {
+    pub(crate) key: M::Key,
+}
+
+impl<M: Model> Get<M> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<Option<M>> {
+        get::<M, E>(conn, &self.key).await
+    }
+}
+
+impl<M: Model> Plan for Get<M>
+where
+    M::Key: Send,
+{
+    type Output = Option<M>;
+    crate::db::plan_methods!();
+}
+
+/// An `UPDATE` (with assignments) or a `DELETE` of the rows a query
+/// selects ([`write_many`]).
+pub(crate) struct WriteMany<'q, M> {
+    pub(crate) shape: &'q Shape,
+    pub(crate) assignments: Option<Vec<(usize, Owned)>>,
+    pub(crate) model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> WriteMany<'_, M> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<u64> {
+        let table = Table::of::<M>();
+        let write = match &self.assignments {
+            Some(assignments) => Write::Update {
+                table,
+                shape: self.shape,
+                assignments,
+            },
+            None => Write::Delete {
+                table,
+                shape: self.shape,
+            },
+        };
+        write_many::<M, E>(conn, &write, self.shape).await
+    }
+}
+
+impl<M: Model> Plan for WriteMany<'_, M> {
+    type Output = u64;
+    crate::db::plan_methods!();
+}
+
+/// A write of one row by its key ([`write_row`]).
+pub(crate) struct WriteRow<'r, M> {
+    pub(crate) row: &'r M,
+    pub(crate) write: Write<'static>,
+}
+
+impl<M: Model> WriteRow<'_, M> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<u64> {
+        write_row::<M, E>(conn, self.row, self.write).await
+    }
+}
+
+impl<M: Model> Plan for WriteRow<'_, M> {
+    type Output = u64;
+    crate::db::plan_methods!();
+}
+
+/// Rows to insert ([`insert_all`]).
+pub(crate) struct InsertAll<'r, M> {
+    pub(crate) rows: Vec<&'r M>,
+}
+
+impl<'r, M: Model> InsertAll<'r, M> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<Vec<M::Key>> {
+        insert_all::<M, E>(conn, self.rows).await
+    }
+}
+
+impl<M: Model> Plan for InsertAll<'_, M>
+where
+    M::Key: Send,
+{
+    type Output = Vec<M::Key>;
+    crate::db::plan_methods!();
+}
+
+/// Statements that return nothing (DDL), separated by `;`.
+pub(crate) struct Batch {
+    pub(crate) sql: String,
+    pub(crate) ctx: Ctx,
+}
+
+impl Batch {
+    async fn run<E: Exec>(self, conn: &E) -> Result<()> {
+        conn.batch(&self.sql, self.ctx).await
+    }
+}
+
+impl Plan for Batch {
+    type Output = ();
+    crate::db::plan_methods!();
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ pub trait ForeignKeyField: SqlType {
 /// `__private`: the crate implements it for the two foreign-key field types.
 pub trait Found<T> {
     /// `T`, or `Option<T>` when nullable.
-    type Loaded;
+    type Loaded: Send + Sync;
     /// The loaded value for a row found under this key.
     fn found(target: T) -> Self::Loaded;
     /// The loaded value for NULL (`None` where NULL cannot occur).

@@ -281,12 +281,12 @@ fn is_strict_conn(conn: Conn<'_>) -> bool {
 }
 
 pub(crate) fn refuse_lazy(
-    conn: Conn<'_>,
+    identity: usize,
     model: &'static str,
     relation: &'static str,
     prefetch: &'static str,
 ) -> Result<()> {
-    if is_strict_conn(conn) {
+    if STRICT.with(|s| s.borrow().contains(&identity)) {
         return Err(Error::LazyLoad {
             model,
             relation,

@@ -129,16 +129,16 @@ mod types;
 mod value;
 
 pub use any::AnyDb;
-pub use atomic::Atomic;
 #[cfg(feature = "tokio")]
 pub use atomic::AsyncAtomic;
-#[cfg(feature = "tokio")]
-pub use db::AsyncDb;
+pub use atomic::Atomic;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
 pub use backend::{Db, Row};
-pub use db::{Async, Blocking, BoxFuture, Database, Mode, Out};
 pub use constraint::{index_name, Index, Literal, OnDelete};
+#[cfg(feature = "tokio")]
+pub use db::AsyncDb;
+pub use db::{Async, Blocking, BoxFuture, Database, Mode, Out};
 pub use error::{DbError, Error, Result};
 pub use foreign_key::{ForeignKey, ForeignKeyField};
 pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict, Recordable};

@@ -11,7 +11,7 @@ use std::hash::Hash;
 use std::sync::Mutex;
 
 use crate::backend::sqlite::Affinity;
-use crate::backend::{Conn, Ctx, Row};
+use crate::backend::{Ctx, Exec, Row, ScopeKind};
 use crate::error::{Error, Result};
 use crate::exec::{self, Binds};
 use crate::render;
@@ -27,7 +27,7 @@ use crate::SqlType;
 const SCAN_RATIO: i64 = 3;
 
 /// Finds a decoded row's key, when the row holds it.
-pub(crate) type KeyOf<'f, T, K> = &'f dyn Fn(&T) -> Option<&K>;
+pub(crate) type KeyOf<'f, T, K> = &'f (dyn Fn(&T) -> Option<&K> + Sync);
 
 /// What a batch load selects and where each row's key is.
 pub(crate) struct Plan<'q> {
@@ -67,7 +67,12 @@ struct Chunking {
     scan: Option<&'static str>,
 }
 
-fn chunking(conn: Conn<'_>, plan: &Plan<'_>, n: usize, projection: Projection) -> Result<Chunking> {
+fn chunking(
+    conn: &impl Exec,
+    plan: &Plan<'_>,
+    n: usize,
+    projection: Projection,
+) -> Result<Chunking> {
     crate::exec::shallow(&plan.ctx, plan.shape)?;
     let dialect = conn.dialect();
     // Whether to offer the scan: not for one key (the single-row
@@ -163,8 +168,8 @@ fn key_values<'k, K: SqlType>(keys: &[&'k K], count: usize) -> Vec<Value<'k>> {
 /// or rowid order), so the loader only notes, as it pushes, whether some row
 /// came before its predecessor, and sorts only then: an `ORDER BY` cost 40%
 /// on 100k rows, a separate pass over every group 5%.
-pub(crate) fn load<'k, K, T, O>(
-    conn: Conn<'_>,
+pub(crate) async fn load<'k, K, T, O, E: Exec>(
+    conn: &E,
     slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
     plan: &Plan<'_>,
     mut decode: impl FnMut(&Row<'_>) -> Result<T>,
@@ -204,7 +209,7 @@ where
     };
     let first = render(scan);
     let fallback;
-    let (sql, stmt, may_scan) = match (conn.prepare(&first.text, plan.ctx), scan) {
+    let (sql, mut stmt, may_scan) = match (conn.prepare(&first.text, plan.ctx).await, scan) {
         (Ok(stmt), _) => (&first, stmt, scan.is_some()),
         // A parent without rowid (`WITHOUT ROWID`, a view) cannot be sized by
         // it: that one error means the plain IN list, now and for later
@@ -212,7 +217,8 @@ where
         (Err(Error::NoSuchColumn { column, .. }), Some(parent)) if column == "rowid" => {
             sizes::learn(conn.identity(), parent, i64::MAX);
             fallback = render(None);
-            (&fallback, conn.prepare(&fallback.text, plan.ctx)?, false)
+            let stmt = conn.prepare(&fallback.text, plan.ctx).await?;
+            (&fallback, stmt, false)
         }
         (Err(e), _) => return Err(e),
     };
@@ -237,8 +243,9 @@ where
         };
         ranked.place(list, slot, item, rank);
     };
-    conn.snapshot(n.div_ceil(chunk), plan.ctx, || {
-        let mut stmt = stmt;
+    let statements = n.div_ceil(chunk);
+    let scope = conn.open(ScopeKind::Read { statements }, plan.ctx).await?;
+    {
         for keys in groups.keys.chunks(chunk) {
             // Only the parameters outlive this: the query frees them once
             // bound, so no copy of the keys is held while rows are read.
@@ -252,7 +259,7 @@ where
                 },
             );
             let mut first_row = true;
-            stmt.query(params, |row| {
+            conn.query(&mut stmt, params, |row| {
                 if first_row {
                     first_row = false;
                     if let Some(marker) = sql.marker_index {
@@ -307,14 +314,15 @@ where
                     place(&mut slots, slot, decode(row)?, rank);
                 }
                 Ok(())
-            })?;
+            })
+            .await?;
             if scanned {
                 // The scan saw every row, for every key of every chunk.
                 break;
             }
         }
-        Ok(())
-    })?;
+    }
+    exec::close(conn, scope).await?;
     ranked.finish(&mut slots);
     if unordered {
         let cmp = |a: &T, b: &T| sql_order(order(a).to_value(), order(b).to_value());
@@ -330,8 +338,8 @@ where
 /// How many rows each slot's key has, in one statement per chunk (`GROUP BY`
 /// the key; no row is decoded). A limit and an offset in the plan's query
 /// apply per key, as in [`load`].
-pub(crate) fn count<'k, K>(
-    conn: Conn<'_>,
+pub(crate) async fn count<'k, K, E: Exec>(
+    conn: &E,
     slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
     plan: &Plan<'_>,
 ) -> Result<Vec<u64>>
@@ -363,8 +371,10 @@ where
     };
     let sql = render::select(dialect, &select, lists_as_json);
     let shape = plan.shape;
-    conn.snapshot(n.div_ceil(chunk), plan.ctx, || {
-        let mut stmt = conn.prepare(&sql.text, plan.ctx)?;
+    let statements = n.div_ceil(chunk);
+    let scope = conn.open(ScopeKind::Read { statements }, plan.ctx).await?;
+    let mut stmt = conn.prepare(&sql.text, plan.ctx).await?;
+    {
         for keys in groups.keys.chunks(chunk) {
             let values = key_values(keys, chunk);
             let binds = Binds {
@@ -372,7 +382,7 @@ where
                 ..Binds::default()
             };
             let params = exec::params(dialect, &sql.slots, &binds);
-            stmt.query(params, |row| {
+            conn.query(&mut stmt, params, |row| {
                 let key: K = row.get(0).map_err(|e| plan.key_error(e))?;
                 let total: i64 = row
                     .get(1)
@@ -388,10 +398,12 @@ where
                     }
                 }
                 Ok(())
-            })?;
+            })
+            .await?;
         }
-        Ok(())
-    })?;
+    }
+    drop(stmt);
+    exec::close(conn, scope).await?;
     Ok(counts)
 }
 

@@ -3,13 +3,16 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::backend::{Ctx, Db, Row};
+use std::marker::PhantomData;
+
+use crate::backend::{Ctx, Exec, Row};
 use crate::constraint::{Index, Literal, OnDelete};
+use crate::db::{Database, Mode, Out, Plan};
 use crate::error::{Error, Result};
 use crate::migrate::{ddl, TableDef};
 use crate::query::Query;
 use crate::render::{self, Dialect};
-use crate::statement::{Table, Write};
+use crate::statement::{Shape, Table, Write};
 use crate::{exec, schema, ColumnType, SqlType};
 
 /// One column of a model's table, as `#[derive(Model)]` describes it.
@@ -182,9 +185,9 @@ impl Column {
 /// assert_eq!((Tag::TABLE, Tag::primary_key_column()), ("tags", "slug"));
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub trait Model: Sized + crate::__private::ModelImpl {
+pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     /// The primary key's type: integers, `String`, or any `Eq + Hash` column type.
-    type Key: SqlType + Eq + Hash + Clone + Debug;
+    type Key: SqlType + Eq + Hash + Clone + Debug + Send + Sync;
 
     /// The typed handles of the model's columns, one public field per struct
     /// field, from [`fields`](Model::fields).
@@ -236,10 +239,8 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     /// (`COLLATE "C"`), as does primary-key order: in a database whose
     /// collation is not C, an index that should serve those comparisons needs
     /// that collation too, `CREATE INDEX ... ON product (name COLLATE "C")`.
-    fn create_table(conn: &impl Db) -> Result<()> {
-        let conn = conn.__conn();
-        let ddl = ddl::create_table_if_missing(conn.dialect(), &TableDef::of::<Self>());
-        conn.batch(&ddl, Ctx::of::<Self>())
+    fn create_table<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, ()> {
+        db.__run(CreateTable::<Self>(PhantomData))
     }
 
     /// The SQLite DDL [`create_table`](Model::create_table) runs, for a
@@ -273,10 +274,13 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     /// assert!(Note::check_table(&conn).is_err());
     /// # Ok::<(), orm_core::Error>(())
     /// ```
-    fn drop_table(conn: &impl Db) -> Result<()> {
+    fn drop_table<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, ()> {
         let mut sql = String::from("DROP TABLE IF EXISTS ");
         render::push_ident(&mut sql, Self::TABLE);
-        conn.__conn().batch(&sql, Ctx::of::<Self>())
+        db.__run(exec::Batch {
+            sql,
+            ctx: Ctx::of::<Self>(),
+        })
     }
 
     /// Compares the live table with the model and returns
@@ -285,19 +289,21 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     /// foreign-key target or `ON DELETE`, a foreign-key column without an
     /// index, a missing unique constraint or index of
     /// [`INDEXES`](Model::INDEXES).
-    fn check_table(conn: &impl Db) -> Result<()> {
-        schema::check::<Self>(conn.__conn())
+    fn check_table<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, ()> {
+        db.__run(schema::Check::<Self>(PhantomData))
     }
 
     /// Inserts this row and returns its primary key: the one it holds, or,
     /// for a `#[primary_key(auto)]` model, the one the database assigned (the
     /// field's value is then ignored).
-    fn insert(&self, conn: &impl Db) -> Result<Self::Key> {
-        let mut keys = Self::insert_all(conn, std::iter::once(self))?;
-        keys.pop().ok_or_else(|| Error::NotFound {
-            model: Self::NAME,
-            table: Self::TABLE,
-            key: "(none returned by INSERT)".into(),
+    fn insert<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Self::Key> {
+        let keys = Self::insert_all(db, std::iter::once(self));
+        D::Mode::__then(keys, |mut keys| {
+            keys.pop().ok_or_else(|| Error::NotFound {
+                model: Self::NAME,
+                table: Self::TABLE,
+                key: "(none returned by INSERT)".into(),
+            })
         })
     }
 
@@ -330,74 +336,93 @@ pub trait Model: Sized + crate::__private::ModelImpl {
     /// assert_eq!(Tag::query().count(&conn)?, 0);
     /// # Ok::<(), orm_core::Error>(())
     /// ```
-    fn insert_all<'a>(
-        conn: &impl Db,
+    fn insert_all<'a, D: Database + ?Sized + 'a>(
+        db: &'a D,
         rows: impl IntoIterator<Item = &'a Self>,
-    ) -> Result<Vec<Self::Key>>
+    ) -> Out<'a, D, Vec<Self::Key>>
     where
         Self: 'a,
     {
-        exec::insert_all(conn.__conn(), rows)
+        db.__run(exec::InsertAll {
+            rows: rows.into_iter().collect(),
+        })
     }
 
     /// Every row, in primary-key order.
-    fn all(conn: &impl Db) -> Result<Vec<Self>> {
-        Self::query().all(conn)
+    fn all<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, Vec<Self>> {
+        db.__run(exec::AllRows::<Self, ()> {
+            shape: std::borrow::Cow::Owned(Shape::default()),
+            model: PhantomData,
+        })
     }
 
     /// The row with this primary key, if there is one.
-    fn get(conn: &impl Db, key: Self::Key) -> Result<Option<Self>> {
-        exec::get::<Self>(conn.__conn(), &key)
+    fn get<'a, D: Database + ?Sized + 'a>(db: &'a D, key: Self::Key) -> Out<'a, D, Option<Self>> {
+        db.__run(exec::Get::<Self> { key })
     }
 
     /// Writes every column of this row to the row with its primary key. No
     /// such row is [`Error::NotFound`], naming the model and the key.
-    fn update(&self, conn: &impl Db) -> Result<()> {
-        let changed = exec::write_row(
-            conn.__conn(),
-            self,
-            Write::UpdateByKey {
+    fn update<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+        let changed = db.__run(exec::WriteRow {
+            row: self,
+            write: Write::UpdateByKey {
                 table: Table::of::<Self>(),
             },
-        )?;
-        if changed == 0 {
-            return Err(Error::NotFound {
-                model: Self::NAME,
-                table: Self::TABLE,
-                key: format!("{:?}", self.primary_key()),
-            });
-        }
-        Ok(())
+        });
+        D::Mode::__then(changed, move |changed| {
+            if changed == 0 {
+                return Err(Error::NotFound {
+                    model: Self::NAME,
+                    table: Self::TABLE,
+                    key: format!("{:?}", self.primary_key()),
+                });
+            }
+            Ok(())
+        })
     }
 
     /// Inserts this row, or, when a row with its primary key exists, writes
     /// every other column to it.
-    fn upsert(&self, conn: &impl Db) -> Result<()> {
-        exec::write_row(
-            conn.__conn(),
-            self,
-            Write::Upsert {
+    fn upsert<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+        let changed = db.__run(exec::WriteRow {
+            row: self,
+            write: Write::Upsert {
                 table: Table::of::<Self>(),
                 auto_key: Self::AUTO_KEY,
             },
-        )
-        .map(|_| ())
+        });
+        D::Mode::__then(changed, |_| Ok(()))
     }
 
     /// Deletes the row with this row's primary key; whether there was one.
-    fn delete(&self, conn: &impl Db) -> Result<bool> {
-        let changed = exec::write_row(
-            conn.__conn(),
-            self,
-            Write::DeleteByKey {
+    fn delete<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, bool> {
+        let changed = db.__run(exec::WriteRow {
+            row: self,
+            write: Write::DeleteByKey {
                 table: Table::of::<Self>(),
             },
-        )?;
-        Ok(changed > 0)
+        });
+        D::Mode::__then(changed, |changed| Ok(changed > 0))
     }
 
     /// The primary key's column name.
     fn primary_key_column() -> &'static str {
         Self::COLUMNS[Self::PRIMARY_KEY].name()
     }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` in the connection's dialect.
+struct CreateTable<M>(PhantomData<fn() -> M>);
+
+impl<M: Model> CreateTable<M> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<()> {
+        let ddl = ddl::create_table_if_missing(conn.dialect(), &TableDef::of::<M>());
+        conn.batch(&ddl, Ctx::of::<M>()).await
+    }
+}
+
+impl<M: Model> Plan for CreateTable<M> {
+    type Output = ();
+    crate::db::plan_methods!();
 }

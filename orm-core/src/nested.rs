@@ -1,6 +1,6 @@
 //! Nested prefetch: the next level over all children of the level above.
 
-use crate::backend::Db;
+use crate::db::{Database, Mode, Out};
 use crate::error::{Error, Result};
 
 /// Prefetch one level deeper over *all* children at once.
@@ -31,20 +31,28 @@ use crate::error::{Error, Result};
 /// # Ok::<(), orm_core::Error>(())
 /// ```
 pub trait Nested<P, C> {
-    /// Runs `f` once over every child and regroups its output under the parents.
+    /// Runs `f` once over every child and regroups its output under the
+    /// parents. On an async connection, `f` is a generated function there
+    /// too, and the result is a future.
     #[allow(clippy::type_complexity)] // the nesting is the point
-    fn nested<D, X, F>(self, conn: &D, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
+    fn nested<'a, D, X, F>(self, conn: &'a D, f: F) -> Out<'a, D, Vec<(P, Vec<(C, X)>)>>
     where
-        D: Db + ?Sized,
-        F: FnOnce(&D, Vec<C>) -> Result<Vec<(C, X)>>;
+        D: Database + ?Sized + 'a,
+        P: Send + 'a,
+        C: Send + 'a,
+        X: Send + 'a,
+        F: FnOnce(&'a D, Vec<C>) -> Out<'a, D, Vec<(C, X)>>;
 }
 
 impl<P, C> Nested<P, C> for Vec<(P, Vec<C>)> {
     #[allow(clippy::type_complexity)]
-    fn nested<D, X, F>(self, conn: &D, f: F) -> Result<Vec<(P, Vec<(C, X)>)>>
+    fn nested<'a, D, X, F>(self, conn: &'a D, f: F) -> Out<'a, D, Vec<(P, Vec<(C, X)>)>>
     where
-        D: Db + ?Sized,
-        F: FnOnce(&D, Vec<C>) -> Result<Vec<(C, X)>>,
+        D: Database + ?Sized + 'a,
+        P: Send + 'a,
+        C: Send + 'a,
+        X: Send + 'a,
+        F: FnOnce(&'a D, Vec<C>) -> Out<'a, D, Vec<(C, X)>>,
     {
         let total = self.iter().map(|(_, children)| children.len()).sum();
         let mut parents = Vec::with_capacity(self.len());
@@ -56,21 +64,23 @@ impl<P, C> Nested<P, C> for Vec<(P, Vec<C>)> {
             children.append(&mut group);
         }
         let loaded = if total == 0 {
-            Vec::new()
+            D::Mode::__ready(Ok(Vec::new()))
         } else {
-            f(conn, children)?
+            f(conn, children)
         };
-        if loaded.len() != total {
-            return Err(Error::NestedLength {
-                expected: total,
-                got: loaded.len(),
-            });
-        }
-        let mut loaded = loaded.into_iter();
-        Ok(parents
-            .into_iter()
-            .zip(counts)
-            .map(|(parent, n)| (parent, loaded.by_ref().take(n).collect()))
-            .collect())
+        D::Mode::__then(loaded, move |loaded| {
+            if loaded.len() != total {
+                return Err(Error::NestedLength {
+                    expected: total,
+                    got: loaded.len(),
+                });
+            }
+            let mut loaded = loaded.into_iter();
+            Ok(parents
+                .into_iter()
+                .zip(counts)
+                .map(|(parent, n)| (parent, loaded.by_ref().take(n).collect()))
+                .collect())
+        })
     }
 }

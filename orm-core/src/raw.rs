@@ -79,10 +79,7 @@ impl<D: Db + ?Sized, P: Params> RawQuery<'_, D, P> {
 
     /// The statement prepared with its text for the backend, and its
     /// parameters bound by `f`.
-    fn prepared<R>(
-        &self,
-        f: impl FnOnce(&mut Stmt<'_, '_>, Vec<Param<'_>>) -> Result<R>,
-    ) -> Result<R> {
+    fn prepared<R>(&self, f: impl FnOnce(&mut Stmt<'_>, Vec<Param<'_>>) -> Result<R>) -> Result<R> {
         let values = self.params.__values();
         let text = self.text();
         let params = values.iter().map(|v| Param::Value(v.as_value())).collect();

@@ -2,7 +2,8 @@
 //! foreign keys and many-to-many through a junction model. Each is a thin
 //! layer over [`loader::load`] and [`loader::count`].
 
-use crate::backend::{Conn, Ctx};
+use crate::backend::{Ctx, Exec};
+use crate::db::{Database, Out, Plan as DbPlan};
 use crate::error::{Error, Result};
 use crate::foreign_key::{ForeignKeyField, Found};
 use crate::loader::{self, Plan};
@@ -80,11 +81,9 @@ fn reverse_plan<R: ForeignKeyRelation>(shape: &Shape) -> Plan<'_> {
     }
 }
 
-/// For each parent, its children through `R` that `query` selects, in the
-/// query's order (the children's key order without one); the query's limit
-/// and offset apply to each parent.
-pub fn load_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
-    conn: Conn<'_>,
+/// The children of each parent through `R` that `query` selects.
+async fn reverse<R: ForeignKeyRelation, X: Extras<R::Child>, E: Exec>(
+    conn: &E,
     parents: &[Parent<R>],
     query: &Query<R::Child, X>,
 ) -> Result<Vec<Vec<X::Row>>> {
@@ -101,65 +100,7 @@ pub fn load_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
         Some(&|row: &X::Row| reverse_key::<R>(X::__model(row))),
         |row: &X::Row| X::__model(row).primary_key(),
     )
-}
-
-/// For each parent, its children through `R`, in the children's key order.
-pub fn load_reverse<R: ForeignKeyRelation>(
-    conn: Conn<'_>,
-    parents: &[Parent<R>],
-) -> Result<Vec<Vec<R::Child>>> {
-    load_reverse_with::<R, ()>(conn, parents, &Query::new())
-}
-
-/// [`load_reverse_with`], each parent paired with its children.
-pub fn prefetch_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
-    conn: Conn<'_>,
-    parents: Vec<Parent<R>>,
-    query: &Query<R::Child, X>,
-) -> Result<Pairs<Parent<R>, X::Row>> {
-    let children = load_reverse_with::<R, X>(conn, &parents, query)?;
-    Ok(parents.into_iter().zip(children).collect())
-}
-
-/// [`load_reverse`], each parent paired with its children.
-pub fn prefetch_reverse<R: ForeignKeyRelation>(
-    conn: Conn<'_>,
-    parents: Vec<Parent<R>>,
-) -> Result<Pairs<Parent<R>, R::Child>> {
-    prefetch_reverse_with::<R, ()>(conn, parents, &Query::new())
-}
-
-/// For each parent, how many children through `R` the query selects.
-pub fn count_reverse_with<R: ForeignKeyRelation, X>(
-    conn: Conn<'_>,
-    parents: &[Parent<R>],
-    query: &Query<R::Child, X>,
-) -> Result<Vec<u64>> {
-    let plan = reverse_plan::<R>(&query.shape);
-    loader::count(conn, parents.iter().map(|p| Some(p.primary_key())), &plan)
-}
-
-/// For each parent, how many children it has through `R`.
-pub fn count_reverse<R: ForeignKeyRelation>(
-    conn: Conn<'_>,
-    parents: &[Parent<R>],
-) -> Result<Vec<u64>> {
-    count_reverse_with::<R, ()>(conn, parents, &Query::new())
-}
-
-/// One parent's children: the reverse accessor.
-pub fn reverse_of<R: ForeignKeyRelation>(
-    conn: Conn<'_>,
-    parent: &Parent<R>,
-) -> Result<Vec<R::Child>> {
-    guard::refuse_lazy(
-        conn,
-        Parent::<R>::NAME,
-        R::RELATED_NAME,
-        R::PREFETCH_REVERSE,
-    )?;
-    let mut all = load_reverse::<R>(conn, std::slice::from_ref(parent))?;
-    Ok(all.pop().unwrap_or_default())
+    .await
 }
 
 fn missing<R: ForeignKeyRelation>(key: Option<&<Parent<R> as Model>::Key>) -> Error {
@@ -171,10 +112,9 @@ fn missing<R: ForeignKeyRelation>(key: Option<&<Parent<R> as Model>::Key>) -> Er
     }
 }
 
-/// For each child, the row its foreign key `R` points at (`Option` for a
-/// nullable key). A non-null key without a row is [`Error::MissingParent`].
-pub fn load_forward<R: ForeignKeyRelation>(
-    conn: Conn<'_>,
+/// What each child's key `R` points at.
+async fn forward<R: ForeignKeyRelation, E: Exec>(
+    conn: &E,
     children: &[R::Child],
 ) -> Result<Vec<Loaded<R>>> {
     let shape = Shape::default();
@@ -198,7 +138,8 @@ pub fn load_forward<R: ForeignKeyRelation>(
         Parent::<R>::from_row,
         Some(&own_key::<Parent<R>>),
         Model::primary_key,
-    )?;
+    )
+    .await?;
     children
         .iter()
         .zip(found)
@@ -213,24 +154,6 @@ pub fn load_forward<R: ForeignKeyRelation>(
             }
         })
         .collect()
-}
-
-/// [`load_forward`], each child paired with what its key points at.
-pub fn prefetch_forward<R: ForeignKeyRelation>(
-    conn: Conn<'_>,
-    children: Vec<R::Child>,
-) -> Result<Vec<(R::Child, Loaded<R>)>> {
-    let parents = load_forward::<R>(conn, &children)?;
-    Ok(children.into_iter().zip(parents).collect())
-}
-
-/// What one child's key points at: the forward accessor. It loads through
-/// the same path as [`load_forward`], so the two always agree.
-pub fn forward_of<R: ForeignKeyRelation>(conn: Conn<'_>, child: &R::Child) -> Result<Loaded<R>> {
-    guard::refuse_lazy(conn, R::Child::NAME, R::FIELD, R::PREFETCH_FORWARD)?;
-    let mut one = load_forward::<R>(conn, std::slice::from_ref(child))?;
-    one.pop()
-        .ok_or_else(|| missing::<R>(R::field(child).target_key()))
 }
 
 type Junction_<M> = <<M as ManyToMany>::Near as ForeignKeyRelation>::Child;
@@ -256,11 +179,9 @@ fn through_plan<M: ManyToMany>(shape: &Shape) -> Plan<'_> {
     }
 }
 
-/// For each model, the far models joined to it through the junction that
-/// `query` selects, in the query's order (the far models' key order without
-/// one), once per junction row; the query's limit and offset apply to each.
-pub fn load_through_with<M: ManyToMany, X: Extras<Far<M>>>(
-    conn: Conn<'_>,
+/// The far models of each model through the junction that `query` selects.
+async fn through<M: ManyToMany, X: Extras<Far<M>>, E: Exec>(
+    conn: &E,
     near: &[Parent<M::Near>],
     query: &Query<Far<M>, X>,
 ) -> Result<Vec<Vec<X::Row>>> {
@@ -278,56 +199,177 @@ pub fn load_through_with<M: ManyToMany, X: Extras<Far<M>>>(
         None,
         |row: &X::Row| X::__model(row).primary_key(),
     )
+    .await
 }
 
-/// For each model, the far models joined to it through the junction, in the
-/// far models' key order (once per junction row).
-pub fn load_through<M: ManyToMany>(
-    conn: Conn<'_>,
-    near: &[Parent<M::Near>],
-) -> Result<Vec<Vec<Far<M>>>> {
-    load_through_with::<M, ()>(conn, near, &Query::new())
+/// Declares a relation plan: a struct of its arguments, the body that runs
+/// it on any connection, and the function generated code calls.
+macro_rules! relation_plans {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident<$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),* $(,)?) -> $out:ty
+        = |$conn:ident| $body:block
+    )*) => {$(
+        #[allow(non_camel_case_types)]
+        #[doc(hidden)]
+        pub struct $name<'a, $($g: $bound),*> {
+            $($arg: $ty,)*
+            _marker: std::marker::PhantomData<&'a ()>,
+        }
+
+        impl<'a, $($g: $bound),*> $name<'a, $($g),*> {
+            async fn run<E: Exec>(self, $conn: &E) -> Result<$out> {
+                let $name { $($arg,)* .. } = self;
+                $body
+            }
+        }
+
+        impl<'a, $($g: $bound),*> DbPlan for $name<'a, $($g),*> {
+            type Output = $out;
+            crate::db::plan_methods!();
+        }
+
+        $(#[$doc])*
+        pub fn $name<'a, $($g: $bound,)* D: Database + ?Sized + 'a>(
+            db: &'a D,
+            $($arg: $ty),*
+        ) -> Out<'a, D, $out> {
+            db.__run($name::<$($g),*> { $($arg,)* _marker: std::marker::PhantomData })
+        }
+    )*};
 }
 
-/// [`load_through_with`], each model paired with its far models.
-pub fn prefetch_through_with<M: ManyToMany, X: Extras<Far<M>>>(
-    conn: Conn<'_>,
-    near: Vec<Parent<M::Near>>,
-    query: &Query<Far<M>, X>,
-) -> Result<Pairs<Parent<M::Near>, X::Row>> {
-    let far = load_through_with::<M, X>(conn, &near, query)?;
-    Ok(near.into_iter().zip(far).collect())
-}
+relation_plans! {
+    /// For each parent, its children through `R` that `query` selects, in the
+    /// query's order (the children's key order without one); the query's limit
+    /// and offset apply to each parent.
+    fn load_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
+        parents: &'a [Parent<R>],
+        query: Query<R::Child, X>,
+    ) -> Vec<Vec<X::Row>> = |conn| { reverse::<R, X, E>(conn, parents, &query).await }
 
-/// [`load_through`], each model paired with its far models.
-pub fn prefetch_through<M: ManyToMany>(
-    conn: Conn<'_>,
-    near: Vec<Parent<M::Near>>,
-) -> Result<Pairs<Parent<M::Near>, Far<M>>> {
-    prefetch_through_with::<M, ()>(conn, near, &Query::new())
-}
+    /// For each parent, its children through `R`, in the children's key order.
+    fn load_reverse<R: ForeignKeyRelation>(parents: &'a [Parent<R>]) -> Vec<Vec<R::Child>>
+    = |conn| { reverse::<R, (), E>(conn, parents, &Query::new()).await }
 
-/// For each model, how many far models (junction rows to an existing far
-/// row) the query selects.
-pub fn count_through_with<M: ManyToMany, X>(
-    conn: Conn<'_>,
-    near: &[Parent<M::Near>],
-    query: &Query<Far<M>, X>,
-) -> Result<Vec<u64>> {
-    let plan = through_plan::<M>(&query.shape);
-    loader::count(conn, near.iter().map(|p| Some(p.primary_key())), &plan)
-}
+    /// [`load_reverse_with`], each parent paired with its children.
+    fn prefetch_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
+        parents: Vec<Parent<R>>,
+        query: Query<R::Child, X>,
+    ) -> Pairs<Parent<R>, X::Row> = |conn| {
+        let children = reverse::<R, X, E>(conn, &parents, &query).await?;
+        Ok(parents.into_iter().zip(children).collect())
+    }
 
-/// For each model, how many far models it is joined to.
-pub fn count_through<M: ManyToMany>(conn: Conn<'_>, near: &[Parent<M::Near>]) -> Result<Vec<u64>> {
-    count_through_with::<M, ()>(conn, near, &Query::new())
-}
+    /// [`load_reverse`], each parent paired with its children.
+    fn prefetch_reverse<R: ForeignKeyRelation>(parents: Vec<Parent<R>>) -> Pairs<Parent<R>, R::Child>
+    = |conn| {
+        let children = reverse::<R, (), E>(conn, &parents, &Query::new()).await?;
+        Ok(parents.into_iter().zip(children).collect())
+    }
 
-/// One model's far models: the many-to-many accessor.
-pub fn through_of<M: ManyToMany>(conn: Conn<'_>, near: &Parent<M::Near>) -> Result<Vec<Far<M>>> {
-    guard::refuse_lazy(conn, Parent::<M::Near>::NAME, M::NAME, M::PREFETCH)?;
-    let mut all = load_through::<M>(conn, std::slice::from_ref(near))?;
-    Ok(all.pop().unwrap_or_default())
+    /// For each parent, how many children through `R` the query selects.
+    fn count_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
+        parents: &'a [Parent<R>],
+        query: Query<R::Child, X>,
+    ) -> Vec<u64> = |conn| {
+        let plan = reverse_plan::<R>(&query.shape);
+        loader::count(conn, parents.iter().map(|p| Some(p.primary_key())), &plan).await
+    }
+
+    /// For each parent, how many children it has through `R`.
+    fn count_reverse<R: ForeignKeyRelation>(parents: &'a [Parent<R>]) -> Vec<u64> = |conn| {
+        let query = Query::<R::Child>::new();
+        let plan = reverse_plan::<R>(&query.shape);
+        loader::count(conn, parents.iter().map(|p| Some(p.primary_key())), &plan).await
+    }
+
+    /// One parent's children: the reverse accessor.
+    fn reverse_of<R: ForeignKeyRelation>(parent: &'a Parent<R>) -> Vec<R::Child> = |conn| {
+        guard::refuse_lazy(
+            conn.identity(),
+            Parent::<R>::NAME,
+            R::RELATED_NAME,
+            R::PREFETCH_REVERSE,
+        )?;
+        let mut all =
+            reverse::<R, (), E>(conn, std::slice::from_ref(parent), &Query::new()).await?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// For each child, the row its foreign key `R` points at (`Option` for a
+    /// nullable key). A non-null key without a row is [`Error::MissingParent`].
+    fn load_forward<R: ForeignKeyRelation>(children: &'a [R::Child]) -> Vec<Loaded<R>>
+    = |conn| { forward::<R, E>(conn, children).await }
+
+    /// [`load_forward`], each child paired with what its key points at.
+    fn prefetch_forward<R: ForeignKeyRelation>(children: Vec<R::Child>) -> Vec<(R::Child, Loaded<R>)>
+    = |conn| {
+        let parents = forward::<R, E>(conn, &children).await?;
+        Ok(children.into_iter().zip(parents).collect())
+    }
+
+    /// What one child's key points at: the forward accessor. It loads through
+    /// the same path as [`load_forward`], so the two always agree.
+    fn forward_of<R: ForeignKeyRelation>(child: &'a R::Child) -> Loaded<R> = |conn| {
+        guard::refuse_lazy(conn.identity(), R::Child::NAME, R::FIELD, R::PREFETCH_FORWARD)?;
+        let mut one = forward::<R, E>(conn, std::slice::from_ref(child)).await?;
+        one.pop()
+            .ok_or_else(|| missing::<R>(R::field(child).target_key()))
+    }
+
+    /// For each model, the far models joined to it through the junction that
+    /// `query` selects, in the query's order (the far models' key order without
+    /// one), once per junction row; the query's limit and offset apply to each.
+    fn load_through_with<M: ManyToMany, X: Extras<Far<M>>>(
+        near: &'a [Parent<M::Near>],
+        query: Query<Far<M>, X>,
+    ) -> Vec<Vec<X::Row>> = |conn| { through::<M, X, E>(conn, near, &query).await }
+
+    /// For each model, the far models joined to it through the junction, in the
+    /// far models' key order (once per junction row).
+    fn load_through<M: ManyToMany>(near: &'a [Parent<M::Near>]) -> Vec<Vec<Far<M>>>
+    = |conn| { through::<M, (), E>(conn, near, &Query::new()).await }
+
+    /// [`load_through_with`], each model paired with its far models.
+    fn prefetch_through_with<M: ManyToMany, X: Extras<Far<M>>>(
+        near: Vec<Parent<M::Near>>,
+        query: Query<Far<M>, X>,
+    ) -> Pairs<Parent<M::Near>, X::Row> = |conn| {
+        let far = through::<M, X, E>(conn, &near, &query).await?;
+        Ok(near.into_iter().zip(far).collect())
+    }
+
+    /// [`load_through`], each model paired with its far models.
+    fn prefetch_through<M: ManyToMany>(near: Vec<Parent<M::Near>>) -> Pairs<Parent<M::Near>, Far<M>>
+    = |conn| {
+        let far = through::<M, (), E>(conn, &near, &Query::new()).await?;
+        Ok(near.into_iter().zip(far).collect())
+    }
+
+    /// For each model, how many far models (junction rows to an existing far
+    /// row) the query selects.
+    fn count_through_with<M: ManyToMany, X: Extras<Far<M>>>(
+        near: &'a [Parent<M::Near>],
+        query: Query<Far<M>, X>,
+    ) -> Vec<u64> = |conn| {
+        let plan = through_plan::<M>(&query.shape);
+        loader::count(conn, near.iter().map(|p| Some(p.primary_key())), &plan).await
+    }
+
+    /// For each model, how many far models it is joined to.
+    fn count_through<M: ManyToMany>(near: &'a [Parent<M::Near>]) -> Vec<u64> = |conn| {
+        let query = Query::<Far<M>>::new();
+        let plan = through_plan::<M>(&query.shape);
+        loader::count(conn, near.iter().map(|p| Some(p.primary_key())), &plan).await
+    }
+
+    /// One model's far models: the many-to-many accessor.
+    fn through_of<M: ManyToMany>(near: &'a Parent<M::Near>) -> Vec<Far<M>> = |conn| {
+        guard::refuse_lazy(conn.identity(), Parent::<M::Near>::NAME, M::NAME, M::PREFETCH)?;
+        let mut all = through::<M, (), E>(conn, std::slice::from_ref(near), &Query::new()).await?;
+        Ok(all.pop().unwrap_or_default())
+    }
 }
 
 /// The relation constant of a reverse foreign key (`Category::PRODUCTS`).

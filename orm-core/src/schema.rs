@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::backend::{Conn, Ctx, Param};
+use crate::backend::{Conn, Ctx, Exec, Param};
 use crate::constraint::{canonical_default, index_name, OnDelete};
 use crate::error::Result;
 use crate::migrate::{IndexDef, TableDef};
@@ -268,24 +268,26 @@ fn integer(row: &crate::Row<'_>, i: usize) -> i64 {
 }
 
 /// Runs `sql` with the table name bound as `?1`/`$1` and collects its rows.
-fn rows<T>(
-    conn: Conn<'_>,
+async fn rows<T, E: Exec>(
+    conn: &E,
     ctx: Ctx,
     table: &str,
     sql: &str,
     mut f: impl FnMut(&crate::Row<'_>) -> T,
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
-    let mut stmt = conn.prepare(sql, ctx)?;
-    stmt.query(vec![Param::Value(Value::Text(table))], |row| {
+    let mut stmt = conn.prepare(sql, ctx).await?;
+    let params = vec![Param::Value(Value::Text(table))];
+    conn.query(&mut stmt, params, |row| {
         out.push(f(row));
         Ok(())
-    })?;
+    })
+    .await?;
     Ok(out)
 }
 
-pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
-    let differences = live_differences(conn, Ctx::of::<M>(), &TableDef::of::<M>())?;
+pub(crate) async fn check<M: Model, E: Exec>(conn: &E) -> Result<()> {
+    let differences = live_differences(conn, Ctx::of::<M>(), &TableDef::of::<M>()).await?;
     if differences.is_empty() {
         return Ok(());
     }
@@ -299,10 +301,18 @@ pub(crate) fn check<M: Model>(conn: Conn<'_>) -> Result<()> {
 
 /// How the live table differs from `table`, for migrations.
 pub(crate) fn differences(conn: Conn<'_>, table: &TableDef) -> Result<Vec<Difference>> {
-    live_differences(conn, Ctx::of::<crate::migrate::Applied>(), table)
+    crate::db::block_on(live_differences(
+        &conn,
+        Ctx::of::<crate::migrate::Applied>(),
+        table,
+    ))
 }
 
-fn live_differences(conn: Conn<'_>, ctx: Ctx, table: &TableDef) -> Result<Vec<Difference>> {
+async fn live_differences<E: Exec>(
+    conn: &E,
+    ctx: Ctx,
+    table: &TableDef,
+) -> Result<Vec<Difference>> {
     let name = table.name.as_str();
     let dialect = conn.dialect();
     let sql = match dialect {
@@ -332,18 +342,19 @@ fn live_differences(conn: Conn<'_>, ctx: Ctx, table: &TableDef) -> Result<Vec<Di
             Ok(Value::Text(s)) => Some(s.to_owned()),
             _ => None,
         },
-    })?;
+    })
+    .await?;
     Ok(if columns.is_empty() {
         vec![Difference::MissingTable]
     } else {
-        let foreign_keys = foreign_keys(conn, ctx, name)?;
-        let indexes = indexes(conn, ctx, name)?;
+        let foreign_keys = foreign_keys(conn, ctx, name).await?;
+        let indexes = indexes(conn, ctx, name).await?;
         compare(dialect, table, &columns, &foreign_keys, &indexes)
     })
 }
 
 /// Every foreign key of the table.
-fn foreign_keys(conn: Conn<'_>, ctx: Ctx, table: &str) -> Result<Vec<LiveForeignKey>> {
+async fn foreign_keys<E: Exec>(conn: &E, ctx: Ctx, table: &str) -> Result<Vec<LiveForeignKey>> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?1)"
@@ -367,11 +378,12 @@ fn foreign_keys(conn: Conn<'_>, ctx: Ctx, table: &str) -> Result<Vec<LiveForeign
         key: text(r, 2),
         on_delete: text(r, 3),
     })
+    .await
 }
 
 /// Every index of the table (the primary key's and unique constraints'
 /// included), with its columns in order.
-fn indexes(conn: Conn<'_>, ctx: Ctx, table: &str) -> Result<Vec<LiveIndex>> {
+async fn indexes<E: Exec>(conn: &E, ctx: Ctx, table: &str) -> Result<Vec<LiveIndex>> {
     let sql = match conn.dialect() {
         Dialect::Sqlite => {
             "SELECT il.name, il.\"unique\", ii.name \
@@ -391,7 +403,8 @@ fn indexes(conn: Conn<'_>, ctx: Ctx, table: &str) -> Result<Vec<LiveIndex>> {
     };
     let rows = rows(conn, ctx, table, sql, |r| {
         (text(r, 0), integer(r, 1) != 0, text(r, 2))
-    })?;
+    })
+    .await?;
     let mut out: Vec<LiveIndex> = Vec::new();
     for (name, unique, column) in rows {
         match out.last_mut() {
@@ -575,4 +588,18 @@ fn compare(
         }
     }
     out
+}
+
+/// [`check`] of model `M`, on any connection.
+pub(crate) struct Check<M>(pub(crate) std::marker::PhantomData<fn() -> M>);
+
+impl<M: Model> Check<M> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<()> {
+        check::<M, E>(conn).await
+    }
+}
+
+impl<M: Model> crate::db::Plan for Check<M> {
+    type Output = ();
+    crate::db::plan_methods!();
 }

@@ -388,9 +388,8 @@ impl ToMany<'_> {
         let with = |what: &str| format_ident!("{what}_{kind}_with");
         let (prefetch_with_rt, load_with_rt) = (with("prefetch"), with("load"));
         let (count_rt, count_with_rt) = (f("count"), with("count"));
-        let conn = quote!(conn: &impl #krate::Db);
+        let conn = quote!(conn: &'__a __D);
         let vec = quote!(::std::vec::Vec);
-        let result = quote!(#krate::Result);
         let query = quote!(#krate::Query<#target, __X>);
         let constant = method(&name.to_uppercase(), span);
         let relation_rt = format_ident!("{kind}_relation");
@@ -437,51 +436,51 @@ impl ToMany<'_> {
         let fns: Vec<(String, TokenStream, TokenStream)> = vec![
             (
                 doc_prefetch,
-                quote_spanned!(span=> fn #prefetch(#conn, rows: #vec<#owner>) -> #result<#vec<(#owner, #vec<#target>)>>),
-                quote_spanned!(span=> { #private::#prefetch_rt::<#marker>(#private::conn(conn), rows) }),
+                quote_spanned!(span=> fn #prefetch<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: #vec<#owner>) -> #krate::Out<'__a, __D, #vec<(#owner, #vec<#target>)>>),
+                quote_spanned!(span=> { #private::#prefetch_rt::<#marker, __D>(conn, rows) }),
             ),
             (
                 doc_load,
-                quote_spanned!(span=> fn #load(#conn, rows: &[#owner]) -> #result<#vec<#vec<#target>>>),
-                quote_spanned!(span=> { #private::#load_rt::<#marker>(#private::conn(conn), rows) }),
+                quote_spanned!(span=> fn #load<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: &'__a [#owner]) -> #krate::Out<'__a, __D, #vec<#vec<#target>>>),
+                quote_spanned!(span=> { #private::#load_rt::<#marker, __D>(conn, rows) }),
             ),
             (
                 doc_accessor,
-                quote_spanned!(span=> fn #accessor(&self, #conn) -> #result<#vec<#target>>),
-                quote_spanned!(span=> { #private::#of_rt::<#marker>(#private::conn(conn), self) }),
+                quote_spanned!(span=> fn #accessor<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(&'__a self, #conn) -> #krate::Out<'__a, __D, #vec<#target>>),
+                quote_spanned!(span=> { #private::#of_rt::<#marker, __D>(conn, self) }),
             ),
             (
                 doc_prefetch_with,
-                quote_spanned!(span=> fn #prefetch_with<__X: #krate::Extras<#target>>(
+                quote_spanned!(span=> fn #prefetch_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized + '__a>(
                     #conn,
                     rows: #vec<#owner>,
                     query: #query,
-                ) -> #result<#vec<(#owner, #vec<<__X as #krate::Extras<#target>>::Row>)>>),
+                ) -> #krate::Out<'__a, __D, #vec<(#owner, #vec<<__X as #krate::Extras<#target>>::Row>)>>),
                 quote_spanned!(span=> {
-                    #private::#prefetch_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
+                    #private::#prefetch_with_rt::<#marker, __X, __D>(conn, rows, query)
                 }),
             ),
             (
                 doc_load_with,
-                quote_spanned!(span=> fn #load_with<__X: #krate::Extras<#target>>(
+                quote_spanned!(span=> fn #load_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized + '__a>(
                     #conn,
-                    rows: &[#owner],
+                    rows: &'__a [#owner],
                     query: #query,
-                ) -> #result<#vec<#vec<<__X as #krate::Extras<#target>>::Row>>>),
+                ) -> #krate::Out<'__a, __D, #vec<#vec<<__X as #krate::Extras<#target>>::Row>>>),
                 quote_spanned!(span=> {
-                    #private::#load_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
+                    #private::#load_with_rt::<#marker, __X, __D>(conn, rows, query)
                 }),
             ),
             (
                 doc_count,
-                quote_spanned!(span=> fn #count(#conn, rows: &[#owner]) -> #result<#vec<u64>>),
-                quote_spanned!(span=> { #private::#count_rt::<#marker>(#private::conn(conn), rows) }),
+                quote_spanned!(span=> fn #count<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: &'__a [#owner]) -> #krate::Out<'__a, __D, #vec<u64>>),
+                quote_spanned!(span=> { #private::#count_rt::<#marker, __D>(conn, rows) }),
             ),
             (
                 doc_count_with,
-                quote_spanned!(span=> fn #count_with<__X>(#conn, rows: &[#owner], query: #query) -> #result<#vec<u64>>),
+                quote_spanned!(span=> fn #count_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: &'__a [#owner], query: #query) -> #krate::Out<'__a, __D, #vec<u64>>),
                 quote_spanned!(span=> {
-                    #private::#count_with_rt::<#marker, __X>(#private::conn(conn), rows, &query)
+                    #private::#count_with_rt::<#marker, __X, __D>(conn, rows, query)
                 }),
             ),
         ];
@@ -650,28 +649,30 @@ fn relation(
         "The `{parent_name}` this `{child_name}`'s `{field_name}` points at, in one query. \
          Refused inside `orm_core::strict`; batch with `{child_name}::{prefetch_forward}`."
     );
-    let conn = quote!(conn: &impl #krate::Db);
+    let conn = quote!(conn: &'__a __D);
+    let generics = quote!(<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>);
     let vec = quote!(::std::vec::Vec);
-    let result = quote!(#krate::Result);
     let private = quote!(#krate::__private);
 
     let field_span = field.span();
     let forward_fns = quote_spanned! {field_span=>
         #[doc = #doc_prefetch_forward]
-        #vis fn #prefetch_forward(#conn, children: #vec<#child_ty>)
-            -> #result<#vec<(#child_ty, #loaded)>>
+        #vis fn #prefetch_forward #generics (#conn, children: #vec<#child_ty>)
+            -> #krate::Out<'__a, __D, #vec<(#child_ty, #loaded)>>
         {
-            #private::prefetch_forward::<#marker>(#private::conn(conn), children)
+            #private::prefetch_forward::<#marker, __D>(conn, children)
         }
 
         #[doc = #doc_load_forward]
-        #vis fn #load_forward(#conn, children: &[#child_ty]) -> #result<#vec<#loaded>> {
-            #private::load_forward::<#marker>(#private::conn(conn), children)
+        #vis fn #load_forward #generics (#conn, children: &'__a [#child_ty])
+            -> #krate::Out<'__a, __D, #vec<#loaded>>
+        {
+            #private::load_forward::<#marker, __D>(conn, children)
         }
 
         #[doc = #doc_forward]
-        #vis fn #field_ident(&self, #conn) -> #result<#loaded> {
-            #private::forward_of::<#marker>(#private::conn(conn), self)
+        #vis fn #field_ident #generics (&'__a self, #conn) -> #krate::Out<'__a, __D, #loaded> {
+            #private::forward_of::<#marker, __D>(conn, self)
         }
     };
 

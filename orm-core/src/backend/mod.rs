@@ -112,7 +112,10 @@ through_deref!(
 impl<T: Database> crate::__private::Sealed for std::panic::AssertUnwindSafe<T> {}
 impl<T: Database> Database for std::panic::AssertUnwindSafe<T> {
     type Mode = T::Mode;
-    fn __run<'a, P: crate::db::Plan + 'a>(&'a self, plan: P) -> crate::db::Out<'a, Self, P::Output> {
+    fn __run<'a, P: crate::db::Plan + 'a>(
+        &'a self,
+        plan: P,
+    ) -> crate::db::Out<'a, Self, P::Output> {
         self.0.__run(plan)
     }
 }
@@ -385,7 +388,7 @@ impl<'c> Conn<'c> {
     /// Prepares `sql` (cached by text, per connection).
     /// A statement that fails to prepare (a missing table or column) is
     /// reported to the log as a failed statement.
-    pub(crate) fn prepare<'s>(&self, sql: &'s str, ctx: Ctx) -> Result<Stmt<'c, 's>> {
+    pub(crate) fn prepare(&self, sql: &str, ctx: Ctx) -> Result<Stmt<'c>> {
         let inner = match self {
             Conn::Sqlite(conn) => conn
                 .prepare_cached(sql)
@@ -397,7 +400,11 @@ impl<'c> Conn<'c> {
                 .map(|stmt| StmtInner::Postgres(pg, stmt)),
         };
         match inner {
-            Ok(inner) => Ok(Stmt { inner, sql, ctx }),
+            Ok(inner) => Ok(Stmt {
+                inner,
+                sql: sql.into(),
+                ctx,
+            }),
             Err(e) => {
                 log::finish(log::start(), self.system(), &ctx, sql, Err(&e), None);
                 Err(e)
@@ -548,9 +555,7 @@ pub(crate) enum ScopeKind {
 /// its driver. Crate-private: a new driver implements it in its own module.
 pub(crate) trait Exec {
     /// A prepared statement.
-    type Stmt<'s>
-    where
-        Self: 's;
+    type Stmt;
     /// An open snapshot or write scope; dropped without
     /// [`close`](Exec::close) (an error, a panic, a dropped future), it is
     /// rolled back.
@@ -565,32 +570,28 @@ pub(crate) trait Exec {
     /// Prepares `sql` (cached by text, per connection). A statement that
     /// fails to prepare (a missing table or column) is reported to the log
     /// as a failed statement.
-    fn prepare<'s>(
-        &'s self,
-        sql: &'s str,
-        ctx: Ctx,
-    ) -> impl Future<Output = Result<Self::Stmt<'s>>>;
+    fn prepare(&self, sql: &str, ctx: Ctx) -> impl Future<Output = Result<Self::Stmt>>;
     /// Runs a prepared statement and calls `on_row` for each row; the row count.
-    fn query<'s, F>(
-        &'s self,
-        stmt: &mut Self::Stmt<'s>,
+    fn query<F>(
+        &self,
+        stmt: &mut Self::Stmt,
         params: Vec<Param<'_>>,
         on_row: F,
     ) -> impl Future<Output = Result<usize>>
     where
         F: FnMut(&Row<'_>) -> Result<()>;
     /// Runs a prepared statement that returns no rows; how many it changed.
-    fn execute<'s>(
-        &'s self,
-        stmt: &mut Self::Stmt<'s>,
+    fn execute(
+        &self,
+        stmt: &mut Self::Stmt,
         params: &[Param<'_>],
     ) -> impl Future<Output = Result<u64>>;
     /// [`execute`](Exec::execute) binding `values` one per placeholder (a
     /// multi-row `INSERT` on SQLite); how many rows it changed and the
     /// rowid of the last row inserted.
-    fn execute_values<'s>(
-        &'s self,
-        stmt: &mut Self::Stmt<'s>,
+    fn execute_values(
+        &self,
+        stmt: &mut Self::Stmt,
         values: &[Value<'_>],
     ) -> impl Future<Output = Result<(u64, i64)>>;
     /// Runs statements that return nothing (DDL), separated by `;`.
@@ -611,10 +612,7 @@ pub(crate) trait Exec {
 }
 
 impl<'c> Exec for Conn<'c> {
-    type Stmt<'s>
-        = Stmt<'c, 's>
-    where
-        Self: 's;
+    type Stmt = Stmt<'c>;
     type Scope = Scope<'c>;
 
     fn dialect(&self) -> Dialect {
@@ -629,22 +627,31 @@ impl<'c> Exec for Conn<'c> {
         Conn::identity(self)
     }
 
-    async fn prepare<'s>(&'s self, sql: &'s str, ctx: Ctx) -> Result<Stmt<'c, 's>> {
+    async fn prepare(&self, sql: &str, ctx: Ctx) -> Result<Stmt<'c>> {
         Conn::prepare(self, sql, ctx)
     }
 
-    async fn query<'s, F>(&'s self, stmt: &mut Self::Stmt<'s>, params: Vec<Param<'_>>, on_row: F) -> Result<usize>
+    async fn query<F>(
+        &self,
+        stmt: &mut Self::Stmt,
+        params: Vec<Param<'_>>,
+        on_row: F,
+    ) -> Result<usize>
     where
         F: FnMut(&Row<'_>) -> Result<()>,
     {
         stmt.query(params, on_row)
     }
 
-    async fn execute<'s>(&'s self, stmt: &mut Self::Stmt<'s>, params: &[Param<'_>]) -> Result<u64> {
+    async fn execute(&self, stmt: &mut Self::Stmt, params: &[Param<'_>]) -> Result<u64> {
         stmt.execute(params)
     }
 
-    async fn execute_values<'s>(&'s self, stmt: &mut Self::Stmt<'s>, values: &[Value<'_>]) -> Result<(u64, i64)> {
+    async fn execute_values(
+        &self,
+        stmt: &mut Self::Stmt,
+        values: &[Value<'_>],
+    ) -> Result<(u64, i64)> {
         let changed = stmt.execute_values(values)?;
         Ok((changed, self.last_insert_rowid().unwrap_or(0)))
     }
@@ -654,7 +661,13 @@ impl<'c> Exec for Conn<'c> {
     }
 
     #[cfg(feature = "postgres")]
-    async fn copy_in(&self, copy: &str, columns: &str, values: &[Value<'_>], ctx: Ctx) -> Result<u64> {
+    async fn copy_in(
+        &self,
+        copy: &str,
+        columns: &str,
+        values: &[Value<'_>],
+        ctx: Ctx,
+    ) -> Result<u64> {
         Conn::copy_in(self, copy, columns, values, ctx)
     }
 
@@ -724,13 +737,13 @@ enum StmtInner<'c> {
 }
 
 /// A prepared statement, run once per set of parameters.
-pub(crate) struct Stmt<'c, 's> {
+pub(crate) struct Stmt<'c> {
     inner: StmtInner<'c>,
-    sql: &'s str,
+    sql: Box<str>,
     ctx: Ctx,
 }
 
-impl Stmt<'_, '_> {
+impl Stmt<'_> {
     fn system(&self) -> &'static str {
         match self.inner {
             StmtInner::Sqlite(_) => "sqlite",
@@ -752,13 +765,13 @@ impl Stmt<'_, '_> {
         let rows = match &mut self.inner {
             StmtInner::Sqlite(stmt) => sqlite::query(stmt, params, &ctx, on_row),
             #[cfg(feature = "postgres")]
-            StmtInner::Postgres(pg, stmt) => pg.run_query(stmt, self.sql, params, &ctx, on_row),
+            StmtInner::Postgres(pg, stmt) => pg.run_query(stmt, &self.sql, params, &ctx, on_row),
         };
         log::finish(
             start,
             self.system(),
             &ctx,
-            self.sql,
+            &self.sql,
             rows.as_ref().copied(),
             values.as_deref(),
         );
@@ -779,13 +792,13 @@ impl Stmt<'_, '_> {
                     .map_err(wrap)
             }
             #[cfg(feature = "postgres")]
-            StmtInner::Postgres(pg, stmt) => pg.run_execute(stmt, self.sql, params, &ctx),
+            StmtInner::Postgres(pg, stmt) => pg.run_execute(stmt, &self.sql, params, &ctx),
         };
         log::finish(
             start,
             self.system(),
             &ctx,
-            self.sql,
+            &self.sql,
             changed
                 .as_ref()
                 .map(|&n| usize::try_from(n).unwrap_or(usize::MAX)),
@@ -820,7 +833,7 @@ impl Stmt<'_, '_> {
             start,
             "sqlite",
             &ctx,
-            self.sql,
+            &self.sql,
             changed
                 .as_ref()
                 .map(|&n| usize::try_from(n).unwrap_or(usize::MAX)),
@@ -845,10 +858,10 @@ pub enum AsyncConn<'c> {
 
 /// A prepared statement of an [`AsyncConn`].
 #[cfg(feature = "tokio")]
-pub(crate) enum AsyncStmt<'s> {
-    Sqlite(<sqlite_async::Lite<'s> as Exec>::Stmt<'s>),
+pub(crate) enum AsyncStmt<'c> {
+    Sqlite(<sqlite_async::Lite<'c> as Exec>::Stmt),
     #[cfg(feature = "postgres")]
-    Postgres(<postgres_async::Pg<'s> as Exec>::Stmt<'s>),
+    Postgres(<postgres_async::Pg<'c> as Exec>::Stmt),
 }
 
 /// An open scope of an [`AsyncConn`].
@@ -873,10 +886,7 @@ macro_rules! dispatch {
 
 #[cfg(feature = "tokio")]
 impl<'c> Exec for AsyncConn<'c> {
-    type Stmt<'s>
-        = AsyncStmt<'s>
-    where
-        Self: 's;
+    type Stmt = AsyncStmt<'c>;
     type Scope = AsyncScope<'c>;
 
     fn dialect(&self) -> Dialect {
@@ -891,7 +901,7 @@ impl<'c> Exec for AsyncConn<'c> {
         dispatch!(self, c => c.identity())
     }
 
-    async fn prepare<'s>(&'s self, sql: &'s str, ctx: Ctx) -> Result<AsyncStmt<'s>> {
+    async fn prepare(&self, sql: &str, ctx: Ctx) -> Result<AsyncStmt<'c>> {
         Ok(match self {
             AsyncConn::Sqlite(c) => AsyncStmt::Sqlite(c.prepare(sql, ctx).await?),
             #[cfg(feature = "postgres")]
@@ -899,7 +909,12 @@ impl<'c> Exec for AsyncConn<'c> {
         })
     }
 
-    async fn query<'s, F>(&'s self, stmt: &mut AsyncStmt<'s>, params: Vec<Param<'_>>, on_row: F) -> Result<usize>
+    async fn query<F>(
+        &self,
+        stmt: &mut Self::Stmt,
+        params: Vec<Param<'_>>,
+        on_row: F,
+    ) -> Result<usize>
     where
         F: FnMut(&Row<'_>) -> Result<()>,
     {
@@ -912,7 +927,7 @@ impl<'c> Exec for AsyncConn<'c> {
         }
     }
 
-    async fn execute<'s>(&'s self, stmt: &mut AsyncStmt<'s>, params: &[Param<'_>]) -> Result<u64> {
+    async fn execute(&self, stmt: &mut Self::Stmt, params: &[Param<'_>]) -> Result<u64> {
         match (self, stmt) {
             (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.execute(s, params).await,
             #[cfg(feature = "postgres")]
@@ -922,7 +937,11 @@ impl<'c> Exec for AsyncConn<'c> {
         }
     }
 
-    async fn execute_values<'s>(&'s self, stmt: &mut AsyncStmt<'s>, values: &[Value<'_>]) -> Result<(u64, i64)> {
+    async fn execute_values(
+        &self,
+        stmt: &mut Self::Stmt,
+        values: &[Value<'_>],
+    ) -> Result<(u64, i64)> {
         match (self, stmt) {
             (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.execute_values(s, values).await,
             #[cfg(feature = "postgres")]
@@ -937,7 +956,13 @@ impl<'c> Exec for AsyncConn<'c> {
     }
 
     #[cfg(feature = "postgres")]
-    async fn copy_in(&self, copy: &str, columns: &str, values: &[Value<'_>], ctx: Ctx) -> Result<u64> {
+    async fn copy_in(
+        &self,
+        copy: &str,
+        columns: &str,
+        values: &[Value<'_>],
+        ctx: Ctx,
+    ) -> Result<u64> {
         dispatch!(self, c => c.copy_in(copy, columns, values, ctx).await)
     }
 

@@ -1,12 +1,14 @@
 //! Aggregates of a query's rows (`aggregate`, `group_by`) and projections
 //! (`select`): what a page needs of many rows without loading them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use super::field::Field;
 use super::Query;
-use crate::backend::{Db, Row};
+use crate::backend::Row;
+use crate::db::{Database, Mode, Out};
 use crate::error::{Error, Result};
 use crate::exec;
 use crate::statement::Agg;
@@ -77,7 +79,7 @@ impl<T: Ordered> Ordered for Option<T> {
 
 /// What an aggregate reads as: `u64` for a count, `Option<T>` for the others
 /// (`None` over no row). Implemented by the crate.
-pub trait AggValue: Sized + super::sealed::AggValue {
+pub trait AggValue: Sized + Send + Sync + super::sealed::AggValue {
     #[doc(hidden)]
     fn __read(row: &Row<'_>, index: usize) -> std::result::Result<Self, ValueError>;
 }
@@ -91,7 +93,7 @@ impl AggValue for u64 {
 }
 
 impl<T: SqlType> super::sealed::AggValue for Option<T> {}
-impl<T: SqlType> AggValue for Option<T> {
+impl<T: SqlType + Send + Sync> AggValue for Option<T> {
     fn __read(row: &Row<'_>, index: usize) -> std::result::Result<Self, ValueError> {
         row.get(index)
     }
@@ -146,38 +148,48 @@ impl<M, T> fmt::Debug for Aggregate<M, T> {
 /// One aggregate or a tuple of them, for [`Query::aggregate`]: `Out` is
 /// what one row of results reads as. Implemented for [`Aggregate`] and for
 /// tuples of up to eight of the same model.
-pub trait Aggregates<M: Model>: super::sealed::Aggregates {
+pub trait Aggregates<M: Model>: Send + Sync + super::sealed::Aggregates {
     /// The values of one row.
-    type Out;
+    type Out: Send + Sync;
     /// The values after group keys `K`, flat: `(K, T1, T2, ...)`.
-    type After<K>;
+    type After<K: Send + Sync>: Send + Sync;
     /// The values after two group keys, flat: `(K1, K2, T1, T2, ...)`.
-    type After2<K1, K2>;
+    type After2<K1: Send + Sync, K2: Send + Sync>: Send + Sync;
     #[doc(hidden)]
     fn __aggs(&self) -> AggList;
     #[doc(hidden)]
     fn __read(row: &Row<'_>, at: usize) -> Result<Self::Out>;
     #[doc(hidden)]
-    fn __after<K>(key: K, row: &Row<'_>, at: usize) -> Result<Self::After<K>>;
+    fn __after<K: Send + Sync>(key: K, row: &Row<'_>, at: usize) -> Result<Self::After<K>>;
     #[doc(hidden)]
-    fn __after2<K1, K2>(k1: K1, k2: K2, row: &Row<'_>, at: usize) -> Result<Self::After2<K1, K2>>;
+    fn __after2<K1: Send + Sync, K2: Send + Sync>(
+        k1: K1,
+        k2: K2,
+        row: &Row<'_>,
+        at: usize,
+    ) -> Result<Self::After2<K1, K2>>;
 }
 
 impl<M, T> super::sealed::Aggregates for Aggregate<M, T> {}
 impl<M: Model, T: AggValue> Aggregates<M> for Aggregate<M, T> {
     type Out = T;
-    type After<K> = (K, T);
-    type After2<K1, K2> = (K1, K2, T);
+    type After<K: Send + Sync> = (K, T);
+    type After2<K1: Send + Sync, K2: Send + Sync> = (K1, K2, T);
     fn __aggs(&self) -> AggList {
         AggList(vec![self.agg])
     }
     fn __read(row: &Row<'_>, at: usize) -> Result<T> {
         read_agg::<M, T>(row, at)
     }
-    fn __after<K>(key: K, row: &Row<'_>, at: usize) -> Result<(K, T)> {
+    fn __after<K: Send + Sync>(key: K, row: &Row<'_>, at: usize) -> Result<(K, T)> {
         Ok((key, read_agg::<M, T>(row, at)?))
     }
-    fn __after2<K1, K2>(k1: K1, k2: K2, row: &Row<'_>, at: usize) -> Result<(K1, K2, T)> {
+    fn __after2<K1: Send + Sync, K2: Send + Sync>(
+        k1: K1,
+        k2: K2,
+        row: &Row<'_>,
+        at: usize,
+    ) -> Result<(K1, K2, T)> {
         Ok((k1, k2, read_agg::<M, T>(row, at)?))
     }
 }
@@ -187,18 +199,18 @@ macro_rules! aggregate_tuples {
         impl<M, $($t),+> super::sealed::Aggregates for ($(Aggregate<M, $t>,)+) {}
         impl<M: Model, $($t: AggValue),+> Aggregates<M> for ($(Aggregate<M, $t>,)+) {
             type Out = ($($t,)+);
-            type After<K> = (K, $($t,)+);
-            type After2<K1, K2> = (K1, K2, $($t,)+);
+            type After<K: Send + Sync> = (K, $($t,)+);
+            type After2<K1: Send + Sync, K2: Send + Sync> = (K1, K2, $($t,)+);
             fn __aggs(&self) -> AggList {
                 AggList(vec![$(self.$i.agg),+])
             }
             fn __read(row: &Row<'_>, at: usize) -> Result<Self::Out> {
                 Ok(($(read_agg::<M, $t>(row, at + $i)?,)+))
             }
-            fn __after<K>(key: K, row: &Row<'_>, at: usize) -> Result<Self::After<K>> {
+            fn __after<K: Send + Sync>(key: K, row: &Row<'_>, at: usize) -> Result<Self::After<K>> {
                 Ok((key, $(read_agg::<M, $t>(row, at + $i)?,)+))
             }
-            fn __after2<K1, K2>(k1: K1, k2: K2, row: &Row<'_>, at: usize)
+            fn __after2<K1: Send + Sync, K2: Send + Sync>(k1: K1, k2: K2, row: &Row<'_>, at: usize)
                 -> Result<Self::After2<K1, K2>>
             {
                 Ok((k1, k2, $(read_agg::<M, $t>(row, at + $i)?,)+))
@@ -229,26 +241,30 @@ pub struct Aggregation<M, A> {
 impl<M: Model, A: Aggregates<M>> Aggregation<M, A> {
     /// The aggregates, in one statement: counts of no row are 0, the other
     /// aggregates of no row `None`.
-    pub fn get(&self, conn: &impl Db) -> Result<A::Out> {
+    pub fn get<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, A::Out> {
         let AggList(aggs) = self.aggs.__aggs();
-        let mut out = None;
-        exec::aggregate::<M>(conn.__conn(), &self.query.shape, &[], &aggs, |row| {
-            out = Some(A::__read(row, 0)?);
-            Ok(())
-        })?;
-        out.ok_or_else(|| Error::NotFound {
-            model: M::NAME,
-            table: M::TABLE,
-            key: "(no row returned by an aggregate)".into(),
+        let rows = db.__run(exec::Values::<M, _> {
+            shape: Cow::Borrowed(&self.query.shape),
+            columns: Vec::new(),
+            aggs: Some(aggs),
+            read: |row: &Row<'_>| A::__read(row, 0),
+            model: PhantomData,
+        });
+        D::Mode::__then(rows, |rows| {
+            rows.into_iter().next().ok_or_else(|| Error::NotFound {
+                model: M::NAME,
+                table: M::TABLE,
+                key: "(no row returned by an aggregate)".into(),
+            })
         })
     }
 }
 
 /// A column, or a tuple of two, to group a query's rows by, for
 /// [`Query::group_by`]. Implemented for fields of the query's model.
-pub trait GroupKeys<M: Model>: super::sealed::GroupKeys {
+pub trait GroupKeys<M: Model>: Send + Sync + super::sealed::GroupKeys {
     /// One row of results: the group's key values, then the aggregates, flat.
-    type Row<A: Aggregates<M>>;
+    type Row<A: Aggregates<M>>: Send + Sync;
     #[doc(hidden)]
     fn __columns(&self) -> Vec<usize>;
     #[doc(hidden)]
@@ -257,7 +273,7 @@ pub trait GroupKeys<M: Model>: super::sealed::GroupKeys {
 
 impl<M, T, K> super::sealed::GroupKeys for Field<M, T, K> {}
 impl<M, T, K> super::sealed::Selection for Field<M, T, K> {}
-impl<M: Model, T: SqlType, K> GroupKeys<M> for Field<M, T, K> {
+impl<M: Model, T: SqlType + Send + Sync, K> GroupKeys<M> for Field<M, T, K> {
     type Row<A: Aggregates<M>> = A::After<T>;
     fn __columns(&self) -> Vec<usize> {
         vec![self.index()]
@@ -269,7 +285,7 @@ impl<M: Model, T: SqlType, K> GroupKeys<M> for Field<M, T, K> {
 }
 
 impl<M, T1, K1, T2, K2> super::sealed::GroupKeys for (Field<M, T1, K1>, Field<M, T2, K2>) {}
-impl<M: Model, T1: SqlType, K1, T2: SqlType, K2> GroupKeys<M>
+impl<M: Model, T1: SqlType + Send + Sync, K1, T2: SqlType + Send + Sync, K2> GroupKeys<M>
     for (Field<M, T1, K1>, Field<M, T2, K2>)
 {
     type Row<A: Aggregates<M>> = A::After2<T1, T2>;
@@ -316,15 +332,15 @@ impl<M: Model, G: GroupKeys<M>, A: Aggregates<M>> GroupedAggregation<M, G, A> {
     /// One row per group, `(key, aggregates...)`, in one statement, in
     /// group-key order (NULL first, text bytewise). A NULL key is a group of
     /// its own, and so is a foreign key that dangles.
-    pub fn all(&self, conn: &impl Db) -> Result<Vec<G::Row<A>>> {
+    pub fn all<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<G::Row<A>>> {
         let AggList(aggs) = self.aggs.__aggs();
-        let columns = self.keys.__columns();
-        let mut out = Vec::new();
-        exec::aggregate::<M>(conn.__conn(), &self.query.shape, &columns, &aggs, |row| {
-            out.push(self.keys.__read::<A>(row)?);
-            Ok(())
-        })?;
-        Ok(out)
+        db.__run(exec::Values::<M, _> {
+            shape: Cow::Borrowed(&self.query.shape),
+            columns: self.keys.__columns(),
+            aggs: Some(aggs),
+            read: |row: &Row<'_>| self.keys.__read::<A>(row),
+            model: PhantomData,
+        })
     }
 }
 
@@ -335,16 +351,16 @@ impl<M: Model, G: GroupKeys<M>, A: Aggregates<M>> GroupedAggregation<M, G, A> {
     label = "`select` takes a field of the query's model, or a tuple of them",
     note = "every field must come from `{M}::fields()`"
 )]
-pub trait Selection<M: Model>: super::sealed::Selection {
+pub trait Selection<M: Model>: Send + Sync + super::sealed::Selection {
     /// One row of results.
-    type Out;
+    type Out: Send + Sync;
     #[doc(hidden)]
     fn __columns(&self) -> Vec<usize>;
     #[doc(hidden)]
     fn __read(&self, row: &Row<'_>) -> Result<Self::Out>;
 }
 
-impl<M: Model, T: SqlType, K> Selection<M> for Field<M, T, K> {
+impl<M: Model, T: SqlType + Send + Sync, K> Selection<M> for Field<M, T, K> {
     type Out = T;
     fn __columns(&self) -> Vec<usize> {
         vec![self.index()]
@@ -357,7 +373,7 @@ impl<M: Model, T: SqlType, K> Selection<M> for Field<M, T, K> {
 macro_rules! selection_tuples {
     ($(($($t:ident $k:ident $i:tt),+))+) => {$(
         impl<M, $($t, $k),+> super::sealed::Selection for ($(Field<M, $t, $k>,)+) {}
-        impl<M: Model, $($t: SqlType, $k),+> Selection<M> for ($(Field<M, $t, $k>,)+) {
+        impl<M: Model, $($t: SqlType + Send + Sync, $k),+> Selection<M> for ($(Field<M, $t, $k>,)+) {
             type Out = ($($t,)+);
             fn __columns(&self) -> Vec<usize> {
                 vec![$(self.$i.index()),+]
@@ -399,27 +415,28 @@ pub struct Projected<M, S> {
 
 impl<M: Model, S: Selection<M>> Projected<M, S> {
     /// The selected columns of every row, in the query's order.
-    pub fn all(&self, conn: &impl Db) -> Result<Vec<S::Out>> {
-        let columns = self.fields.__columns();
-        let mut out = Vec::new();
-        exec::project::<M>(conn.__conn(), &self.query.shape, &columns, |row| {
-            out.push(self.fields.__read(row)?);
-            Ok(())
-        })?;
-        Ok(out)
+    pub fn all<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<S::Out>> {
+        db.__run(exec::Values::<M, _> {
+            shape: Cow::Borrowed(&self.query.shape),
+            columns: self.fields.__columns(),
+            aggs: None,
+            read: |row: &Row<'_>| self.fields.__read(row),
+            model: PhantomData,
+        })
     }
 
     /// The selected columns of the first row, if any.
-    pub fn first(&self, conn: &impl Db) -> Result<Option<S::Out>> {
+    pub fn first<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Option<S::Out>> {
         let mut shape = self.query.shape.clone();
         shape.limit = Some(shape.limit.map_or(1, |n| n.min(1)));
-        let columns = self.fields.__columns();
-        let mut out = None;
-        exec::project::<M>(conn.__conn(), &shape, &columns, |row| {
-            out = Some(self.fields.__read(row)?);
-            Ok(())
-        })?;
-        Ok(out)
+        let rows = db.__run(exec::Values::<M, _> {
+            shape: Cow::Owned(shape),
+            columns: self.fields.__columns(),
+            aggs: None,
+            read: |row: &Row<'_>| self.fields.__read(row),
+            model: PhantomData,
+        });
+        D::Mode::__then(rows, |rows| Ok(rows.into_iter().next()))
     }
 }
 

@@ -4,6 +4,7 @@ mod aggregate;
 mod field;
 mod relate;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -21,11 +22,10 @@ pub use relate::{
     RelAggList, Related, Relation,
 };
 
-use crate::backend::Db;
-use crate::error::Result;
+use crate::db::{Database, Mode, Out};
 use crate::exec;
 use crate::foreign_key::{ForeignKeyField, Found};
-use crate::statement::{Extra, Join, Projection, Shape, Table, Write};
+use crate::statement::{Extra, Join, Projection, Shape, Table};
 use crate::Model;
 
 /// Seals the query layer's traits: each is implemented by the crate only.
@@ -238,67 +238,80 @@ impl<M: Model, X> Query<M, X> {
     }
 
     /// The rows, in order.
-    pub fn all(&self, conn: &impl Db) -> Result<Vec<X::Row>>
+    pub fn all<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<X::Row>>
     where
         X: Extras<M>,
     {
-        exec::all::<M, X>(conn.__conn(), &self.shape)
+        db.__run(exec::AllRows::<M, X> {
+            shape: Cow::Borrowed(&self.shape),
+            model: PhantomData,
+        })
     }
 
     /// The first row, if any.
-    pub fn first(&self, conn: &impl Db) -> Result<Option<X::Row>>
+    pub fn first<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Option<X::Row>>
     where
         X: Extras<M>,
     {
-        let mut first = self.clone();
-        first.shape.limit = Some(first.shape.limit.map_or(1, |n| n.min(1)));
-        Ok(exec::all::<M, X>(conn.__conn(), &first.shape)?
-            .into_iter()
-            .next())
+        let mut shape = self.shape.clone();
+        shape.limit = Some(shape.limit.map_or(1, |n| n.min(1)));
+        let rows = db.__run(exec::AllRows::<M, X> {
+            shape: Cow::Owned(shape),
+            model: PhantomData,
+        });
+        D::Mode::__then(rows, |rows| Ok(rows.into_iter().next()))
     }
 
     /// How many rows the query selects (within its limit and offset).
-    pub fn count(&self, conn: &impl Db) -> Result<u64> {
-        let n = exec::number::<M>(conn.__conn(), &self.shape, Projection::Count)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+    pub fn count<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, u64> {
+        let n = db.__run(exec::Number::<M> {
+            shape: &self.shape,
+            projection: Projection::Count,
+            model: PhantomData,
+        });
+        D::Mode::__then(n, |n| Ok(u64::try_from(n).unwrap_or(0)))
     }
 
     /// Whether the query selects any row.
-    pub fn exists(&self, conn: &impl Db) -> Result<bool> {
-        Ok(exec::number::<M>(conn.__conn(), &self.shape, Projection::Exists)? > 0)
+    pub fn exists<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, bool> {
+        let n = db.__run(exec::Number::<M> {
+            shape: &self.shape,
+            projection: Projection::Exists,
+            model: PhantomData,
+        });
+        D::Mode::__then(n, |n| Ok(n > 0))
     }
 
     /// Sets columns of every selected row; how many rows changed. With a
     /// limit or an offset, the rows the window keeps, in the query's order.
     /// No assignment changes nothing and runs no statement.
-    pub fn update(
-        &self,
-        conn: &impl Db,
+    pub fn update<'a, D: Database + ?Sized + 'a>(
+        &'a self,
+        db: &'a D,
         assignments: impl IntoIterator<Item = Assignment<M>>,
-    ) -> Result<usize> {
+    ) -> Out<'a, D, usize> {
         let assignments: Vec<_> = assignments
             .into_iter()
             .map(|a| (a.column, a.value))
             .collect();
         if assignments.is_empty() {
-            return Ok(0);
+            return db.__run(crate::db::Ready(Ok(0)));
         }
-        let write = Write::Update {
-            table: Table::of::<M>(),
+        let changed = db.__run(exec::WriteMany::<M> {
             shape: &self.shape,
-            assignments: &assignments,
-        };
-        let changed = exec::write_many::<M>(conn.__conn(), &write, &self.shape)?;
-        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            assignments: Some(assignments),
+            model: PhantomData,
+        });
+        D::Mode::__then(changed, |n| Ok(usize::try_from(n).unwrap_or(usize::MAX)))
     }
 
     /// Deletes every selected row; how many there were.
-    pub fn delete(&self, conn: &impl Db) -> Result<usize> {
-        let write = Write::Delete {
-            table: Table::of::<M>(),
+    pub fn delete<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, usize> {
+        let changed = db.__run(exec::WriteMany::<M> {
             shape: &self.shape,
-        };
-        let changed = exec::write_many::<M>(conn.__conn(), &write, &self.shape)?;
-        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+            assignments: None,
+            model: PhantomData,
+        });
+        D::Mode::__then(changed, |n| Ok(usize::try_from(n).unwrap_or(usize::MAX)))
     }
 }

@@ -369,9 +369,9 @@ pub struct Layout<'a> {
 
 /// One part a query selects after its model's columns: a joined row
 /// ([`Joined`]) or annotations ([`Annotated`]). Implemented by the crate.
-pub trait Part: sealed::Part {
+pub trait Part: sealed::Part + 'static {
     /// What the part reads as.
-    type Out;
+    type Out: Send + Sync;
     #[doc(hidden)]
     fn __read<M: Model>(
         row: &Row<'_>,
@@ -389,7 +389,7 @@ pub struct Joined<F>(PhantomData<fn() -> F>);
 pub struct Annotated<A>(PhantomData<fn() -> A>);
 
 impl<F> sealed::Part for Joined<F> {}
-impl<F> Part for Joined<F>
+impl<F: 'static> Part for Joined<F>
 where
     F: ForeignKeyField + Found<<F as ForeignKeyField>::Target>,
 {
@@ -460,7 +460,7 @@ where
 }
 
 impl<A> sealed::Part for Annotated<A> {}
-impl<A> Part for Annotated<A>
+impl<A: 'static> Part for Annotated<A>
 where
     A: AnnotationsOf,
 {
@@ -485,7 +485,7 @@ pub trait AnnotationsOf: sealed::Annotations {
     /// The model whose rows they annotate.
     type Model;
     /// What the annotations of one row read as.
-    type Out;
+    type Out: Send + Sync;
     /// How many columns they take.
     const WIDTH: usize;
     fn __aggs(self) -> RelAggList;
@@ -537,9 +537,9 @@ annotations_of! {
 /// `()` for a plain query (rows read as `M`), `(Joined<F>,)` after one
 /// `join` (rows read as `(M, P)`), and so on, flat: a query with two joins
 /// reads as `(M, P1, P2)`. Up to six parts.
-pub trait Extras<M: Model>: sealed::Extras {
+pub trait Extras<M: Model>: sealed::Extras + 'static {
     /// One row of results.
-    type Row;
+    type Row: Send + Sync;
     #[doc(hidden)]
     fn __read(row: &Row<'_>, layout: &Layout<'_>) -> Result<Self::Row>;
     #[doc(hidden)]
