@@ -179,7 +179,7 @@ pub(crate) fn block_on<T>(plan: impl Future<Output = Result<T>>) -> Result<T> {
 /// Implements [`Database`] for sync connection types: [`Blocking`], each
 /// plan run on the connection [`Db::__conn`] gives.
 macro_rules! blocking {
-    ($(impl$(<$($g:tt),*>)? for $ty:ty $(where $($w:tt)*)?;)+) => {$(
+    ($(impl$(<$($g:tt),*>)? for $ty:ty $(where [$($w:tt)*])?;)+) => {$(
         impl$(<$($g),*>)? crate::db::Database for $ty $(where $($w)*)? {
             type Mode = crate::db::Blocking;
             fn __run<'a, P: crate::db::Plan + 'a>(&'a self, plan: P) -> crate::Result<P::Output> {

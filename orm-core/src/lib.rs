@@ -56,11 +56,17 @@
 //! and their `_with` and `count_` forms, yielding `Q`s, in one query through
 //! the junction.
 //!
-//! Every function takes `conn: &impl` [`Db`]: a rusqlite `Connection`,
-//! `Transaction` or `Savepoint`, a `Postgres` connection (feature
-//! `postgres`), or a pooled connection (feature `r2d2`). Rows are selected and
-//! changed with typed queries: [`Model::fields`] gives one typed handle per
-//! field and [`Model::query`] a [`Query`] (see its documentation).
+//! Every function takes `conn: &impl` [`Database`]: a sync [`Db`] (a rusqlite
+//! `Connection`, `Transaction` or `Savepoint`, a `Postgres` connection
+//! (feature `postgres`), [`AnyDb`], or a pooled connection (feature `r2d2`)),
+//! on which it returns `Result<T>` as the table says; or, with the `tokio`
+//! feature, an async connection (`AsyncSqlite`, `AsyncPostgres`,
+//! `AsyncAnyDb`, a pooled one), on which the **same** function returns a
+//! `Send` future of `Result<T>` to `.await`. The connection's [`Mode`]
+//! decides ([`Out`] names the type); forgetting the `.await` is a compile
+//! error. Rows are selected and changed with typed queries:
+//! [`Model::fields`] gives one typed handle per field and [`Model::query`]
+//! a [`Query`] (see its documentation).
 //!
 //! Batch semantics, the same for every function: one entry per input element
 //! in input order (a parent given twice gets its children twice), children in
@@ -87,7 +93,33 @@
 //!   time, UUID and JSON types usable as columns (and, where they are
 //!   `Eq + Hash`, as primary keys), stored as each driver stores them.
 //!
+//! - `tokio`: async connections: `AsyncSqlite` (rusqlite on a thread of its
+//!   own per connection, so a statement never blocks a runtime worker), with
+//!   `postgres` also `AsyncPostgres` (tokio-postgres, whose concurrent
+//!   statements on one connection are pipelined) and `AsyncAnyDb`;
+//!   `AsyncAtomic` for `db.atomic(async |tx| ...)`.
+//!
 //! Every statement is reported through `tracing` (see [`log`]).
+//!
+//! # The house
+//!
+//! From the bottom up, each layer using only those below it (the modules are
+//! private; the names are for readers of the source):
+//!
+//! 1. values and column types: `value`, `types`, `constraint`;
+//! 2. the statement IR and its renderer: `statement`, `render` (text and
+//!    parameter slots for each dialect of SQL);
+//! 3. plans: `loader` (batch loads), `exec` (queries and writes), `relation`,
+//!    `query`, `schema`, `raw`: each call's work as an `async fn` generic
+//!    over the crate-private driver trait `backend::Exec`, which renders
+//!    statements, asks the driver to run them and reads the rows it hands
+//!    back, never naming a driver;
+//! 4. the seam, `db`: [`Database`], its [`Mode`] and the plan each function
+//!    hands it; a sync connection polls the plan once (its driver answers at
+//!    once), an async one awaits it;
+//! 5. drivers, `backend`: one module per driver (`sqlite`, `postgres`,
+//!    `sqlite_async`, `postgres_async`) implementing `Exec`: its type
+//!    conversions, limits and transaction scopes.
 //!
 //! # Across modules and crates
 //!

@@ -720,14 +720,14 @@ mod tests {
             scan_sized_by: Some("parent"),
         };
         let conn: Conn<'_> = conn.__conn();
-        let rows = super::load(
-            conn,
+        let rows = crate::db::block_on(super::load(
+            &conn,
             keys.iter().map(Some),
             &plan,
             |row| row.get::<i64>(0).map_err(|e| plan.ctx.column_error(0, e)),
             None,
             |id: &i64| id,
-        )
+        ))
         .unwrap();
         let learned = super::sizes::clearly_larger(conn.identity(), "parent", 0);
         (rows, learned)

@@ -1,7 +1,7 @@
 //! Nested prefetch: the next level over all children of the level above.
 
 use crate::db::{Database, Mode, Out};
-use crate::error::{Error, Result};
+use crate::error::Error;
 
 /// Prefetch one level deeper over *all* children at once.
 ///

@@ -189,7 +189,7 @@ where
 }
 
 crate::db::blocking! {
-    impl<M> for r2d2::PooledConnection<M> where M: r2d2::ManageConnection, M::Connection: Db;
+    impl<M> for r2d2::PooledConnection<M> where [M: r2d2::ManageConnection, M::Connection: Db];
 }
 
 impl<M> Recordable for r2d2::PooledConnection<M>

@@ -3,8 +3,10 @@
 //! logged like the library's own.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
-use crate::backend::{Ctx, Db, Param, Row, Stmt};
+use crate::backend::{Ctx, Exec, Param, Row};
+use crate::db::{Database, Mode, Out, Plan};
 use crate::error::{Error, Result};
 use crate::render::Dialect;
 use crate::value::Owned;
@@ -38,7 +40,7 @@ use crate::{Model, SqlType};
 /// assert_eq!(changed, 1);
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub trait Raw: Db {
+pub trait Raw: Database {
     /// A raw statement with `?` placeholders and its parameters.
     fn raw<'q, P: Params>(&'q self, sql: &'q str, params: P) -> RawQuery<'q, Self, P> {
         RawQuery {
@@ -49,10 +51,11 @@ pub trait Raw: Db {
     }
 }
 
-impl<D: Db + ?Sized> Raw for D {}
+impl<D: Database + ?Sized> Raw for D {}
 
 /// A raw statement, from [`Raw::raw`]: run it with [`all`](RawQuery::all),
-/// [`first`](RawQuery::first) or [`execute`](RawQuery::execute).
+/// [`first`](RawQuery::first) or [`execute`](RawQuery::execute). On an async
+/// connection each returns a future.
 #[must_use = "a raw statement does nothing until it runs"]
 pub struct RawQuery<'q, D: ?Sized, P> {
     conn: &'q D,
@@ -69,52 +72,92 @@ fn ctx() -> Ctx {
     }
 }
 
-impl<D: Db + ?Sized, P: Params> RawQuery<'_, D, P> {
-    fn text(&self) -> Cow<'_, str> {
-        match self.conn.__conn().dialect() {
-            Dialect::Sqlite => Cow::Borrowed(self.sql),
-            Dialect::Postgres => Cow::Owned(numbered(self.sql)),
-        }
+/// The statement's text for the connection's backend.
+fn text(dialect: Dialect, sql: &str) -> Cow<'_, str> {
+    match dialect {
+        Dialect::Sqlite => Cow::Borrowed(sql),
+        Dialect::Postgres => Cow::Owned(numbered(sql)),
     }
+}
 
-    /// The statement prepared with its text for the backend, and its
-    /// parameters bound by `f`.
-    fn prepared<R>(&self, f: impl FnOnce(&mut Stmt<'_>, Vec<Param<'_>>) -> Result<R>) -> Result<R> {
-        let values = self.params.__values();
-        let text = self.text();
-        let params = values.iter().map(|v| Param::Value(v.as_value())).collect();
-        f(&mut self.conn.__conn().prepare(&text, ctx())?, params)
+fn params(values: &[Owned]) -> Vec<Param<'_>> {
+    values.iter().map(|v| Param::Value(v.as_value())).collect()
+}
+
+/// A raw statement's rows, read as `T`; at most `limit` of them kept.
+struct RawRows<'q, T> {
+    sql: &'q str,
+    values: Vec<Owned>,
+    limit: usize,
+    row: PhantomData<fn() -> T>,
+}
+
+impl<T: FromRaw> RawRows<'_, T> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<Vec<T>> {
+        let text = text(conn.dialect(), self.sql);
+        let mut stmt = conn.prepare(&text, ctx()).await?;
+        let mut out = Vec::new();
+        conn.query(&mut stmt, params(&self.values), |row| {
+            if out.len() < self.limit {
+                out.push(T::__from_raw(row)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
+}
 
-    fn run(&self, on_row: impl FnMut(&Row<'_>) -> Result<()>) -> Result<usize> {
-        self.prepared(|stmt, params| stmt.query(params, on_row))
+impl<T: FromRaw> Plan for RawRows<'_, T> {
+    type Output = Vec<T>;
+    crate::db::plan_methods!();
+}
+
+/// A raw statement that returns no rows.
+struct RawExecute<'q> {
+    sql: &'q str,
+    values: Vec<Owned>,
+}
+
+impl RawExecute<'_> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<u64> {
+        let text = text(conn.dialect(), self.sql);
+        let mut stmt = conn.prepare(&text, ctx()).await?;
+        conn.execute(&mut stmt, &params(&self.values)).await
+    }
+}
+
+impl Plan for RawExecute<'_> {
+    type Output = u64;
+    crate::db::plan_methods!();
+}
+
+impl<'q, D: Database + ?Sized + 'q, P: Params> RawQuery<'q, D, P> {
+    fn rows<T: FromRaw>(&self, limit: usize) -> Out<'q, D, Vec<T>> {
+        self.conn.__run(RawRows {
+            sql: self.sql,
+            values: self.params.__values(),
+            limit,
+            row: PhantomData,
+        })
     }
 
     /// Every row, read as `T`: a tuple of column types, or a model.
-    pub fn all<T: FromRaw>(&self) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        self.run(|row| {
-            out.push(T::__from_raw(row)?);
-            Ok(())
-        })?;
-        Ok(out)
+    pub fn all<T: FromRaw>(&self) -> Out<'q, D, Vec<T>> {
+        self.rows(usize::MAX)
     }
 
     /// The first row, if any.
-    pub fn first<T: FromRaw>(&self) -> Result<Option<T>> {
-        let mut out = None;
-        self.run(|row| {
-            if out.is_none() {
-                out = Some(T::__from_raw(row)?);
-            }
-            Ok(())
-        })?;
-        Ok(out)
+    pub fn first<T: FromRaw>(&self) -> Out<'q, D, Option<T>> {
+        D::Mode::__then(self.rows(1), |rows| Ok(rows.into_iter().next()))
     }
 
     /// Runs a statement that returns no rows; how many rows it changed.
-    pub fn execute(&self) -> Result<u64> {
-        self.prepared(|stmt, params| stmt.execute(&params))
+    pub fn execute(&self) -> Out<'q, D, u64> {
+        self.conn.__run(RawExecute {
+            sql: self.sql,
+            values: self.params.__values(),
+        })
     }
 }
 
@@ -228,7 +271,7 @@ impl Params for () {
 
 /// What a raw row reads as: a tuple of column types, or a model. Implemented
 /// by the crate.
-pub trait FromRaw: Sized {
+pub trait FromRaw: Sized + Send {
     #[doc(hidden)]
     fn __from_raw(row: &Row<'_>) -> Result<Self>;
 }
@@ -278,7 +321,7 @@ macro_rules! tuples {
             }
         }
 
-        impl<$($t: SqlType),+> FromRaw for ($($t,)+) {
+        impl<$($t: SqlType + Send),+> FromRaw for ($($t,)+) {
             fn __from_raw(row: &Row<'_>) -> Result<Self> {
                 Ok(($(column::<$t>(row, $i)?,)+))
             }

@@ -40,6 +40,17 @@ pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
     let ident = &input.ident;
     let krate = fallback_runtime_path(input);
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let model_where = {
+        let bound: syn::WherePredicate = syn::parse_quote!(
+            #ident #ty_generics: ::core::marker::Send + ::core::marker::Sync + 'static
+        );
+        let mut clause = where_clause.cloned().unwrap_or_else(|| syn::WhereClause {
+            where_token: Default::default(),
+            predicates: Default::default(),
+        });
+        clause.predicates.push(bound);
+        clause
+    };
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -60,8 +71,10 @@ pub(crate) fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 fn __push_values<'a>(&'a self, _: &mut ::std::vec::Vec<#krate::Value<'a>>) {}
             }
 
+            // Bounded by what `Model` requires, so that a rejected generic
+            // struct gets its one error and not these.
             #[automatically_derived]
-            impl #impl_generics #krate::Model for #ident #ty_generics #where_clause {
+            impl #impl_generics #krate::Model for #ident #ty_generics #model_where {
                 type Key = i64;
                 type Fields = ();
                 const NAME: &'static str = "";
