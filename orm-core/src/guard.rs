@@ -286,7 +286,11 @@ pub(crate) fn refuse_lazy(
     relation: &'static str,
     prefetch: &'static str,
 ) -> Result<()> {
-    if STRICT.with(|s| s.borrow().contains(&identity)) {
+    #[cfg(feature = "tokio")]
+    let strict_task = in_task::strict();
+    #[cfg(not(feature = "tokio"))]
+    let strict_task = false;
+    if strict_task || STRICT.with(|s| s.borrow().contains(&identity)) {
         return Err(Error::LazyLoad {
             model,
             relation,
@@ -295,3 +299,96 @@ pub(crate) fn refuse_lazy(
     }
     Ok(())
 }
+
+/// The async forms of the guards (feature `tokio`): scoped to a future and
+/// to the task that polls it, so that statements of other tasks, on the same
+/// connection or not, are never seen.
+#[cfg(feature = "tokio")]
+mod in_task {
+    use std::future::Future;
+    use std::sync::{Arc, Mutex};
+
+    type Sink = Arc<Mutex<Vec<String>>>;
+
+    tokio::task_local! {
+        /// The recording scopes the polled future is inside, outermost first.
+        static SINKS: Vec<Sink>;
+        /// Whether lazy loads are refused in this task.
+        static STRICT_TASK: bool;
+    }
+
+    /// Notes a statement an async connection ran for the current task.
+    pub(crate) fn note(sql: &str) {
+        let _ = SINKS.try_with(|sinks| {
+            for sink in sinks {
+                super::lock(sink).push(sql.to_owned());
+            }
+        });
+    }
+
+    /// Whether the current task is inside [`strict_async`].
+    pub(crate) fn strict() -> bool {
+        STRICT_TASK.try_with(|s| *s).unwrap_or(false)
+    }
+
+    /// [`record_queries`](crate::record_queries) for async connections: `f`'s
+    /// result with the SQL of every statement it ran on any async
+    /// connection, in order, counting only this task's statements (not those
+    /// of futures it spawns). Scopes nest.
+    ///
+    /// ```
+    /// # async fn demo() -> orm_core::Result<()> {
+    /// use orm_core::{record_queries_async, AsyncSqlite, Model};
+    /// #[derive(Model)] struct Note { id: i64 }
+    /// let db = AsyncSqlite::open_in_memory().await?;
+    /// Note::create_table(&db).await?;
+    /// let (notes, sql) = record_queries_async(Note::all(&db)).await;
+    /// assert_eq!((notes?.len(), sql.len()), (0, 1));
+    /// # Ok(()) }
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+    /// ```
+    pub async fn record_queries_async<F: Future>(f: F) -> (F::Output, Vec<String>) {
+        let sink: Sink = Arc::default();
+        let mut sinks = SINKS.try_with(Clone::clone).unwrap_or_default();
+        sinks.push(sink.clone());
+        let out = SINKS.scope(sinks, f).await;
+        let seen = std::mem::take(&mut *super::lock(&sink));
+        (out, seen)
+    }
+
+    /// [`count_queries`](crate::count_queries) for async connections: see
+    /// [`record_queries_async`].
+    pub async fn count_queries_async<F: Future>(f: F) -> (F::Output, usize) {
+        let (out, seen) = record_queries_async(f).await;
+        (out, seen.len())
+    }
+
+    /// [`assert_queries`](crate::assert_queries) for async connections:
+    /// panics, listing the statements, unless `f` ran exactly `expected`.
+    pub async fn assert_queries_async<F: Future>(expected: usize, f: F) -> F::Output {
+        let (out, seen) = record_queries_async(f).await;
+        if seen.len() != expected {
+            let mut list = String::new();
+            for (i, sql) in seen.iter().enumerate() {
+                list.push_str(&format!("\n  {}. {sql}", i + 1));
+            }
+            panic!(
+                "expected {expected} statement(s), {} ran:{list}",
+                seen.len()
+            );
+        }
+        out
+    }
+
+    /// [`strict`](crate::strict) for async connections: inside `f`, in this
+    /// task, the single-row relation accessors return
+    /// [`Error::LazyLoad`](crate::Error::LazyLoad) on every connection.
+    pub async fn strict_async<F: Future>(f: F) -> F::Output {
+        STRICT_TASK.scope(true, f).await
+    }
+}
+
+#[cfg(feature = "tokio")]
+pub(crate) use in_task::note as note_async;
+#[cfg(feature = "tokio")]
+pub use in_task::{assert_queries_async, count_queries_async, record_queries_async, strict_async};

@@ -174,6 +174,8 @@ pub use db::{Async, Blocking, BoxFuture, Database, Mode, Out};
 pub use error::{DbError, Error, Result};
 pub use foreign_key::{ForeignKey, ForeignKeyField};
 pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict, Recordable};
+#[cfg(feature = "tokio")]
+pub use guard::{assert_queries_async, count_queries_async, record_queries_async, strict_async};
 pub use model::{Column, Model};
 pub use nested::Nested;
 pub use query::{

@@ -856,9 +856,16 @@ pub enum AsyncConn<'c> {
     Postgres(postgres_async::Pg<'c>),
 }
 
-/// A prepared statement of an [`AsyncConn`].
+/// A prepared statement of an [`AsyncConn`], with its text for the
+/// task's recording scopes ([`count_queries_async`](crate::count_queries_async)).
 #[cfg(feature = "tokio")]
-pub(crate) enum AsyncStmt<'c> {
+pub(crate) struct AsyncStmt<'c> {
+    inner: AsyncStmtInner<'c>,
+    sql: Box<str>,
+}
+
+#[cfg(feature = "tokio")]
+enum AsyncStmtInner<'c> {
     Sqlite(<sqlite_async::Lite<'c> as Exec>::Stmt),
     #[cfg(feature = "postgres")]
     Postgres(<postgres_async::Pg<'c> as Exec>::Stmt),
@@ -902,10 +909,14 @@ impl<'c> Exec for AsyncConn<'c> {
     }
 
     async fn prepare(&self, sql: &str, ctx: Ctx) -> Result<AsyncStmt<'c>> {
-        Ok(match self {
-            AsyncConn::Sqlite(c) => AsyncStmt::Sqlite(c.prepare(sql, ctx).await?),
+        let inner = match self {
+            AsyncConn::Sqlite(c) => AsyncStmtInner::Sqlite(c.prepare(sql, ctx).await?),
             #[cfg(feature = "postgres")]
-            AsyncConn::Postgres(c) => AsyncStmt::Postgres(c.prepare(sql, ctx).await?),
+            AsyncConn::Postgres(c) => AsyncStmtInner::Postgres(c.prepare(sql, ctx).await?),
+        };
+        Ok(AsyncStmt {
+            inner,
+            sql: sql.into(),
         })
     }
 
@@ -918,20 +929,22 @@ impl<'c> Exec for AsyncConn<'c> {
     where
         F: FnMut(&Row<'_>) -> Result<()>,
     {
-        match (self, stmt) {
-            (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.query(s, params, on_row).await,
+        crate::guard::note_async(&stmt.sql);
+        match (self, &mut stmt.inner) {
+            (AsyncConn::Sqlite(c), AsyncStmtInner::Sqlite(s)) => c.query(s, params, on_row).await,
             #[cfg(feature = "postgres")]
-            (AsyncConn::Postgres(c), AsyncStmt::Postgres(s)) => c.query(s, params, on_row).await,
+            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => c.query(s, params, on_row).await,
             #[cfg(feature = "postgres")]
             _ => Err(Error::Internal("a statement of another connection")),
         }
     }
 
     async fn execute(&self, stmt: &mut Self::Stmt, params: &[Param<'_>]) -> Result<u64> {
-        match (self, stmt) {
-            (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.execute(s, params).await,
+        crate::guard::note_async(&stmt.sql);
+        match (self, &mut stmt.inner) {
+            (AsyncConn::Sqlite(c), AsyncStmtInner::Sqlite(s)) => c.execute(s, params).await,
             #[cfg(feature = "postgres")]
-            (AsyncConn::Postgres(c), AsyncStmt::Postgres(s)) => c.execute(s, params).await,
+            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => c.execute(s, params).await,
             #[cfg(feature = "postgres")]
             _ => Err(Error::Internal("a statement of another connection")),
         }
@@ -942,16 +955,22 @@ impl<'c> Exec for AsyncConn<'c> {
         stmt: &mut Self::Stmt,
         values: &[Value<'_>],
     ) -> Result<(u64, i64)> {
-        match (self, stmt) {
-            (AsyncConn::Sqlite(c), AsyncStmt::Sqlite(s)) => c.execute_values(s, values).await,
+        crate::guard::note_async(&stmt.sql);
+        match (self, &mut stmt.inner) {
+            (AsyncConn::Sqlite(c), AsyncStmtInner::Sqlite(s)) => c.execute_values(s, values).await,
             #[cfg(feature = "postgres")]
-            (AsyncConn::Postgres(c), AsyncStmt::Postgres(s)) => c.execute_values(s, values).await,
+            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => {
+                c.execute_values(s, values).await
+            }
             #[cfg(feature = "postgres")]
             _ => Err(Error::Internal("a statement of another connection")),
         }
     }
 
     async fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
+        for statement in sql.split(";\n") {
+            crate::guard::note_async(statement);
+        }
         dispatch!(self, c => c.batch(sql, ctx).await)
     }
 
@@ -963,6 +982,7 @@ impl<'c> Exec for AsyncConn<'c> {
         values: &[Value<'_>],
         ctx: Ctx,
     ) -> Result<u64> {
+        crate::guard::note_async(copy);
         dispatch!(self, c => c.copy_in(copy, columns, values, ctx).await)
     }
 
