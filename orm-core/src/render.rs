@@ -17,11 +17,14 @@ use crate::statement::{
 use crate::types::ColumnType;
 use crate::value::Owned;
 
-/// The SQL dialects the crate renders.
+/// The SQL dialects the crate renders: what
+/// [`Model::create_table_sql_for`](crate::Model::create_table_sql_for) writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
+#[non_exhaustive]
+pub enum Dialect {
+    /// SQLite's.
     Sqlite,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// PostgreSQL's.
     Postgres,
 }
 

@@ -70,7 +70,7 @@ pub enum Conn<'c> {
     Postgres(&'c crate::Postgres),
 }
 
-impl crate::__private::Sealed for Conn<'_> {}
+impl crate::sealed::Sealed for Conn<'_> {}
 impl Db for Conn<'_> {
     fn __conn(&self) -> Conn<'_> {
         *self
@@ -85,7 +85,7 @@ crate::db::blocking! {
 /// (`Arc<Mutex<Connection>>` in a web server), `AssertUnwindSafe`.
 macro_rules! through_deref {
     ($($ty:ty),+ $(,)?) => {$(
-        impl<T: Database + ?Sized> crate::__private::Sealed for $ty {}
+        impl<T: Database + ?Sized> crate::sealed::Sealed for $ty {}
         impl<T: Database + ?Sized> Database for $ty {
             type Mode = T::Mode;
             fn __run<'a, P: crate::db::Plan + 'a>(&'a self, plan: P) -> crate::db::Out<'a, Self, P::Output> {
@@ -109,7 +109,7 @@ through_deref!(
     std::sync::MutexGuard<'_, T>,
 );
 
-impl<T: Database> crate::__private::Sealed for std::panic::AssertUnwindSafe<T> {}
+impl<T: Database> crate::sealed::Sealed for std::panic::AssertUnwindSafe<T> {}
 impl<T: Database> Database for std::panic::AssertUnwindSafe<T> {
     type Mode = T::Mode;
     fn __run<'a, P: crate::db::Plan + 'a>(
@@ -543,7 +543,12 @@ pub(crate) enum ScopeKind {
     /// transaction; PostgreSQL's statements each see their own, as before).
     Read { statements: usize },
     /// `statements` writes of `rows` rows, kept all or none.
-    Write { statements: usize, rows: usize },
+    Write {
+        statements: usize,
+        // Read by PostgreSQL's drivers only.
+        #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+        rows: usize,
+    },
 }
 
 /// The driver seam: what a plan asks of a connection, sync or async.
@@ -933,7 +938,9 @@ impl<'c> Exec for AsyncConn<'c> {
         match (self, &mut stmt.inner) {
             (AsyncConn::Sqlite(c), AsyncStmtInner::Sqlite(s)) => c.query(s, params, on_row).await,
             #[cfg(feature = "postgres")]
-            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => c.query(s, params, on_row).await,
+            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => {
+                c.query(s, params, on_row).await
+            }
             #[cfg(feature = "postgres")]
             _ => Err(Error::Internal("a statement of another connection")),
         }
