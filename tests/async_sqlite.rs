@@ -1,0 +1,181 @@
+//! `AsyncSqlite`: the models' functions as futures on a SQLite connection
+//! whose statements run on a thread of its own (feature `tokio`).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{category, product, Category, Product};
+use orm_core::{AsyncAtomic, AsyncSqlite, Error, Model, Result};
+
+/// The shop of `common::fill`, through the async connection.
+async fn shop(categories: i64) -> Result<AsyncSqlite> {
+    let lite = AsyncSqlite::open_in_memory().await?;
+    Category::create_table(&lite).await?;
+    Product::create_table(&lite).await?;
+    let cats: Vec<_> = (1..=categories).map(category).collect();
+    Category::insert_all(&lite, &cats).await?;
+    let mut rows = Vec::new();
+    let mut id = 10_000;
+    for c in 1..=categories {
+        for _ in 0..c % 4 {
+            rows.push(product(id, c));
+            id -= 1;
+        }
+    }
+    Product::insert_all(&lite, &rows).await?;
+    Ok(lite)
+}
+
+async fn in_transaction(lite: &AsyncSqlite) -> Result<bool> {
+    lite.call(|conn| Ok(!conn.is_autocommit())).await
+}
+
+fn ids<M: Model<Key = i64>>(rows: &[M]) -> Vec<i64> {
+    rows.iter().map(|r| *r.primary_key()).collect()
+}
+
+#[tokio::test]
+async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
+    let lite = shop(9).await?;
+    let sync = common::shop(9)?;
+
+    let f = Category::fields();
+    let cats = Category::query().filter(f.id.gt(2)).all(&lite).await?;
+    assert_eq!(cats, Category::query().filter(f.id.gt(2)).all(&sync)?);
+    assert_eq!(ids(&cats), [3, 4, 5, 6, 7, 8, 9]);
+
+    let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
+    assert_eq!(loaded, Category::prefetch_products(&sync, cats.clone())?);
+    let sizes: Vec<usize> = loaded.iter().map(|(_, p)| p.len()).collect();
+    assert_eq!(sizes, [3, 0, 1, 2, 3, 0, 1]);
+
+    let counts = Category::count_products(&lite, &cats).await?;
+    assert_eq!(counts, [3, 0, 1, 2, 3, 0, 1]);
+    assert_eq!(Product::all(&lite).await?, Product::all(&sync)?);
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn prefetch_in_batches_under_a_small_variable_limit() -> Result<()> {
+    let lite = shop(40).await?;
+    lite.call(|conn| {
+        conn.set_limit(orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 3)?;
+        Ok(())
+    })
+    .await?;
+    let cats = Category::all(&lite).await?;
+    let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
+    let sync = common::shop(40)?;
+    assert_eq!(loaded, Category::prefetch_products(&sync, cats)?);
+    // Several statements, one snapshot: closed again.
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn insert_and_errors() -> Result<()> {
+    let lite = shop(2).await?;
+    product(1, 1).insert(&lite).await?;
+    assert_eq!(Product::get(&lite, 1).await?, Some(product(1, 1)));
+    let again = product(1, 2).insert(&lite).await;
+    assert!(matches!(again, Err(Error::UniqueViolation { .. })), "{again:?}");
+    // The connection goes on after a failed statement.
+    assert_eq!(Product::all(&lite).await?.len(), 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn atomic_commits_rolls_back_and_nests() -> Result<()> {
+    let lite = shop(2).await?;
+    lite.atomic(async |tx| {
+        product(1, 1).insert(tx).await?;
+        product(2, 1).insert(tx).await?;
+        Ok(())
+    })
+    .await?;
+    assert_eq!(Product::get(&lite, 2).await?, Some(product(2, 1)));
+
+    let failed: Result<()> = lite
+        .atomic(async |tx| {
+            product(3, 1).insert(tx).await?;
+            product(1, 1).insert(tx).await?; // a duplicate key
+            Ok(())
+        })
+        .await;
+    assert!(matches!(failed, Err(Error::UniqueViolation { .. })), "{failed:?}");
+    assert_eq!(Product::get(&lite, 3).await?, None);
+
+    lite.atomic(async |tx| {
+        product(4, 1).insert(tx).await?;
+        let inner: Result<()> = tx
+            .atomic(async |tx| {
+                product(5, 1).insert(tx).await?;
+                Err(Error::Internal("undo the inner block"))
+            })
+            .await;
+        assert!(inner.is_err());
+        Ok(())
+    })
+    .await?;
+    assert_eq!(Product::get(&lite, 4).await?, Some(product(4, 1)));
+    assert_eq!(Product::get(&lite, 5).await?, None);
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dropped_atomic_block_rolls_back() -> Result<()> {
+    let lite = shop(2).await?;
+    let block = lite.atomic(async |tx| {
+        product(1, 1).insert(tx).await?;
+        product(2, 1).insert(tx).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let timed_out = tokio::time::timeout(Duration::from_millis(50), block).await;
+    assert!(timed_out.is_err());
+    assert!(!in_transaction(&lite).await?);
+    assert_eq!(Product::get(&lite, 1).await?, None);
+    // Usable afterwards.
+    product(1, 1).insert(&lite).await?;
+    assert_eq!(Product::get(&lite, 1).await?, Some(product(1, 1)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_share_one_connection() -> Result<()> {
+    let lite = Arc::new(shop(20).await?);
+    let sync = common::shop(20)?;
+    let cats = Category::all(&sync)?;
+    let want = Category::prefetch_products(&sync, cats.clone())?;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (lite, cats) = (Arc::clone(&lite), cats.clone());
+            tokio::spawn(async move {
+                let loaded = Category::prefetch_products(&*lite, cats).await?;
+                let rows: Vec<Product> = (0..3).map(|k| product(100 * i + k, 1)).collect();
+                if i % 2 == 0 {
+                    Product::insert_all(&*lite, &rows).await?;
+                } else {
+                    lite.atomic(async |tx| {
+                        for row in &rows {
+                            row.insert(tx).await?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                }
+                Ok::<_, Error>(loaded)
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("no panic")?, want);
+    }
+    assert_eq!(Product::all(&*lite).await?.len(), Product::all(&sync)?.len() + 24);
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
