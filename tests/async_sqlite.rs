@@ -62,7 +62,10 @@ async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
 async fn prefetch_in_batches_under_a_small_variable_limit() -> Result<()> {
     let lite = shop(40).await?;
     lite.call(|conn| {
-        conn.set_limit(orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 3)?;
+        conn.set_limit(
+            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+            3,
+        )?;
         Ok(())
     })
     .await?;
@@ -81,7 +84,10 @@ async fn insert_and_errors() -> Result<()> {
     product(1, 1).insert(&lite).await?;
     assert_eq!(Product::get(&lite, 1).await?, Some(product(1, 1)));
     let again = product(1, 2).insert(&lite).await;
-    assert!(matches!(again, Err(Error::UniqueViolation { .. })), "{again:?}");
+    assert!(
+        matches!(again, Err(Error::UniqueViolation { .. })),
+        "{again:?}"
+    );
     // The connection goes on after a failed statement.
     assert_eq!(Product::all(&lite).await?.len(), 4);
     Ok(())
@@ -105,7 +111,10 @@ async fn atomic_commits_rolls_back_and_nests() -> Result<()> {
             Ok(())
         })
         .await;
-    assert!(matches!(failed, Err(Error::UniqueViolation { .. })), "{failed:?}");
+    assert!(
+        matches!(failed, Err(Error::UniqueViolation { .. })),
+        "{failed:?}"
+    );
     assert_eq!(Product::get(&lite, 3).await?, None);
 
     lite.atomic(async |tx| {
@@ -175,7 +184,10 @@ async fn tasks_share_one_connection() -> Result<()> {
     for task in tasks {
         assert_eq!(task.await.expect("no panic")?, want);
     }
-    assert_eq!(Product::all(&*lite).await?.len(), Product::all(&sync)?.len() + 24);
+    assert_eq!(
+        Product::all(&*lite).await?.len(),
+        Product::all(&sync)?.len() + 24
+    );
     assert!(!in_transaction(&lite).await?);
     Ok(())
 }

@@ -89,7 +89,9 @@ impl fmt::Debug for AsyncSqlite {
 }
 
 fn closed() -> Error {
-    Error::Closed("the SQLite connection's thread has ended (a panic in `AsyncSqlite::call`?)".into())
+    Error::Closed(
+        "the SQLite connection's thread has ended (a panic in `AsyncSqlite::call`?)".into(),
+    )
 }
 
 impl AsyncSqlite {
@@ -251,7 +253,9 @@ impl Trace {
 
     fn within<T>(self, f: impl FnOnce() -> T) -> T {
         match self.0 {
-            Some((dispatch, span)) => tracing::dispatcher::with_default(&dispatch, || span.in_scope(f)),
+            Some((dispatch, span)) => {
+                tracing::dispatcher::with_default(&dispatch, || span.in_scope(f))
+            }
             None => f(),
         }
     }
@@ -371,7 +375,9 @@ struct Rows {
 impl Rows {
     fn push(&mut self, row: &Row<'_>) -> Result<()> {
         let RowInner::Sqlite(row) = row.inner else {
-            return Err(Error::Internal("a SQLite statement returned another kind of row"));
+            return Err(Error::Internal(
+                "a SQLite statement returned another kind of row",
+            ));
         };
         if self.count == 0 {
             let statement: &rusqlite::Statement<'_> = row.as_ref();
@@ -420,7 +426,10 @@ impl<'a> OwnedRow<'a> {
     }
 
     pub(crate) fn affinity(&self, index: usize) -> Affinity {
-        self.affinities.get(index).copied().unwrap_or(Affinity::Blob)
+        self.affinities
+            .get(index)
+            .copied()
+            .unwrap_or(Affinity::Blob)
     }
 }
 
@@ -676,7 +685,9 @@ mod tests {
     async fn notes() -> AsyncSqlite {
         let db = AsyncSqlite::open_in_memory().await.unwrap();
         db.call(|conn| {
-            Ok(conn.execute_batch(r#"CREATE TABLE "note" ("id" INTEGER PRIMARY KEY, "body" TEXT, "n")"#)?)
+            Ok(conn.execute_batch(
+                r#"CREATE TABLE "note" ("id" INTEGER PRIMARY KEY, "body" TEXT, "n")"#,
+            )?)
         })
         .await
         .unwrap();
@@ -695,7 +706,8 @@ mod tests {
 
     async fn insert(lite: Lite<'_>, body: &str) -> Result<u64> {
         let mut stmt = lite.prepare(INSERT, CTX).await?;
-        lite.execute(&mut stmt, &[Param::Value(Value::Text(body))]).await
+        lite.execute(&mut stmt, &[Param::Value(Value::Text(body))])
+            .await
     }
 
     /// Polls `fut` once, then drops it.
@@ -707,8 +719,12 @@ mod tests {
     #[tokio::test]
     async fn prepare_names_the_missing_column() {
         let db = notes().await;
-        let prepared = Lite(&db).prepare(r#"SELECT t."nope" FROM "note" AS t"#, CTX).await;
-        let Err(err) = prepared else { panic!("prepared") };
+        let prepared = Lite(&db)
+            .prepare(r#"SELECT t."nope" FROM "note" AS t"#, CTX)
+            .await;
+        let Err(err) = prepared else {
+            panic!("prepared")
+        };
         assert!(
             matches!(&err, Error::NoSuchColumn { table: "note", column, .. } if column == "nope"),
             "{err:?}"
@@ -728,11 +744,17 @@ mod tests {
             WHERE t."id" IN (SELECT value FROM json_each(?1)) AND t."body" <> ?2 ORDER BY t."id""#;
         let mut stmt = lite.prepare(sql, CTX).await.unwrap();
         let mut seen = Vec::new();
-        let params = vec![Param::Json("[1, 2, 3]".into()), Param::Value(Value::Text("b"))];
+        let params = vec![
+            Param::Json("[1, 2, 3]".into()),
+            Param::Value(Value::Text("b")),
+        ];
         let n = lite
             .query(&mut stmt, params, |row| {
                 let affinities = [row.affinity(0), row.affinity(1), row.affinity(2)];
-                assert_eq!(affinities, [Affinity::Numeric, Affinity::Text, Affinity::Blob]);
+                assert_eq!(
+                    affinities,
+                    [Affinity::Numeric, Affinity::Text, Affinity::Blob]
+                );
                 assert!(row.value(3).is_err());
                 let col = |i| move |e| CTX.column_error(i, e);
                 seen.push((
@@ -751,7 +773,10 @@ mod tests {
         let failed = lite
             .query(&mut stmt, params, |_| Err(Error::Internal("on_row")))
             .await;
-        assert!(matches!(failed, Err(Error::Internal("on_row"))), "{failed:?}");
+        assert!(
+            matches!(failed, Err(Error::Internal("on_row"))),
+            "{failed:?}"
+        );
     }
 
     #[tokio::test]
@@ -763,12 +788,25 @@ mod tests {
             .await
             .unwrap();
         let values = [Value::Text("a"), Value::Text("b")];
-        assert_eq!(lite.execute_values(&mut stmt, &values).await.unwrap(), (2, 2));
-        assert_eq!(lite.execute_values(&mut stmt, &values).await.unwrap(), (2, 4));
-        let mut update = lite.prepare(r#"UPDATE "note" SET "n" = ?1"#, CTX).await.unwrap();
-        let changed = lite.execute(&mut update, &[Param::Value(Value::Integer(5))]).await;
+        assert_eq!(
+            lite.execute_values(&mut stmt, &values).await.unwrap(),
+            (2, 2)
+        );
+        assert_eq!(
+            lite.execute_values(&mut stmt, &values).await.unwrap(),
+            (2, 4)
+        );
+        let mut update = lite
+            .prepare(r#"UPDATE "note" SET "n" = ?1"#, CTX)
+            .await
+            .unwrap();
+        let changed = lite
+            .execute(&mut update, &[Param::Value(Value::Integer(5))])
+            .await;
         assert_eq!(changed.unwrap(), 4);
-        lite.batch(r#"DELETE FROM "note"; DELETE FROM "note""#, CTX).await.unwrap();
+        lite.batch(r#"DELETE FROM "note"; DELETE FROM "note""#, CTX)
+            .await
+            .unwrap();
         assert_eq!(count(&db).await, 0);
     }
 
@@ -776,11 +814,17 @@ mod tests {
     async fn a_failed_statement_is_the_models_error() {
         let db = notes().await;
         let lite = Lite(&db);
-        let mut stmt = lite.prepare(r#"INSERT INTO "note" ("id") VALUES (?1)"#, CTX).await.unwrap();
+        let mut stmt = lite
+            .prepare(r#"INSERT INTO "note" ("id") VALUES (?1)"#, CTX)
+            .await
+            .unwrap();
         let one = [Param::Value(Value::Integer(1))];
         lite.execute(&mut stmt, &one).await.unwrap();
         let again = lite.execute(&mut stmt, &one).await;
-        assert!(matches!(again, Err(Error::UniqueViolation { table: "note", .. })), "{again:?}");
+        assert!(
+            matches!(again, Err(Error::UniqueViolation { table: "note", .. })),
+            "{again:?}"
+        );
     }
 
     #[tokio::test]
@@ -805,7 +849,9 @@ mod tests {
 
         // Inside a transaction of the user's: no read scope, a savepoint
         // for writes, and the user's transaction stays open.
-        db.call(|conn| Ok(conn.execute_batch("BEGIN")?)).await.unwrap();
+        db.call(|conn| Ok(conn.execute_batch("BEGIN")?))
+            .await
+            .unwrap();
         let reads = ScopeKind::Read { statements: 2 };
         assert!(lite.open(reads, CTX).await.unwrap().is_none());
         let scope = lite.open(WRITES, CTX).await.unwrap();
@@ -813,7 +859,9 @@ mod tests {
         drop(scope);
         assert!(in_transaction(&db).await);
         assert_eq!(count(&db).await, 1);
-        db.call(|conn| Ok(conn.execute_batch("ROLLBACK")?)).await.unwrap();
+        db.call(|conn| Ok(conn.execute_batch("ROLLBACK")?))
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -875,7 +923,9 @@ mod tests {
         .unwrap();
         assert!(matches!(lite.caps(), Ok(Caps::Variables(7))));
         drop(db);
-        AsyncSqlite::open(String::from(path.to_str().unwrap())).await.unwrap();
+        AsyncSqlite::open(String::from(path.to_str().unwrap()))
+            .await
+            .unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(AsyncSqlite::open(dir.join("no/such/dir.db")).await.is_err());
     }
@@ -887,10 +937,14 @@ mod tests {
     impl TwoWrites {
         async fn run<E: Exec>(self, e: &E) -> Result<()> {
             let scope = e.open(WRITES, CTX).await?;
-            let mut stmt = e.prepare(r#"INSERT INTO "note" ("n") VALUES (?1)"#, CTX).await?;
-            e.execute(&mut stmt, &[Param::Value(Value::Integer(self.0))]).await?;
+            let mut stmt = e
+                .prepare(r#"INSERT INTO "note" ("n") VALUES (?1)"#, CTX)
+                .await?;
+            e.execute(&mut stmt, &[Param::Value(Value::Integer(self.0))])
+                .await?;
             tokio::task::yield_now().await;
-            e.execute(&mut stmt, &[Param::Value(Value::Integer(self.0))]).await?;
+            e.execute(&mut stmt, &[Param::Value(Value::Integer(self.0))])
+                .await?;
             if self.0 % 3 == 0 {
                 return Err(Error::Internal("undone"));
             }
@@ -924,13 +978,16 @@ mod tests {
     }
 
     async fn insert_call(db: &AsyncSqlite, body: &'static str) -> Result<()> {
-        db.call(move |conn| Ok(conn.execute(INSERT, [body]).map(drop)?)).await
+        db.call(move |conn| Ok(conn.execute(INSERT, [body]).map(drop)?))
+            .await
     }
 
     #[tokio::test]
     async fn atomic_commits_and_rolls_back() {
         let db = notes().await;
-        db.atomic(async |tx| insert_call(tx, "kept").await).await.unwrap();
+        db.atomic(async |tx| insert_call(tx, "kept").await)
+            .await
+            .unwrap();
         assert_eq!(count(&db).await, 1);
 
         let failed: Result<()> = db
@@ -953,7 +1010,8 @@ mod tests {
                 })
                 .await;
             assert!(inner.is_err());
-            tx.atomic(async |tx| insert_call(tx, "inner kept").await).await
+            tx.atomic(async |tx| insert_call(tx, "inner kept").await)
+                .await
         })
         .await
         .unwrap();
@@ -969,7 +1027,9 @@ mod tests {
             std::future::pending::<()>().await;
             Ok(())
         });
-        assert!(tokio::time::timeout(Duration::from_millis(50), block).await.is_err());
+        assert!(tokio::time::timeout(Duration::from_millis(50), block)
+            .await
+            .is_err());
         assert!(!in_transaction(&db).await);
         assert_eq!(count(&db).await, 0);
 
