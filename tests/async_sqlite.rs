@@ -158,7 +158,8 @@ async fn a_dropped_atomic_block_rolls_back() -> Result<()> {
 async fn tasks_share_one_connection() -> Result<()> {
     let lite = Arc::new(shop(20).await?);
     let sync = common::shop(20)?;
-    let cats = Category::all(&sync)?;
+    // The tasks add products to category 1, and load the others'.
+    let cats: Vec<Category> = Category::all(&sync)?.into_iter().skip(1).collect();
     let want = Category::prefetch_products(&sync, cats.clone())?;
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -189,5 +190,68 @@ async fn tasks_share_one_connection() -> Result<()> {
         Product::all(&sync)?.len() + 24
     );
     assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+/// The `orm_core::query` events a subscriber sees: their fields.
+#[derive(Clone, Default)]
+struct Recorder(Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>);
+
+struct Fields<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == orm_core::log::TARGET {
+            let mut fields = std::collections::BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+}
+
+#[tokio::test]
+async fn statements_reach_the_callers_subscriber() -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    let recorder = Recorder::default();
+    // The task's own (thread-local) subscriber: the statements run on the
+    // connection's thread, and are reported to it all the same.
+    let _default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let lite = shop(3).await?;
+    let cats = Category::all(&lite).await?;
+    Product::drop_table(&lite).await?;
+    let failed = Category::prefetch_products(&lite, cats).await;
+    assert!(failed.is_err());
+
+    let seen = recorder.0.lock().unwrap().clone();
+    let field = |e: &std::collections::BTreeMap<String, String>, k: &str| {
+        e.get(k).cloned().unwrap_or_default()
+    };
+    assert!(
+        seen.iter().all(|e| field(e, "db.system") == "sqlite"),
+        "{seen:#?}"
+    );
+    let select = seen
+        .iter()
+        .find(|e| {
+            field(e, "db.statement").starts_with("SELECT") && field(e, "table") == "categories"
+        })
+        .expect("the categories' SELECT");
+    assert_eq!(field(select, "rows"), "3");
+    let last = seen.last().expect("events");
+    assert!(
+        field(last, "db.statement").contains("\"product\""),
+        "{last:#?}"
+    );
+    assert!(!field(last, "error").is_empty(), "{last:#?}");
     Ok(())
 }
