@@ -54,15 +54,18 @@ tokio::task_local! {
 /// connection.
 ///
 /// ```
-/// use orm_core::AsyncSqlite;
+/// use orm_core::{AsyncAtomic, AsyncSqlite, Model};
+/// #[derive(Model, Debug, PartialEq)] struct Note { id: i64, body: String }
+///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let db = AsyncSqlite::open_in_memory().await?;
-/// db.call(|conn| Ok(conn.execute_batch("CREATE TABLE note (id INTEGER PRIMARY KEY)")?))
-///     .await?;
-/// let n: i64 = db
-///     .call(|conn| Ok(conn.query_row("SELECT count(*) FROM note", [], |r| r.get(0))?))
-///     .await?;
-/// assert_eq!(n, 0);
+/// Note::create_table(&db).await?;
+/// db.atomic(async |tx| {
+///     Note { id: 1, body: "kept".into() }.insert(tx).await?;
+///     Ok(())
+/// })
+/// .await?;
+/// assert_eq!(Note::all(&db).await?, [Note { id: 1, body: "kept".into() }]);
 /// # Ok::<(), orm_core::Error>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -155,6 +158,19 @@ impl AsyncSqlite {
     ///
     /// A panic in `f` ends the thread: this call and every later one on the
     /// connection return [`Error::Closed`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let db = orm_core::AsyncSqlite::open_in_memory().await?;
+    /// db.call(|conn| Ok(conn.pragma_update(None, "foreign_keys", true)?)).await?;
+    /// let on: bool = db
+    ///     .call(|conn| Ok(conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?))
+    ///     .await?;
+    /// assert!(on);
+    /// # Ok::<(), orm_core::Error>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
@@ -332,7 +348,7 @@ pub(crate) struct Stmt {
 
 /// One value of a row read on the thread: rusqlite's, owned. Text stays
 /// bytes, checked as UTF-8 when read, as a borrowed row's is.
-pub(crate) enum Cell {
+enum Cell {
     Null,
     Integer(i64),
     Real(f64),
@@ -1047,6 +1063,36 @@ mod tests {
         assert_eq!(count(&db).await, 0);
         insert_call(&db, "usable").await.unwrap();
         assert_eq!(count(&db).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_sqlite_ended_is_an_error() {
+        let db = notes().await;
+        let ended: Result<()> = db
+            .atomic(async |tx| {
+                insert_call(tx, "undone").await?;
+                // As SQLite does by itself after an I/O or disk-full error.
+                tx.call(|conn| Ok(conn.execute_batch("ROLLBACK")?)).await
+            })
+            .await;
+        assert!(
+            matches!(
+                ended,
+                Err(Error::Query {
+                    model: "atomic",
+                    ..
+                })
+            ),
+            "{ended:?}"
+        );
+        assert!(!in_transaction(&db).await);
+        assert_eq!(count(&db).await, 0);
+    }
+
+    #[test]
+    fn a_connection_is_shared_between_threads() {
+        fn shared<T: Send + Sync + fmt::Debug>() {}
+        shared::<AsyncSqlite>();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
