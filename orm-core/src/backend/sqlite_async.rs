@@ -50,8 +50,10 @@ tokio::task_local! {
 /// or an `Arc<AsyncSqlite>`): each call runs whole, so a call of several
 /// statements (a prefetch, a multi-row insert) never sees another task's
 /// statements among its own, and an [`atomic`](AsyncAtomic::atomic) block
-/// holds the connection until it ends. Dropping the last handle closes the
-/// connection.
+/// holds the connection until it ends. Inside a block, use the connection
+/// from the block's own task: another task's call waits for the block to
+/// end (so a block that awaits a task it spawned on the connection never
+/// ends). Dropping the last handle closes the connection.
 ///
 /// ```
 /// use orm_core::{AsyncAtomic, AsyncSqlite, Model};
@@ -1087,6 +1089,35 @@ mod tests {
         );
         assert!(!in_transaction(&db).await);
         assert_eq!(count(&db).await, 0);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_last_handle_closes_the_connection() {
+        let dir = std::env::temp_dir().join(format!("orm-async-drop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("locked.db");
+        let db = AsyncSqlite::open(&path).await.unwrap();
+        // An exclusive lock, held until the connection closes.
+        db.call(|conn| {
+            let sql =
+                "PRAGMA locking_mode = EXCLUSIVE; CREATE TABLE t (x); INSERT INTO t VALUES (1)";
+            Ok(conn.execute_batch(sql)?)
+        })
+        .await
+        .unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let write = || other.execute("INSERT INTO t VALUES (2)", []);
+        assert!(write().is_err());
+        drop(db);
+        let mut tries = 0;
+        while write().is_err() {
+            tries += 1;
+            assert!(tries < 200, "the connection stayed open");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(other);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
