@@ -51,6 +51,15 @@ async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
     let sizes: Vec<usize> = loaded.iter().map(|(_, p)| p.len()).collect();
     assert_eq!(sizes, [3, 0, 1, 2, 3, 0, 1]);
 
+    // Two statements, as on a sync connection (the snapshot's BEGIN and
+    // COMMIT are not counted).
+    let (again, n) = orm_core::count_queries_async(async {
+        let cats = Category::query().filter(f.id.gt(2)).all(&lite).await?;
+        Category::prefetch_products(&lite, cats).await
+    })
+    .await;
+    assert_eq!((again?, n), (loaded.clone(), 2));
+
     let counts = Category::count_products(&lite, &cats).await?;
     assert_eq!(counts, [3, 0, 1, 2, 3, 0, 1]);
     assert_eq!(Product::all(&lite).await?, Product::all(&sync)?);
