@@ -51,8 +51,7 @@ async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
     let sizes: Vec<usize> = loaded.iter().map(|(_, p)| p.len()).collect();
     assert_eq!(sizes, [3, 0, 1, 2, 3, 0, 1]);
 
-    // Two statements, as on a sync connection (the snapshot's BEGIN and
-    // COMMIT are not counted).
+    // Two statements, as on a sync connection.
     let (again, n) = orm_core::count_queries_async(async {
         let cats = Category::query().filter(f.id.gt(2)).all(&lite).await?;
         Category::prefetch_products(&lite, cats).await
