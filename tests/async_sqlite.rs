@@ -78,7 +78,13 @@ async fn prefetch_in_batches_under_a_small_variable_limit() -> Result<()> {
     })
     .await?;
     let cats = Category::all(&lite).await?;
-    let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
+    let loading = Category::prefetch_products(&lite, cats.clone());
+    let (loaded, sql) = orm_core::record_queries_async(loading).await;
+    let loaded = loaded?;
+    // The limit the connection's thread read after `call`: 40 keys, 3 at a
+    // time, in one read transaction whose BEGIN and COMMIT are not counted.
+    assert_eq!(sql.len(), 14);
+    assert!(sql.iter().all(|s| common::in_list_len(s) <= 3), "{sql:#?}");
     let sync = common::shop(40)?;
     assert_eq!(loaded, Category::prefetch_products(&sync, cats)?);
     // Several statements, one snapshot: closed again.
@@ -236,9 +242,22 @@ async fn statements_reach_the_callers_subscriber() -> Result<()> {
         tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
     let lite = shop(3).await?;
     let cats = Category::all(&lite).await?;
+    // A key per statement: the load reads in a transaction of its own.
+    lite.call(|conn| {
+        conn.set_limit(
+            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+            1,
+        )?;
+        Ok(())
+    })
+    .await?;
+    let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
+    assert_eq!(loaded.len(), 3);
     Product::drop_table(&lite).await?;
     let failed = Category::prefetch_products(&lite, cats).await;
     assert!(failed.is_err());
+    // Runs after whatever the failed load left to do on the thread.
+    assert!(!in_transaction(&lite).await?);
 
     let seen = recorder.0.lock().unwrap().clone();
     let field = |e: &std::collections::BTreeMap<String, String>, k: &str| {
@@ -255,11 +274,19 @@ async fn statements_reach_the_callers_subscriber() -> Result<()> {
         })
         .expect("the categories' SELECT");
     assert_eq!(field(select, "rows"), "3");
-    let last = seen.last().expect("events");
-    assert!(
-        field(last, "db.statement").contains("\"product\""),
-        "{last:#?}"
+    // The loads: a snapshot committed, then one rolled back (from the
+    // dropped scope, on the connection's thread) after its failed SELECT.
+    let sql: Vec<String> = seen.iter().map(|e| field(e, "db.statement")).collect();
+    let tail: Vec<&str> = sql[sql.len() - 9..]
+        .iter()
+        .map(|s| &s[..s.len().min(6)])
+        .collect();
+    assert_eq!(
+        tail,
+        ["BEGIN", "SELECT", "SELECT", "SELECT", "COMMIT", "DROP T", "BEGIN", "SELECT", "ROLLBA"],
+        "{sql:#?}"
     );
-    assert!(!field(last, "error").is_empty(), "{last:#?}");
+    let missing = &seen[seen.len() - 2];
+    assert!(!field(missing, "error").is_empty(), "{missing:#?}");
     Ok(())
 }
