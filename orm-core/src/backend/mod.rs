@@ -942,9 +942,7 @@ impl<'c> Exec for AsyncConn<'c> {
         match (self, &mut stmt.inner) {
             (AsyncConn::Sqlite(c), AsyncStmtInner::Sqlite(s)) => c.query(s, params, on_row).await,
             #[cfg(feature = "postgres")]
-            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => {
-                c.query(s, params, on_row).await
-            }
+            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => c.query(s, params, on_row).await,
             #[cfg(feature = "postgres")]
             _ => Err(Error::Internal("a statement of another connection")),
         }
