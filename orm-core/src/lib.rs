@@ -170,6 +170,8 @@ pub use atomic::AsyncAtomic;
 pub use atomic::Atomic;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
+#[cfg(feature = "tokio")]
+pub use backend::sqlite_async::AsyncSqlite;
 pub use backend::{Db, Row};
 pub use constraint::{index_name, Index, Literal, OnDelete};
 #[cfg(feature = "tokio")]

@@ -275,6 +275,9 @@ enum RowInner<'a> {
     #[cfg(feature = "postgres")]
     /// A row, and how to read each column when the query worked it out.
     Postgres(&'a ::postgres::Row, Option<&'a [postgres::Kind]>),
+    /// A row an async SQLite connection's thread read into owned values.
+    #[cfg(feature = "tokio")]
+    Owned(sqlite_async::OwnedRow<'a>),
 }
 
 impl<'a> From<&'a rusqlite::Row<'a>> for Row<'a> {
@@ -312,6 +315,8 @@ impl Row<'_> {
             RowInner::Sqlite(row) => sqlite::value(row, index),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row, kinds) => postgres::value(row, *kinds, index),
+            #[cfg(feature = "tokio")]
+            RowInner::Owned(row) => row.value(index),
         }
     }
 
@@ -326,6 +331,8 @@ impl Row<'_> {
             RowInner::Sqlite(row) => T::from_value(sqlite::value(row, index)?),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row, kinds) => T::from_value(postgres::value(row, *kinds, index)?),
+            #[cfg(feature = "tokio")]
+            RowInner::Owned(row) => T::from_value(row.value(index)?),
         }
     }
 
@@ -337,6 +344,8 @@ impl Row<'_> {
             RowInner::Sqlite(row) => sqlite::affinity(row, index),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(..) => sqlite::Affinity::Blob,
+            #[cfg(feature = "tokio")]
+            RowInner::Owned(row) => row.affinity(index),
         }
     }
 }
