@@ -621,7 +621,7 @@ impl Exec for Lite<'_> {
     }
 }
 
-impl crate::__private::Sealed for AsyncSqlite {}
+impl crate::sealed::Sealed for AsyncSqlite {}
 impl Database for AsyncSqlite {
     type Mode = Async;
 
