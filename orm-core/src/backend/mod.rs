@@ -359,15 +359,6 @@ impl<'c> Conn<'c> {
         }
     }
 
-    /// The SQLite connection, for what only SQLite needs.
-    pub(crate) fn sqlite(&self) -> Option<&'c rusqlite::Connection> {
-        match self {
-            Conn::Sqlite(conn) => Some(conn),
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(_) => None,
-        }
-    }
-
     pub(crate) fn dialect(&self) -> Dialect {
         match self {
             Conn::Sqlite(_) => Dialect::Sqlite,
