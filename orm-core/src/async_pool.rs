@@ -95,12 +95,28 @@ impl Manager for SqliteManager {
     }
 
     async fn recycle(&self, conn: &mut AsyncSqlite, _: &Metrics) -> RecycleResult<Error> {
-        match conn.call(|c| Ok(c.is_autocommit())).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(RecycleError::message("left inside a transaction")),
-            Err(e) => Err(RecycleError::Backend(e)),
-        }
+        recycle_sqlite(conn).await
     }
+}
+
+/// Whether a SQLite connection may be lent again: its thread answers, and
+/// it is not inside a transaction.
+async fn recycle_sqlite(conn: &AsyncSqlite) -> RecycleResult<Error> {
+    match conn.call(|c| Ok(c.is_autocommit())).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(RecycleError::message("left inside a transaction")),
+        Err(e) => Err(RecycleError::Backend(e)),
+    }
+}
+
+/// Whether a PostgreSQL connection may be lent again: the server has not
+/// closed it.
+#[cfg(feature = "postgres")]
+fn recycle_postgres(conn: &crate::AsyncPostgres) -> RecycleResult<Error> {
+    if conn.client().is_closed() {
+        return Err(RecycleError::message("closed by the server"));
+    }
+    Ok(())
 }
 
 /// A pool of [`AsyncPostgres`](crate::AsyncPostgres) connections (features
@@ -136,10 +152,69 @@ impl Manager for PostgresManager {
     }
 
     async fn recycle(&self, conn: &mut crate::AsyncPostgres, _: &Metrics) -> RecycleResult<Error> {
-        if conn.client().is_closed() {
-            return Err(RecycleError::message("closed by the server"));
+        recycle_postgres(conn)
+    }
+}
+
+/// A pool of [`AsyncAnyDb`](crate::AsyncAnyDb) connections to the database
+/// a URL names (`sqlite://app.db`, `postgres://...`), for an application
+/// that picks its backend at run time.
+pub type AnyPool = deadpool::managed::Pool<AnyManager>;
+
+/// Opens [`AsyncAnyDb`](crate::AsyncAnyDb) connections to one URL; each new
+/// SQLite connection first runs the `init` given to
+/// [`with_sqlite_init`](AnyManager::with_sqlite_init).
+pub struct AnyManager {
+    url: String,
+    sqlite_init: Option<Init>,
+}
+
+impl fmt::Debug for AnyManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnyManager")
+            .field("url", &self.url)
+            .field("sqlite_init", &self.sqlite_init.is_some())
+            .finish()
+    }
+}
+
+impl AnyManager {
+    /// Connections to `url`, as [`AsyncAnyDb::connect`](crate::AsyncAnyDb::connect) takes it.
+    pub fn new(url: impl Into<String>) -> Self {
+        AnyManager {
+            url: url.into(),
+            sqlite_init: None,
         }
-        Ok(())
+    }
+
+    /// Runs `init` on each new SQLite connection, on its thread.
+    pub fn with_sqlite_init(
+        mut self,
+        init: impl Fn(&mut rusqlite::Connection) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.sqlite_init = Some(Arc::new(init));
+        self
+    }
+}
+
+impl Manager for AnyManager {
+    type Type = crate::AsyncAnyDb;
+    type Error = Error;
+
+    async fn create(&self) -> Result<crate::AsyncAnyDb> {
+        let db = crate::AsyncAnyDb::connect(&self.url).await?;
+        if let (crate::AsyncAnyDb::Sqlite(conn), Some(init)) = (&db, self.sqlite_init.clone()) {
+            conn.call(move |c| init(c)).await?;
+        }
+        Ok(db)
+    }
+
+    async fn recycle(&self, db: &mut crate::AsyncAnyDb, _: &Metrics) -> RecycleResult<Error> {
+        match db {
+            crate::AsyncAnyDb::Sqlite(conn) => recycle_sqlite(conn).await,
+            #[cfg(feature = "postgres")]
+            crate::AsyncAnyDb::Postgres(conn) => recycle_postgres(conn),
+        }
     }
 }
 
