@@ -78,7 +78,11 @@ enum Outcome {
 /// Runs `block` on `state` as `atomic` promises: the state it leaves, and how
 /// it ended. `aborts` says whether a failed statement aborts the enclosing
 /// transaction (PostgreSQL).
-fn oracle(state: &BTreeMap<i64, i64>, block: &Block, aborts: bool) -> (BTreeMap<i64, i64>, Outcome) {
+fn oracle(
+    state: &BTreeMap<i64, i64>,
+    block: &Block,
+    aborts: bool,
+) -> (BTreeMap<i64, i64>, Outcome) {
     let mut inner = state.clone();
     let mut aborted = false;
     for op in &block.ops {
@@ -187,7 +191,9 @@ fn case_sync<C: Db + Atomic>(conn: &C, program: &Block, aborts: bool) -> Result<
 
 fn setup_sync(conn: &impl Db) {
     Acct::create_table(conn).expect("the table");
-    Acct { id: 1000, bal: 0 }.insert(conn).expect("the row a failing statement collides with");
+    Acct { id: 1000, bal: 0 }
+        .insert(conn)
+        .expect("the row a failing statement collides with");
 }
 
 fn quiet_panics() {
@@ -304,12 +310,19 @@ mod in_async {
             .collect()
     }
 
-    pub(super) async fn case<D>(db: Arc<D>, programs: Vec<Block>, aborts: bool) -> Result<(), TestCaseError>
+    pub(super) async fn case<D>(
+        db: Arc<D>,
+        programs: Vec<Block>,
+        aborts: bool,
+    ) -> Result<(), TestCaseError>
     where
         D: AsyncDb + AsyncAtomic + 'static,
     {
         Acct::create_table(&*db).await.expect("the table");
-        Acct { id: 1000, bal: 0 }.insert(&*db).await.expect("the colliding row");
+        Acct { id: 1000, bal: 0 }
+            .insert(&*db)
+            .await
+            .expect("the colliding row");
         for program in programs {
             let before = rows(&*db).await;
             let (expected, outcome) = oracle(&before, &program, aborts);
