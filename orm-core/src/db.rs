@@ -86,7 +86,7 @@ pub type Out<'a, D, T> = <<D as Database>::Mode as Mode>::Out<'a, T>;
 
 /// Any connection, sync or async: what every function of a model takes.
 ///
-/// Its [`Mode`] says what a call returns. Write helpers over [`Db`] (sync)
+/// Its [`Mode`] says what a call returns. Write helpers over [`Db`](crate::Db) (sync)
 /// or `AsyncDb` (async) to get plain types back; over `Database` itself, a
 /// helper returns [`Out`]:
 ///
