@@ -40,31 +40,11 @@ impl AnyDb {
     /// `postgres` feature `postgres://user@host/db` (also `postgresql://`).
     /// Anything else is [`Error::Url`].
     pub fn connect(url: impl AsRef<str>) -> Result<Self> {
-        let url = url.as_ref();
-        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-            return Ok(AnyDb::Sqlite(rusqlite::Connection::open_in_memory()?));
-        }
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err(Error::Url {
-                    url: url.to_owned(),
-                    reason: "no file after `sqlite://`".into(),
-                });
-            }
-            return Ok(AnyDb::Sqlite(rusqlite::Connection::open(path)?));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(match Target::of(url.as_ref())? {
+            Target::Memory => AnyDb::Sqlite(rusqlite::Connection::open_in_memory()?),
+            Target::File(path) => AnyDb::Sqlite(rusqlite::Connection::open(path)?),
             #[cfg(feature = "postgres")]
-            return Ok(AnyDb::Postgres(crate::Postgres::connect(url)?));
-            #[cfg(not(feature = "postgres"))]
-            return Err(Error::Url {
-                url: url.to_owned(),
-                reason: "PostgreSQL needs the crate's `postgres` feature".into(),
-            });
-        }
-        Err(Error::Url {
-            url: url.to_owned(),
-            reason: "expected `sqlite://path`, `sqlite::memory:` or `postgres://...`".into(),
+            Target::Postgres(url) => AnyDb::Postgres(crate::Postgres::connect(url)?),
         })
     }
 
@@ -78,7 +58,45 @@ impl AnyDb {
     }
 }
 
-impl crate::__private::Sealed for AnyDb {}
+/// What a database URL names.
+enum Target<'u> {
+    Memory,
+    File(&'u str),
+    #[cfg(feature = "postgres")]
+    Postgres(&'u str),
+}
+
+impl<'u> Target<'u> {
+    fn of(url: &'u str) -> Result<Self> {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return Ok(Target::Memory);
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(Error::Url {
+                    url: url.to_owned(),
+                    reason: "no file after `sqlite://`".into(),
+                });
+            }
+            return Ok(Target::File(path));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(Target::Postgres(url));
+            #[cfg(not(feature = "postgres"))]
+            return Err(Error::Url {
+                url: url.to_owned(),
+                reason: "PostgreSQL needs the crate's `postgres` feature".into(),
+            });
+        }
+        Err(Error::Url {
+            url: url.to_owned(),
+            reason: "expected `sqlite://path`, `sqlite::memory:` or `postgres://...`".into(),
+        })
+    }
+}
+
+impl crate::sealed::Sealed for AnyDb {}
 impl Db for AnyDb {
     fn __conn(&self) -> Conn<'_> {
         match self {
@@ -106,6 +124,95 @@ impl Recordable for AnyDb {
             AnyDb::Sqlite(conn) => conn.__stop_recording(),
             #[cfg(feature = "postgres")]
             AnyDb::Postgres(pg) => pg.__stop_recording(),
+        }
+    }
+}
+
+/// [`AnyDb`] for async code (feature `tokio`): the backend chosen at run time
+/// from a URL, accepted wherever an async connection is, with the same
+/// results as [`AsyncSqlite`](crate::AsyncSqlite) and `AsyncPostgres`.
+///
+/// ```
+/// # async fn demo() -> orm_core::Result<()> {
+/// use orm_core::{AsyncAnyDb, Model};
+/// #[derive(Model, Debug, PartialEq)] struct Note { id: i64, body: String }
+///
+/// let db = AsyncAnyDb::connect("sqlite::memory:").await?;   // or "postgres://..."
+/// Note::create_table(&db).await?;
+/// Note { id: 1, body: "hi".into() }.insert(&db).await?;
+/// assert_eq!(Note::all(&db).await?, [Note { id: 1, body: "hi".into() }]);
+/// assert_eq!(db.backend(), "sqlite");
+/// # Ok(()) }
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+/// ```
+#[cfg(feature = "tokio")]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AsyncAnyDb {
+    /// SQLite, from `sqlite://relative.db`, `sqlite:///absolute.db` or
+    /// `sqlite::memory:`, on a connection thread of its own.
+    Sqlite(crate::AsyncSqlite),
+    /// PostgreSQL (feature `postgres`), from `postgres://` or `postgresql://`.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::AsyncPostgres),
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncAnyDb {
+    /// Opens the database `url` names, as [`AnyDb::connect`] does.
+    pub async fn connect(url: impl AsRef<str>) -> Result<Self> {
+        Ok(match Target::of(url.as_ref())? {
+            Target::Memory => AsyncAnyDb::Sqlite(crate::AsyncSqlite::open_in_memory().await?),
+            Target::File(path) => AsyncAnyDb::Sqlite(crate::AsyncSqlite::open(path).await?),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(url) => {
+                AsyncAnyDb::Postgres(crate::AsyncPostgres::connect(url).await?)
+            }
+        })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            AsyncAnyDb::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            AsyncAnyDb::Postgres(_) => "postgres",
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl crate::sealed::Sealed for AsyncAnyDb {}
+
+#[cfg(feature = "tokio")]
+impl crate::db::Database for AsyncAnyDb {
+    type Mode = crate::db::Async;
+    fn __run<'a, P: crate::db::Plan + 'a>(
+        &'a self,
+        plan: P,
+    ) -> crate::db::Out<'a, Self, P::Output> {
+        match self {
+            AsyncAnyDb::Sqlite(db) => db.__run(plan),
+            #[cfg(feature = "postgres")]
+            AsyncAnyDb::Postgres(db) => db.__run(plan),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl crate::AsyncAtomic for AsyncAnyDb {
+    fn atomic<'a, T, F, Fut>(&'a self, f: F) -> crate::db::BoxFuture<'a, Result<T>>
+    where
+        F: FnOnce(&'a Self) -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'a,
+        T: Send + 'a,
+    {
+        // The block's statements on `self` go to the same connection from
+        // the same task: they belong to the transaction.
+        match self {
+            AsyncAnyDb::Sqlite(db) => db.atomic(move |_| f(self)),
+            #[cfg(feature = "postgres")]
+            AsyncAnyDb::Postgres(db) => db.atomic(move |_| f(self)),
         }
     }
 }

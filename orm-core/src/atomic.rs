@@ -52,53 +52,34 @@ impl<D: Db + ?Sized> Atomic for D {}
 /// Savepoint names, unique within the process.
 static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
 
-/// Undoes the block unless it finished: after an `Err` or a panic.
-struct Undo<'c> {
-    conn: &'c rusqlite::Connection,
+/// A block's transaction on a SQLite connection, or its savepoint inside
+/// one: what the sync `atomic` runs, and the async driver on its thread.
+pub(crate) struct SqliteBlock {
     savepoint: Option<String>,
-    done: bool,
 }
 
-impl Drop for Undo<'_> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        // The block's own error (or panic) is what the caller sees; a failed
-        // rollback leaves SQLite's transaction as it is, which the next
-        // `atomic` or the pool's check then finds.
-        let _ = match &self.savepoint {
-            Some(name) => self
-                .conn
-                .execute_batch(&format!("ROLLBACK TO \"{name}\"; RELEASE \"{name}\"")),
-            None if !self.conn.is_autocommit() => self.conn.execute_batch("ROLLBACK"),
-            None => Ok(()),
+impl SqliteBlock {
+    /// `BEGIN`, or inside a transaction a savepoint of a name of its own.
+    pub(crate) fn begin(conn: &rusqlite::Connection) -> Result<Self> {
+        let savepoint = if conn.is_autocommit() {
+            conn.execute_batch("BEGIN")?;
+            None
+        } else {
+            let name = format!("orm_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
+            conn.execute_batch(&format!("SAVEPOINT \"{name}\""))?;
+            Some(name)
         };
+        Ok(SqliteBlock { savepoint })
     }
-}
 
-fn sqlite<T>(conn: &rusqlite::Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let savepoint = if conn.is_autocommit() {
-        conn.execute_batch("BEGIN")?;
-        None
-    } else {
-        let name = format!("orm_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
-        conn.execute_batch(&format!("SAVEPOINT \"{name}\""))?;
-        Some(name)
-    };
-    let mut undo = Undo {
-        conn,
-        savepoint,
-        done: false,
-    };
-    let out = f()?;
-    match &undo.savepoint {
-        Some(name) => conn.execute_batch(&format!("RELEASE \"{name}\""))?,
-        None => {
-            if conn.is_autocommit() {
-                // SQLite rolled the transaction back by itself (an I/O or
-                // disk-full error inside the block, its error ignored).
-                undo.done = true;
+    /// Commits the block (releases its savepoint). When this fails the
+    /// block is still open: [`rollback`](SqliteBlock::rollback) it.
+    pub(crate) fn commit(&self, conn: &rusqlite::Connection) -> Result<()> {
+        match &self.savepoint {
+            Some(name) => conn.execute_batch(&format!("RELEASE \"{name}\""))?,
+            // SQLite rolled the transaction back by itself (an I/O or
+            // disk-full error inside the block, its error ignored).
+            None if conn.is_autocommit() => {
                 return Err(Error::Query {
                     model: "atomic",
                     table: "(transaction)",
@@ -109,11 +90,51 @@ fn sqlite<T>(conn: &rusqlite::Connection, f: impl FnOnce() -> Result<T>) -> Resu
                                 .into(),
                         ),
                     )),
-                });
+                })
             }
-            conn.execute_batch("COMMIT")?;
+            None => conn.execute_batch("COMMIT")?,
+        }
+        Ok(())
+    }
+
+    /// Undoes the block: after an `Err`, a panic or a failed commit.
+    pub(crate) fn rollback(&self, conn: &rusqlite::Connection) {
+        // The block's own error (or panic) is what the caller sees; a failed
+        // rollback leaves SQLite's transaction as it is, which the next
+        // `atomic` or the pool's check then finds.
+        let _ = match &self.savepoint {
+            Some(name) => {
+                conn.execute_batch(&format!("ROLLBACK TO \"{name}\"; RELEASE \"{name}\""))
+            }
+            None if !conn.is_autocommit() => conn.execute_batch("ROLLBACK"),
+            None => Ok(()),
+        };
+    }
+}
+
+/// Undoes the block unless it finished: after an `Err` or a panic.
+struct Undo<'c> {
+    conn: &'c rusqlite::Connection,
+    block: SqliteBlock,
+    done: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.block.rollback(self.conn);
         }
     }
+}
+
+fn sqlite<T>(conn: &rusqlite::Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let mut undo = Undo {
+        conn,
+        block: SqliteBlock::begin(conn)?,
+        done: false,
+    };
+    let out = f()?;
+    undo.block.commit(conn)?;
     undo.done = true;
     Ok(out)
 }

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 /// How a connection returns what it ran: a [`Result`](crate::Result) for a
 /// sync connection ([`Blocking`]), a future of one for an async connection
 /// (`Async`). Sealed.
-pub trait Mode: crate::__private::Sealed + 'static {
+pub trait Mode: crate::sealed::Sealed + 'static {
     /// What a call returns: `Result<T>`, or a future of it.
     type Out<'a, T: Send + 'a>;
     #[doc(hidden)]
@@ -39,7 +39,7 @@ pub trait Mode: crate::__private::Sealed + 'static {
 #[derive(Debug)]
 pub enum Blocking {}
 
-impl crate::__private::Sealed for Blocking {}
+impl crate::sealed::Sealed for Blocking {}
 impl Mode for Blocking {
     type Out<'a, T: Send + 'a> = Result<T>;
 
@@ -64,7 +64,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug)]
 pub enum Async {}
 
-impl crate::__private::Sealed for Async {}
+impl crate::sealed::Sealed for Async {}
 impl Mode for Async {
     type Out<'a, T: Send + 'a> = BoxFuture<'a, Result<T>>;
 
@@ -86,7 +86,7 @@ pub type Out<'a, D, T> = <<D as Database>::Mode as Mode>::Out<'a, T>;
 
 /// Any connection, sync or async: what every function of a model takes.
 ///
-/// Its [`Mode`] says what a call returns. Write helpers over [`Db`] (sync)
+/// Its [`Mode`] says what a call returns. Write helpers over [`Db`](crate::Db) (sync)
 /// or `AsyncDb` (async) to get plain types back; over `Database` itself, a
 /// helper returns [`Out`]:
 ///
@@ -103,7 +103,7 @@ pub type Out<'a, D, T> = <<D as Database>::Mode as Mode>::Out<'a, T>;
 /// assert!(notes(&conn)?.is_empty());
 /// # Ok::<(), orm_core::Error>(())
 /// ```
-pub trait Database: crate::__private::Sealed {
+pub trait Database: crate::sealed::Sealed {
     /// Sync ([`Blocking`]) or async (`Async`).
     type Mode: Mode;
     #[doc(hidden)]

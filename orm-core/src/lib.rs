@@ -136,6 +136,8 @@
 extern crate self as orm_core;
 
 mod any;
+#[cfg(feature = "tokio")]
+pub mod async_pool;
 mod atomic;
 mod backend;
 mod constraint;
@@ -162,10 +164,14 @@ mod value;
 
 pub use any::AnyDb;
 #[cfg(feature = "tokio")]
+pub use any::AsyncAnyDb;
+#[cfg(feature = "tokio")]
 pub use atomic::AsyncAtomic;
 pub use atomic::Atomic;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
+#[cfg(feature = "tokio")]
+pub use backend::sqlite_async::AsyncSqlite;
 pub use backend::{Db, Row};
 pub use constraint::{index_name, Index, Literal, OnDelete};
 #[cfg(feature = "tokio")]
@@ -185,6 +191,7 @@ pub use query::{
     Relation, Selection, TextColumn, ValueFor,
 };
 pub use raw::{Bind, FromRaw, Params, Raw, RawQuery};
+pub use render::Dialect;
 pub use schema::{Difference, SchemaError};
 pub use types::{ColumnType, SqlType};
 pub use value::{Value, ValueError};
@@ -206,6 +213,13 @@ pub use rusqlite;
 #[cfg(feature = "postgres")]
 pub use postgres;
 
+/// Seals the connection traits ([`Database`], [`Db`], [`Recordable`],
+/// [`Mode`]): only the crate's own types implement them. Private, as
+/// rusqlite's sealing traits are: nothing outside can name it.
+mod sealed {
+    pub trait Sealed {}
+}
+
 /// What generated code calls. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
@@ -223,10 +237,6 @@ pub mod __private {
     pub use crate::types::native::NativeValue;
     pub use crate::value::Owned;
     pub use core::result::Result::Ok;
-
-    /// Seals [`Db`](crate::Db) and [`Recordable`](crate::Recordable): only the
-    /// crate's connection types implement them.
-    pub trait Sealed {}
 
     /// What generated code provides besides [`Model`](crate::Model): it seals
     /// `Model`, so that every model comes from the derive.

@@ -243,13 +243,27 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
         db.__run(CreateTable::<Self>(PhantomData))
     }
 
+    /// The DDL [`create_table`](Model::create_table) runs on a connection
+    /// of `dialect`, for a migration tool.
+    ///
+    /// ```
+    /// use orm_core::{Dialect, Model};
+    /// #[derive(Model)] struct Note { id: i64, body: String }
+    /// assert!(Note::create_table_sql_for(Dialect::Postgres).contains("CREATE TABLE IF NOT EXISTS \"note\""));
+    /// assert_eq!(Note::create_table_sql_for(Dialect::Sqlite), Note::create_table_sql());
+    /// ```
+    fn create_table_sql_for(dialect: Dialect) -> String {
+        ddl::create_table_if_missing(dialect, &TableDef::of::<Self>())
+    }
+
     /// The SQLite DDL [`create_table`](Model::create_table) runs, for a
-    /// migration tool.
+    /// migration tool: [`create_table_sql_for(Dialect::Sqlite)`](Model::create_table_sql_for).
     fn create_table_sql() -> String {
         ddl::create_table_if_missing(Dialect::Sqlite, &TableDef::of::<Self>())
     }
 
-    /// The PostgreSQL DDL [`create_table`](Model::create_table) runs there.
+    /// The PostgreSQL DDL [`create_table`](Model::create_table) runs there:
+    /// [`create_table_sql_for(Dialect::Postgres)`](Model::create_table_sql_for).
     #[cfg(feature = "postgres")]
     fn create_table_sql_postgres() -> String {
         ddl::create_table_if_missing(Dialect::Postgres, &TableDef::of::<Self>())

@@ -171,7 +171,7 @@ impl r2d2::ManageConnection for PostgresManager {
     }
 }
 
-impl<M> crate::__private::Sealed for r2d2::PooledConnection<M>
+impl<M> crate::sealed::Sealed for r2d2::PooledConnection<M>
 where
     M: r2d2::ManageConnection,
     M::Connection: Db,

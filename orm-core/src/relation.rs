@@ -207,24 +207,22 @@ async fn through<M: ManyToMany, X: Extras<Far<M>>, E: Exec>(
 macro_rules! relation_plans {
     ($(
         $(#[$doc:meta])*
-        fn $name:ident<$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),* $(,)?) -> $out:ty
+        fn $name:ident / $plan:ident <$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),* $(,)?) -> $out:ty
         = |$conn:ident| $body:block
     )*) => {$(
-        #[allow(non_camel_case_types)]
-        #[doc(hidden)]
-        pub struct $name<'a, $($g: $bound),*> {
+        struct $plan<'a, $($g: $bound),*> {
             $($arg: $ty,)*
             _marker: std::marker::PhantomData<&'a ()>,
         }
 
-        impl<'a, $($g: $bound),*> $name<'a, $($g),*> {
+        impl<'a, $($g: $bound),*> $plan<'a, $($g),*> {
             async fn run<E: Exec>(self, $conn: &E) -> Result<$out> {
-                let $name { $($arg,)* .. } = self;
+                let $plan { $($arg,)* .. } = self;
                 $body
             }
         }
 
-        impl<'a, $($g: $bound),*> DbPlan for $name<'a, $($g),*> {
+        impl<'a, $($g: $bound),*> DbPlan for $plan<'a, $($g),*> {
             type Output = $out;
             crate::db::plan_methods!();
         }
@@ -234,7 +232,7 @@ macro_rules! relation_plans {
             db: &'a D,
             $($arg: $ty),*
         ) -> Out<'a, D, $out> {
-            db.__run($name::<$($g),*> { $($arg,)* _marker: std::marker::PhantomData })
+            db.__run($plan::<$($g),*> { $($arg,)* _marker: std::marker::PhantomData })
         }
     )*};
 }
@@ -243,17 +241,17 @@ relation_plans! {
     /// For each parent, its children through `R` that `query` selects, in the
     /// query's order (the children's key order without one); the query's limit
     /// and offset apply to each parent.
-    fn load_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
+    fn load_reverse_with / LoadReverseWith<R: ForeignKeyRelation, X: Extras<R::Child>>(
         parents: &'a [Parent<R>],
         query: Query<R::Child, X>,
     ) -> Vec<Vec<X::Row>> = |conn| { reverse::<R, X, E>(conn, parents, &query).await }
 
     /// For each parent, its children through `R`, in the children's key order.
-    fn load_reverse<R: ForeignKeyRelation>(parents: &'a [Parent<R>]) -> Vec<Vec<R::Child>>
+    fn load_reverse / LoadReverse<R: ForeignKeyRelation>(parents: &'a [Parent<R>]) -> Vec<Vec<R::Child>>
     = |conn| { reverse::<R, (), E>(conn, parents, &Query::new()).await }
 
     /// [`load_reverse_with`], each parent paired with its children.
-    fn prefetch_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
+    fn prefetch_reverse_with / PrefetchReverseWith<R: ForeignKeyRelation, X: Extras<R::Child>>(
         parents: Vec<Parent<R>>,
         query: Query<R::Child, X>,
     ) -> Pairs<Parent<R>, X::Row> = |conn| {
@@ -262,14 +260,14 @@ relation_plans! {
     }
 
     /// [`load_reverse`], each parent paired with its children.
-    fn prefetch_reverse<R: ForeignKeyRelation>(parents: Vec<Parent<R>>) -> Pairs<Parent<R>, R::Child>
+    fn prefetch_reverse / PrefetchReverse<R: ForeignKeyRelation>(parents: Vec<Parent<R>>) -> Pairs<Parent<R>, R::Child>
     = |conn| {
         let children = reverse::<R, (), E>(conn, &parents, &Query::new()).await?;
         Ok(parents.into_iter().zip(children).collect())
     }
 
     /// For each parent, how many children through `R` the query selects.
-    fn count_reverse_with<R: ForeignKeyRelation, X: Extras<R::Child>>(
+    fn count_reverse_with / CountReverseWith<R: ForeignKeyRelation, X: Extras<R::Child>>(
         parents: &'a [Parent<R>],
         query: Query<R::Child, X>,
     ) -> Vec<u64> = |conn| {
@@ -278,14 +276,14 @@ relation_plans! {
     }
 
     /// For each parent, how many children it has through `R`.
-    fn count_reverse<R: ForeignKeyRelation>(parents: &'a [Parent<R>]) -> Vec<u64> = |conn| {
+    fn count_reverse / CountReverse<R: ForeignKeyRelation>(parents: &'a [Parent<R>]) -> Vec<u64> = |conn| {
         let query = Query::<R::Child>::new();
         let plan = reverse_plan::<R>(&query.shape);
         loader::count(conn, parents.iter().map(|p| Some(p.primary_key())), &plan).await
     }
 
     /// One parent's children: the reverse accessor.
-    fn reverse_of<R: ForeignKeyRelation>(parent: &'a Parent<R>) -> Vec<R::Child> = |conn| {
+    fn reverse_of / ReverseOf<R: ForeignKeyRelation>(parent: &'a Parent<R>) -> Vec<R::Child> = |conn| {
         guard::refuse_lazy(
             conn.identity(),
             Parent::<R>::NAME,
@@ -299,11 +297,11 @@ relation_plans! {
 
     /// For each child, the row its foreign key `R` points at (`Option` for a
     /// nullable key). A non-null key without a row is [`Error::MissingParent`].
-    fn load_forward<R: ForeignKeyRelation>(children: &'a [R::Child]) -> Vec<Loaded<R>>
+    fn load_forward / LoadForward<R: ForeignKeyRelation>(children: &'a [R::Child]) -> Vec<Loaded<R>>
     = |conn| { forward::<R, E>(conn, children).await }
 
     /// [`load_forward`], each child paired with what its key points at.
-    fn prefetch_forward<R: ForeignKeyRelation>(children: Vec<R::Child>) -> Vec<(R::Child, Loaded<R>)>
+    fn prefetch_forward / PrefetchForward<R: ForeignKeyRelation>(children: Vec<R::Child>) -> Vec<(R::Child, Loaded<R>)>
     = |conn| {
         let parents = forward::<R, E>(conn, &children).await?;
         Ok(children.into_iter().zip(parents).collect())
@@ -311,7 +309,7 @@ relation_plans! {
 
     /// What one child's key points at: the forward accessor. It loads through
     /// the same path as [`load_forward`], so the two always agree.
-    fn forward_of<R: ForeignKeyRelation>(child: &'a R::Child) -> Loaded<R> = |conn| {
+    fn forward_of / ForwardOf<R: ForeignKeyRelation>(child: &'a R::Child) -> Loaded<R> = |conn| {
         guard::refuse_lazy(conn.identity(), R::Child::NAME, R::FIELD, R::PREFETCH_FORWARD)?;
         let mut one = forward::<R, E>(conn, std::slice::from_ref(child)).await?;
         one.pop()
@@ -321,18 +319,18 @@ relation_plans! {
     /// For each model, the far models joined to it through the junction that
     /// `query` selects, in the query's order (the far models' key order without
     /// one), once per junction row; the query's limit and offset apply to each.
-    fn load_through_with<M: ManyToMany, X: Extras<Far<M>>>(
+    fn load_through_with / LoadThroughWith<M: ManyToMany, X: Extras<Far<M>>>(
         near: &'a [Parent<M::Near>],
         query: Query<Far<M>, X>,
     ) -> Vec<Vec<X::Row>> = |conn| { through::<M, X, E>(conn, near, &query).await }
 
     /// For each model, the far models joined to it through the junction, in the
     /// far models' key order (once per junction row).
-    fn load_through<M: ManyToMany>(near: &'a [Parent<M::Near>]) -> Vec<Vec<Far<M>>>
+    fn load_through / LoadThrough<M: ManyToMany>(near: &'a [Parent<M::Near>]) -> Vec<Vec<Far<M>>>
     = |conn| { through::<M, (), E>(conn, near, &Query::new()).await }
 
     /// [`load_through_with`], each model paired with its far models.
-    fn prefetch_through_with<M: ManyToMany, X: Extras<Far<M>>>(
+    fn prefetch_through_with / PrefetchThroughWith<M: ManyToMany, X: Extras<Far<M>>>(
         near: Vec<Parent<M::Near>>,
         query: Query<Far<M>, X>,
     ) -> Pairs<Parent<M::Near>, X::Row> = |conn| {
@@ -341,7 +339,7 @@ relation_plans! {
     }
 
     /// [`load_through`], each model paired with its far models.
-    fn prefetch_through<M: ManyToMany>(near: Vec<Parent<M::Near>>) -> Pairs<Parent<M::Near>, Far<M>>
+    fn prefetch_through / PrefetchThrough<M: ManyToMany>(near: Vec<Parent<M::Near>>) -> Pairs<Parent<M::Near>, Far<M>>
     = |conn| {
         let far = through::<M, (), E>(conn, &near, &Query::new()).await?;
         Ok(near.into_iter().zip(far).collect())
@@ -349,7 +347,7 @@ relation_plans! {
 
     /// For each model, how many far models (junction rows to an existing far
     /// row) the query selects.
-    fn count_through_with<M: ManyToMany, X: Extras<Far<M>>>(
+    fn count_through_with / CountThroughWith<M: ManyToMany, X: Extras<Far<M>>>(
         near: &'a [Parent<M::Near>],
         query: Query<Far<M>, X>,
     ) -> Vec<u64> = |conn| {
@@ -358,14 +356,14 @@ relation_plans! {
     }
 
     /// For each model, how many far models it is joined to.
-    fn count_through<M: ManyToMany>(near: &'a [Parent<M::Near>]) -> Vec<u64> = |conn| {
+    fn count_through / CountThrough<M: ManyToMany>(near: &'a [Parent<M::Near>]) -> Vec<u64> = |conn| {
         let query = Query::<Far<M>>::new();
         let plan = through_plan::<M>(&query.shape);
         loader::count(conn, near.iter().map(|p| Some(p.primary_key())), &plan).await
     }
 
     /// One model's far models: the many-to-many accessor.
-    fn through_of<M: ManyToMany>(near: &'a Parent<M::Near>) -> Vec<Far<M>> = |conn| {
+    fn through_of / ThroughOf<M: ManyToMany>(near: &'a Parent<M::Near>) -> Vec<Far<M>> = |conn| {
         guard::refuse_lazy(conn.identity(), Parent::<M::Near>::NAME, M::NAME, M::PREFETCH)?;
         let mut all = through::<M, (), E>(conn, std::slice::from_ref(near), &Query::new()).await?;
         Ok(all.pop().unwrap_or_default())

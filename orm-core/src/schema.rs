@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::backend::{Conn, Ctx, Exec, Param};
+use crate::backend::{Ctx, Exec, Param};
 use crate::constraint::{canonical_default, index_name, OnDelete};
 use crate::error::Result;
 use crate::migrate::{IndexDef, TableDef};
@@ -300,12 +300,8 @@ pub(crate) async fn check<M: Model, E: Exec>(conn: &E) -> Result<()> {
 }
 
 /// How the live table differs from `table`, for migrations.
-pub(crate) fn differences(conn: Conn<'_>, table: &TableDef) -> Result<Vec<Difference>> {
-    crate::db::block_on(live_differences(
-        &conn,
-        Ctx::of::<crate::migrate::Applied>(),
-        table,
-    ))
+pub(crate) async fn differences<E: Exec>(conn: &E, table: &TableDef) -> Result<Vec<Difference>> {
+    live_differences(conn, Ctx::of::<crate::migrate::Applied>(), table).await
 }
 
 async fn live_differences<E: Exec>(

@@ -1,7 +1,8 @@
 //! Code generation. Generated functions are thin: each calls a generic
 //! function of `orm_core::__private`, where the logic is written and tested
-//! once. They take any connection (`&impl orm_core::Db`) and name no driver
-//! type.
+//! once. They take any connection (`&impl orm_core::Database`, sync or
+//! async: its mode decides whether they return a result or a future) and
+//! name no driver type.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};

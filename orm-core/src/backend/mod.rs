@@ -70,7 +70,7 @@ pub enum Conn<'c> {
     Postgres(&'c crate::Postgres),
 }
 
-impl crate::__private::Sealed for Conn<'_> {}
+impl crate::sealed::Sealed for Conn<'_> {}
 impl Db for Conn<'_> {
     fn __conn(&self) -> Conn<'_> {
         *self
@@ -85,7 +85,7 @@ crate::db::blocking! {
 /// (`Arc<Mutex<Connection>>` in a web server), `AssertUnwindSafe`.
 macro_rules! through_deref {
     ($($ty:ty),+ $(,)?) => {$(
-        impl<T: Database + ?Sized> crate::__private::Sealed for $ty {}
+        impl<T: Database + ?Sized> crate::sealed::Sealed for $ty {}
         impl<T: Database + ?Sized> Database for $ty {
             type Mode = T::Mode;
             fn __run<'a, P: crate::db::Plan + 'a>(&'a self, plan: P) -> crate::db::Out<'a, Self, P::Output> {
@@ -109,7 +109,7 @@ through_deref!(
     std::sync::MutexGuard<'_, T>,
 );
 
-impl<T: Database> crate::__private::Sealed for std::panic::AssertUnwindSafe<T> {}
+impl<T: Database> crate::sealed::Sealed for std::panic::AssertUnwindSafe<T> {}
 impl<T: Database> Database for std::panic::AssertUnwindSafe<T> {
     type Mode = T::Mode;
     fn __run<'a, P: crate::db::Plan + 'a>(
@@ -275,6 +275,9 @@ enum RowInner<'a> {
     #[cfg(feature = "postgres")]
     /// A row, and how to read each column when the query worked it out.
     Postgres(&'a ::postgres::Row, Option<&'a [postgres::Kind]>),
+    /// A row an async SQLite connection's thread read into owned values.
+    #[cfg(feature = "tokio")]
+    Owned(sqlite_async::OwnedRow<'a>),
 }
 
 impl<'a> From<&'a rusqlite::Row<'a>> for Row<'a> {
@@ -312,6 +315,8 @@ impl Row<'_> {
             RowInner::Sqlite(row) => sqlite::value(row, index),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row, kinds) => postgres::value(row, *kinds, index),
+            #[cfg(feature = "tokio")]
+            RowInner::Owned(row) => row.value(index),
         }
     }
 
@@ -326,6 +331,8 @@ impl Row<'_> {
             RowInner::Sqlite(row) => T::from_value(sqlite::value(row, index)?),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(row, kinds) => T::from_value(postgres::value(row, *kinds, index)?),
+            #[cfg(feature = "tokio")]
+            RowInner::Owned(row) => T::from_value(row.value(index)?),
         }
     }
 
@@ -337,6 +344,8 @@ impl Row<'_> {
             RowInner::Sqlite(row) => sqlite::affinity(row, index),
             #[cfg(feature = "postgres")]
             RowInner::Postgres(..) => sqlite::Affinity::Blob,
+            #[cfg(feature = "tokio")]
+            RowInner::Owned(row) => row.affinity(index),
         }
     }
 }
@@ -347,15 +356,6 @@ impl<'c> Conn<'c> {
             Conn::Sqlite(_) => "sqlite",
             #[cfg(feature = "postgres")]
             Conn::Postgres(_) => "postgresql",
-        }
-    }
-
-    /// The SQLite connection, for what only SQLite needs.
-    pub(crate) fn sqlite(&self) -> Option<&'c rusqlite::Connection> {
-        match self {
-            Conn::Sqlite(conn) => Some(conn),
-            #[cfg(feature = "postgres")]
-            Conn::Postgres(_) => None,
         }
     }
 
@@ -552,7 +552,12 @@ pub(crate) enum ScopeKind {
     /// transaction; PostgreSQL's statements each see their own, as before).
     Read { statements: usize },
     /// `statements` writes of `rows` rows, kept all or none.
-    Write { statements: usize, rows: usize },
+    Write {
+        statements: usize,
+        // Read by PostgreSQL's drivers only.
+        #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+        rows: usize,
+    },
 }
 
 /// The driver seam: what a plan asks of a connection, sync or async.
@@ -951,7 +956,9 @@ impl<'c> Exec for AsyncConn<'c> {
         match (self, &mut stmt.inner) {
             (AsyncConn::Sqlite(c), AsyncStmtInner::Sqlite(s)) => c.query(s, params, on_row).await,
             #[cfg(feature = "postgres")]
-            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => c.query(s, params, on_row).await,
+            (AsyncConn::Postgres(c), AsyncStmtInner::Postgres(s)) => {
+                c.query(s, params, on_row).await
+            }
             #[cfg(feature = "postgres")]
             _ => Err(Error::Internal("a statement of another connection")),
         }

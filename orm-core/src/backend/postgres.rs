@@ -427,7 +427,7 @@ impl Postgres {
     }
 }
 
-impl crate::__private::Sealed for Postgres {}
+impl crate::sealed::Sealed for Postgres {}
 
 impl Db for Postgres {
     fn __conn(&self) -> Conn<'_> {

@@ -8,21 +8,21 @@ use super::{Conn, Ctx, Db, Param};
 use crate::error::{DbError, Result};
 use crate::value::{Value, ValueError};
 
-impl crate::__private::Sealed for Connection {}
+impl crate::sealed::Sealed for Connection {}
 impl Db for Connection {
     fn __conn(&self) -> Conn<'_> {
         Conn::Sqlite(self)
     }
 }
 
-impl crate::__private::Sealed for Transaction<'_> {}
+impl crate::sealed::Sealed for Transaction<'_> {}
 impl Db for Transaction<'_> {
     fn __conn(&self) -> Conn<'_> {
         Conn::Sqlite(self)
     }
 }
 
-impl crate::__private::Sealed for Savepoint<'_> {}
+impl crate::sealed::Sealed for Savepoint<'_> {}
 impl Db for Savepoint<'_> {
     fn __conn(&self) -> Conn<'_> {
         Conn::Sqlite(self)

@@ -57,10 +57,12 @@ pub use def::{ColumnDef, Default, IndexDef, Reference, TableDef};
 pub use ops::{diff, Op, Refusal, State};
 pub use text::{parse, write};
 
-use crate::backend::{Conn, Ctx, Db};
+use crate::backend::{Ctx, Exec};
+use crate::db::{Database, Out, Plan};
 use crate::error::{Error, Result};
+use crate::exec;
 use crate::render::Dialect;
-use crate::Model;
+use crate::statement::Shape;
 
 /// The table that records applied migrations.
 pub const TABLE: &str = "orm_migrations";
@@ -160,15 +162,15 @@ impl Migrations {
     /// names. Another process applying at the same time waits, then finds
     /// them applied. An applied migration whose file changed since is
     /// [`Error::Migration`], and nothing runs.
-    pub fn apply(&self, conn: &impl Db) -> Result<Vec<String>> {
-        apply(conn.__conn(), self.files)
+    pub fn apply<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<String>> {
+        db.__run(Apply { files: self.files })
     }
 
     /// `Ok` when every migration is applied, unchanged, and every table the
     /// migrations build matches the database; else [`Error::Migration`]
     /// listing each pending migration, changed file and difference.
-    pub fn check(&self, conn: &impl Db) -> Result<()> {
-        check(conn.__conn(), self.files)
+    pub fn check<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+        db.__run(Check { files: self.files })
     }
 
     /// The tables the migrations build, in the end.
@@ -185,13 +187,13 @@ pub struct BorrowedMigrations<'a> {
 
 impl BorrowedMigrations<'_> {
     /// See [`Migrations::apply`].
-    pub fn apply(&self, conn: &impl Db) -> Result<Vec<String>> {
-        apply(conn.__conn(), self.files)
+    pub fn apply<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<String>> {
+        db.__run(Apply { files: self.files })
     }
 
     /// See [`Migrations::check`].
-    pub fn check(&self, conn: &impl Db) -> Result<()> {
-        check(conn.__conn(), self.files)
+    pub fn check<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+        db.__run(Check { files: self.files })
     }
 
     /// See [`Migrations::state`].
@@ -240,7 +242,7 @@ fn failed(migration: &str, e: Error) -> Error {
     }
 }
 
-fn apply(conn: Conn<'_>, files: &[Migration]) -> Result<Vec<String>> {
+async fn apply<E: Exec>(conn: &E, files: &[Migration]) -> Result<Vec<String>> {
     // Every file parses and applies to the state before anything runs.
     let mut before = Vec::with_capacity(files.len());
     let mut state = State::default();
@@ -254,10 +256,10 @@ fn apply(conn: Conn<'_>, files: &[Migration]) -> Result<Vec<String>> {
             })?;
         }
     }
-    record_table(conn)?;
+    record_table(conn).await?;
     let mut done = Vec::new();
     for (file, (state, ops)) in files.iter().zip(before) {
-        if apply_one(conn, file, &state, &ops)? {
+        if apply_one(conn, file, &state, &ops).await? {
             done.push(file.name.to_string());
         }
     }
@@ -265,7 +267,7 @@ fn apply(conn: Conn<'_>, files: &[Migration]) -> Result<Vec<String>> {
 }
 
 /// Applies one migration unless it is applied; whether it ran.
-fn apply_one(conn: Conn<'_>, file: &Migration, state: &State, ops: &[Op]) -> Result<bool> {
+async fn apply_one<E: Exec>(conn: &E, file: &Migration, state: &State, ops: &[Op]) -> Result<bool> {
     let dialect = conn.dialect();
     let mut statements = Vec::new();
     let mut at = state.clone();
@@ -280,32 +282,51 @@ fn apply_one(conn: Conn<'_>, file: &Migration, state: &State, ops: &[Op]) -> Res
             reason,
         })?;
     }
-    let foreign_keys = match conn.sqlite() {
-        Some(c) => sqlite_foreign_keys_off(c, &file.name)?,
-        None => false,
+    let foreign_keys = match dialect {
+        Dialect::Sqlite => sqlite_foreign_keys_off(conn, &file.name).await?,
+        Dialect::Postgres => false,
     };
-    let result = in_transaction(conn, file, &statements, foreign_keys);
+    let result = in_transaction(conn, file, &statements, foreign_keys).await;
     if foreign_keys {
-        if let Some(c) = conn.sqlite() {
-            let restored = c
-                .pragma_update(None, "foreign_keys", true)
-                .map_err(|e| failed(&file.name, e.into()));
-            // The migration's own outcome comes first.
-            return result.and_then(|ran| restored.map(|()| ran));
-        }
+        let restored = conn
+            .batch("PRAGMA foreign_keys = ON", ctx())
+            .await
+            .map_err(|e| failed(&file.name, e));
+        // The migration's own outcome comes first.
+        return result.and_then(|ran| restored.map(|()| ran));
     }
     result
+}
+
+/// The one integer a `PRAGMA` query returns.
+async fn pragma<E: Exec>(conn: &E, sql: &str) -> Result<i64> {
+    let mut stmt = conn.prepare(sql, ctx()).await?;
+    let mut value = 0;
+    conn.query(&mut stmt, Vec::new(), |row| {
+        value = row.get(0).map_err(|e| ctx().column_error(0, e))?;
+        Ok(())
+    })
+    .await?;
+    Ok(value)
 }
 
 /// Turns SQLite's foreign-key enforcement off for a migration (a rebuild
 /// drops a table other tables reference; enforcement cannot change inside a
 /// transaction); whether it was on.
-fn sqlite_foreign_keys_off(conn: &rusqlite::Connection, migration: &str) -> Result<bool> {
-    let on: bool = conn
-        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
-        .map_err(|e| failed(migration, e.into()))?;
+async fn sqlite_foreign_keys_off<E: Exec>(conn: &E, migration: &str) -> Result<bool> {
+    let on = pragma(conn, "PRAGMA foreign_keys")
+        .await
+        .map_err(|e| failed(migration, e))?
+        != 0;
     if on {
-        if !conn.is_autocommit() {
+        conn.batch("PRAGMA foreign_keys = OFF", ctx())
+            .await
+            .map_err(|e| failed(migration, e))?;
+        // Inside a transaction SQLite ignores the change without a word.
+        let still = pragma(conn, "PRAGMA foreign_keys")
+            .await
+            .map_err(|e| failed(migration, e))?;
+        if still != 0 {
             return Err(Error::Migration {
                 migration: migration.to_owned(),
                 reason: "SQLite migrations run outside a transaction: foreign keys are on, \
@@ -313,14 +334,12 @@ fn sqlite_foreign_keys_off(conn: &rusqlite::Connection, migration: &str) -> Resu
                     .into(),
             });
         }
-        conn.pragma_update(None, "foreign_keys", false)
-            .map_err(|e| failed(migration, e.into()))?;
     }
     Ok(on)
 }
 
-fn in_transaction(
-    conn: Conn<'_>,
+async fn in_transaction<E: Exec>(
+    conn: &E,
     file: &Migration,
     statements: &[String],
     check_foreign_keys: bool,
@@ -334,13 +353,14 @@ fn in_transaction(
         },
         ctx,
     )
+    .await
     .map_err(|e| failed(&file.name, e))?;
-    let run = || -> Result<bool> {
+    let run = async {
         // Another process applying waits here, then finds it applied.
         if dialect == Dialect::Postgres {
-            conn.batch(LOCK, ctx)?;
+            conn.batch(LOCK, ctx).await?;
         }
-        if let Some(applied) = Applied::get(&conn, file.name.to_string())? {
+        if let Some(applied) = exec::get::<Applied, E>(conn, &file.name.to_string()).await? {
             if applied.checksum != file.checksum() {
                 return Err(changed(file));
             }
@@ -355,30 +375,29 @@ fn in_transaction(
             indexes: &[],
         };
         for statement in statements {
-            conn.batch(statement, statement_ctx)?;
+            conn.batch(statement, statement_ctx).await?;
         }
         if check_foreign_keys {
-            if let Some(c) = conn.sqlite() {
-                foreign_key_check(c)?;
-            }
+            foreign_key_check(conn).await?;
         }
-        Applied {
+        let applied = Applied {
             name: file.name.to_string(),
             checksum: file.checksum(),
-        }
-        .insert(&conn)?;
+        };
+        exec::insert_all::<Applied, E>(conn, vec![&applied]).await?;
         Ok(true)
     };
-    match run() {
+    match run.await {
         Ok(ran) => {
             conn.batch("COMMIT", ctx)
+                .await
                 .map_err(|e| failed(&file.name, e))?;
             Ok(ran)
         }
         Err(e) => {
             // The migration's error is the one to report; a failed rollback
             // leaves the connection to the caller, as a failed statement would.
-            let _ = conn.batch("ROLLBACK", ctx);
+            let _ = conn.batch("ROLLBACK", ctx).await;
             Err(match e {
                 e @ (Error::Migration { .. } | Error::MigrationFailed { .. }) => e,
                 e => failed(&file.name, e),
@@ -393,16 +412,17 @@ const LOCK: &str = "SELECT pg_advisory_xact_lock(7243038127041813857)";
 /// Creates the table of applied migrations unless it exists. On PostgreSQL
 /// under the migrations' lock: two `CREATE TABLE IF NOT EXISTS` at once
 /// collide there.
-fn record_table(conn: Conn<'_>) -> Result<()> {
-    if conn.dialect() == Dialect::Sqlite {
-        return Applied::create_table(&conn);
-    }
+async fn record_table<E: Exec>(conn: &E) -> Result<()> {
+    let create = ddl::create_table_if_missing(conn.dialect(), &TableDef::of::<Applied>());
     let ctx = ctx();
-    conn.batch(&format!("BEGIN; {LOCK}"), ctx)?;
-    match Applied::create_table(&conn) {
-        Ok(()) => conn.batch("COMMIT", ctx),
+    if conn.dialect() == Dialect::Sqlite {
+        return conn.batch(&create, ctx).await;
+    }
+    conn.batch(&format!("BEGIN; {LOCK}"), ctx).await?;
+    match conn.batch(&create, ctx).await {
+        Ok(()) => conn.batch("COMMIT", ctx).await,
         Err(e) => {
-            let _ = conn.batch("ROLLBACK", ctx);
+            let _ = conn.batch("ROLLBACK", ctx).await;
             Err(e)
         }
     }
@@ -421,12 +441,21 @@ fn changed(file: &Migration) -> Error {
 
 /// SQLite's `PRAGMA foreign_key_check`: an error naming the first row whose
 /// foreign key points at nothing.
-fn foreign_key_check(conn: &rusqlite::Connection) -> Result<()> {
-    let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
-    let mut rows = stmt.query([])?;
-    if let Some(row) = rows.next()? {
-        let table: String = row.get(0)?;
-        let parent: String = row.get(2)?;
+async fn foreign_key_check<E: Exec>(conn: &E) -> Result<()> {
+    let mut stmt = conn.prepare("PRAGMA foreign_key_check", ctx()).await?;
+    let mut found = None;
+    conn.query(&mut stmt, Vec::new(), |row| {
+        if found.is_none() {
+            let read = |i| match row.value(i) {
+                Ok(crate::Value::Text(s)) => s.to_owned(),
+                _ => String::from("?"),
+            };
+            found = Some((read(0), read(2)));
+        }
+        Ok(())
+    })
+    .await?;
+    if let Some((table, parent)) = found {
         return Err(Error::Migration {
             migration: String::new(),
             reason: format!(
@@ -436,6 +465,38 @@ fn foreign_key_check(conn: &rusqlite::Connection) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// [`Migrations::apply`] on any connection.
+struct Apply<'f> {
+    files: &'f [Migration],
+}
+
+impl Apply<'_> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<Vec<String>> {
+        apply(conn, self.files).await
+    }
+}
+
+impl Plan for Apply<'_> {
+    type Output = Vec<String>;
+    crate::db::plan_methods!();
+}
+
+/// [`Migrations::check`] on any connection.
+struct Check<'f> {
+    files: &'f [Migration],
+}
+
+impl Check<'_> {
+    async fn run<E: Exec>(self, conn: &E) -> Result<()> {
+        check(conn, self.files).await
+    }
+}
+
+impl Plan for Check<'_> {
+    type Output = ();
+    crate::db::plan_methods!();
 }
 
 /// What [`Migrations::check`] found.
@@ -464,10 +525,10 @@ impl fmt::Display for Pending {
     }
 }
 
-fn check(conn: Conn<'_>, files: &[Migration]) -> Result<()> {
+async fn check<E: Exec>(conn: &E, files: &[Migration]) -> Result<()> {
     let state = state(files)?;
-    record_table(conn)?;
-    let applied = Applied::all(&conn)?;
+    record_table(conn).await?;
+    let applied = exec::all::<Applied, (), E>(conn, &Shape::default()).await?;
     let mut found = Pending {
         pending: Vec::new(),
         changed: Vec::new(),
@@ -482,7 +543,7 @@ fn check(conn: Conn<'_>, files: &[Migration]) -> Result<()> {
     }
     if found.pending.is_empty() {
         for table in state.tables.values() {
-            for difference in crate::schema::differences(conn, table)? {
+            for difference in crate::schema::differences(conn, table).await? {
                 found
                     .differences
                     .push(format!("table `{}`: {difference}", table.name));

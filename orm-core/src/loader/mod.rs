@@ -4,27 +4,32 @@
 //! in as few statements as the connection allows (one array parameter on
 //! PostgreSQL; chunks under `SQLITE_LIMIT_VARIABLE_NUMBER` on SQLite), and
 //! hands every row to the slots whose key it carries.
+//!
+//! - `mod.rs`: the plan of one load, [`load`] and [`count`]: the statements
+//!   run and the rows read.
+//! - `chunking.rs`: how many keys each statement binds, and whether it may
+//!   offer the scan of the whole table.
+//! - `slots.rs`: the distinct keys and the slots that asked for each, where
+//!   a row goes in its slots (per-key windows by rank), keys that read only
+//!   as SQLite compares them, and the order of a slot's rows.
+//! - `sizes.rs`: the parent tables' sizes learned by earlier loads.
 
-use std::cmp::Ordering;
-use std::collections::HashMap;
+mod chunking;
+mod sizes;
+mod slots;
+
 use std::hash::Hash;
-use std::sync::Mutex;
 
-use crate::backend::sqlite::Affinity;
+use self::chunking::{chunking, key_values, threshold, Chunking};
+pub(crate) use self::slots::sql_order;
+use self::slots::{sqlite_would_match, Groups, Ranked};
 use crate::backend::{Ctx, Exec, Row, ScopeKind};
 use crate::error::{Error, Result};
 use crate::exec::{self, Binds};
 use crate::render;
 use crate::statement::{KeyColumn, Keys, Projection, Select, Shape, Table};
-use crate::value::{Owned, Value, ValueError};
+use crate::value::ValueError;
 use crate::SqlType;
-
-/// Keys covering at least 1/`SCAN_RATIO` of the rows of the parent table make
-/// a full scan of the child table cheaper than probing its index once per
-/// key. Measured on the benchmark's M dataset (README): the scan costs about
-/// 10 ms per 100k rows plus 0.4 µs per row kept, the index about 0.7 µs per
-/// row found, so they cross near a third of the table.
-const SCAN_RATIO: i64 = 3;
 
 /// Finds a decoded row's key, when the row holds it.
 pub(crate) type KeyOf<'f, T, K> = &'f (dyn Fn(&T) -> Option<&K> + Sync);
@@ -58,93 +63,6 @@ impl Plan<'_> {
     fn ordered(&self) -> bool {
         !self.shape.order.is_empty() || self.shape.is_windowed()
     }
-}
-
-/// How one load binds its keys: how many per statement, and whether it may scan.
-struct Chunking {
-    chunk: usize,
-    lists_as_json: bool,
-    scan: Option<&'static str>,
-}
-
-fn chunking(
-    conn: &impl Exec,
-    plan: &Plan<'_>,
-    n: usize,
-    projection: Projection,
-) -> Result<Chunking> {
-    crate::exec::shallow(&plan.ctx, plan.shape)?;
-    let dialect = conn.dialect();
-    // Whether to offer the scan: not for one key (the single-row
-    // accessors), where the choice costs more than it can save, nor where an
-    // earlier call learned that the parent table is far larger than the keys.
-    let may_scan = |parent: &&'static str| {
-        projection == Projection::Model
-            && !plan.ordered()
-            && plan.shape.extras.is_empty()
-            && n > 1
-            && !sizes::clearly_larger(conn.identity(), parent, threshold(n))
-    };
-    // Keys bound as one array: one statement for all of them.
-    let caps = conn.caps()?;
-    let Some(limit) = caps.variable_limit() else {
-        // The keys' array and the scan's size, and the filter's values.
-        let needed = render::shape_params(dialect, plan.shape, false) + 2;
-        crate::exec::within(&plan.ctx, needed, caps)?;
-        return Ok(Chunking {
-            chunk: n,
-            lists_as_json: false,
-            scan: plan.scan_sized_by.filter(may_scan),
-        });
-    };
-    // What the statement binds besides the keys: the filter's values (with
-    // long lists as one value each, or every list so if that is what fits),
-    // and a window's two numbers.
-    let fixed = |json| match projection {
-        Projection::CountPerKey => plan
-            .shape
-            .filter
-            .as_ref()
-            .map_or(0, |f| render::params_of(dialect, f, json)),
-        _ => render::shape_params(dialect, plan.shape, json),
-    };
-    let lists_as_json = fixed(false) >= limit;
-    let fixed = fixed(lists_as_json);
-    if fixed >= limit {
-        return Err(Error::TooManyParameters {
-            model: plan.ctx.model,
-            table: plan.ctx.table,
-            needed: fixed + 1,
-            limit,
-        });
-    }
-    let room = limit - fixed;
-    // The scan takes one parameter besides the keys: offer it only where that
-    // does not add a statement.
-    let scan = plan
-        .scan_sized_by
-        .filter(|parent| room > 1 && n.div_ceil(room - 1) == n.div_ceil(room) && may_scan(parent));
-    let room = if scan.is_some() { room - 1 } else { room };
-    Ok(Chunking {
-        chunk: render::bucket(n, room),
-        lists_as_json,
-        scan,
-    })
-}
-
-fn threshold(keys: usize) -> i64 {
-    i64::try_from(keys)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(SCAN_RATIO)
-}
-
-/// The keys of one statement, as values: the chunk padded to `count` by
-/// repeating its first key (same text, same result), or every key where the
-/// backend binds them as one array.
-fn key_values<'k, K: SqlType>(keys: &[&'k K], count: usize) -> Vec<Value<'k>> {
-    (0..count.max(keys.len()))
-        .map(|i| keys.get(i).unwrap_or(&keys[0]).to_value())
-        .collect()
 }
 
 /// One `Vec` per slot: the rows whose key column equals that slot's key. A
@@ -407,288 +325,8 @@ where
     Ok(counts)
 }
 
-/// Whether SQLite's `=` would find `raw`, a value that does not read as the
-/// key type, equal to one of the requested keys: after the conversions a
-/// column's numeric or text affinity applies (`1` and `'1'`, `2.0` and `2`),
-/// and none at all in a column without affinity (no declared type, `BLOB`).
-fn sqlite_would_match<K: SqlType + Eq + Hash + Clone>(
-    raw: Value<'_>,
-    affinity: Affinity,
-    groups: &Groups<'_, K>,
-) -> bool {
-    if affinity == Affinity::Blob {
-        // No conversion: a value of another type than the keys' equals none.
-        return false;
-    }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-    let candidates: [Option<Owned>; 2] = match raw {
-        Value::Integer(i) => [
-            Some(Owned::Text(i.to_string().into())),
-            Some(Owned::Real(i as f64)),
-        ],
-        Value::Real(r) if r.fract() == 0.0 && r.abs() < 9.0e18 => {
-            [Some(Owned::Integer(r as i64)), None]
-        }
-        Value::Text(s) => [
-            s.trim().parse::<i64>().ok().map(Owned::Integer),
-            s.trim().parse::<f64>().ok().map(Owned::Real),
-        ],
-        _ => [None, None],
-    };
-    candidates
-        .into_iter()
-        .flatten()
-        .any(|c| K::from_value(c.as_value()).is_ok_and(|k| groups.slots(&k).is_some()))
-}
-
-/// Puts the rows of a per-key window at their places. A key's kept rows are
-/// numbered offset + 1, offset + 2, ...: a row in sequence goes at the end of
-/// its slot, which is how rows arrive from SQLite and PostgreSQL (a window's
-/// rows come out in its own order, so the statement needs no outer `ORDER BY`
-/// that would sort them all again). Should a slot's rows ever arrive out of
-/// sequence, its rows so far are numbered from their places and set aside,
-/// to be sorted by number when all are in.
-struct Ranked<T> {
-    offset: i64,
-    stray: HashMap<usize, Vec<(i64, T)>>,
-}
-
-impl<T> Ranked<T> {
-    fn new(offset: u64) -> Self {
-        Ranked {
-            offset: i64::try_from(offset).unwrap_or(i64::MAX),
-            stray: HashMap::new(),
-        }
-    }
-
-    fn place(&mut self, list: &mut Vec<T>, slot: usize, item: T, rank: i64) {
-        if let Some(rows) = self.stray.get_mut(&slot) {
-            rows.push((rank, item));
-        } else if usize::try_from(rank - self.offset - 1) == Ok(list.len()) {
-            list.push(item);
-        } else {
-            let mut rows: Vec<(i64, T)> = (self.offset + 1..).zip(list.drain(..)).collect();
-            rows.push((rank, item));
-            self.stray.insert(slot, rows);
-        }
-    }
-
-    fn finish(self, slots: &mut [Vec<T>]) {
-        for (slot, mut rows) in self.stray {
-            rows.sort_by_key(|&(rank, _)| rank);
-            slots[slot] = rows.into_iter().map(|(_, item)| item).collect();
-        }
-    }
-}
-
-/// How SQLite orders two values in an `ORDER BY` with the default `BINARY`
-/// collation: NULL, then numbers by value, then text, then blobs, bytewise.
-/// Keys need only be `SqlType`, not `Ord`, and sort as the database would.
-#[inline]
-pub(crate) fn sql_order(a: Value<'_>, b: Value<'_>) -> Ordering {
-    fn rank(v: &Value<'_>) -> u8 {
-        match v {
-            Value::Null => 0,
-            Value::Integer(_) | Value::Real(_) => 1,
-            Value::Text(_) => 2,
-            _ => 3,
-        }
-    }
-    #[allow(clippy::cast_precision_loss)]
-    match (a, b) {
-        (Value::Integer(x), Value::Integer(y)) => x.cmp(&y),
-        (Value::Integer(x), Value::Real(y)) => (x as f64).total_cmp(&y),
-        (Value::Real(x), Value::Integer(y)) => x.total_cmp(&(y as f64)),
-        (Value::Real(x), Value::Real(y)) => x.total_cmp(&y),
-        (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
-        // Dates, UUIDs and JSON order as SQLite stores them (ISO 8601 text,
-        // 16-byte blobs), which is also their own order.
-        (Value::Native(x), Value::Native(y)) => match (x.to_sqlite(), y.to_sqlite()) {
-            (Ok(x), Ok(y)) => sql_order(
-                crate::backend::sqlite::output_value(&x),
-                crate::backend::sqlite::output_value(&y),
-            ),
-            _ => Ordering::Equal,
-        },
-        (a, b) => rank(&a).cmp(&rank(&b)),
-    }
-}
-
-/// Distinct keys, and for each the slots that asked for it.
-struct Groups<'k, K> {
-    /// Each key's first slot and, if the key repeats, where its other slots are
-    /// in `more`: one lookup per row finds everything, in one place. Keys are
-    /// copied in, not borrowed: comparing through a reference costs a cache
-    /// miss into the parents on every row (on the benchmark's L, 50k keys, that
-    /// put the loader at 1.2-1.3x the hand-written scan; copied, 1.05x).
-    index: HashMap<K, Group, foldhash::fast::RandomState>,
-    keys: Vec<&'k K>,
-    /// The further slots of keys given more than once.
-    more: Vec<Vec<usize>>,
-}
-
-#[derive(Clone, Copy)]
-struct Group {
-    first: usize,
-    /// Index into `Groups::more`, or `NONE`.
-    more: usize,
-}
-
-const NONE: usize = usize::MAX;
-
-impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
-    /// One empty output per slot, and the groups of the slots' keys.
-    fn collect<T>(
-        slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
-        empty: impl Fn() -> T,
-    ) -> (Vec<T>, Self) {
-        let n = slot_keys.len();
-        let mut out = Vec::with_capacity(n);
-        let mut groups = Groups {
-            index: HashMap::with_capacity_and_hasher(n, Default::default()),
-            keys: Vec::with_capacity(n),
-            more: Vec::new(),
-        };
-        for (slot, key) in slot_keys.enumerate() {
-            out.push(empty());
-            if let Some(key) = key {
-                groups.add(key, slot);
-            }
-        }
-        (out, groups)
-    }
-
-    fn add(&mut self, key: &'k K, slot: usize) {
-        let group = self.index.entry(key.clone()).or_insert(Group {
-            first: slot,
-            more: NONE,
-        });
-        if group.first == slot {
-            self.keys.push(key);
-        } else {
-            if group.more == NONE {
-                group.more = self.more.len();
-                self.more.push(Vec::new());
-            }
-            self.more[group.more].push(slot);
-        }
-    }
-
-    /// The slots that want rows with this key: the first, then any others.
-    #[inline]
-    fn slots(&self, key: &K) -> Option<(usize, &[usize])> {
-        let group = self.index.get(key)?;
-        let more = match group.more {
-            NONE => &[][..],
-            i => &self.more[i],
-        };
-        Some((group.first, more))
-    }
-}
-
-/// What earlier loads learned about the size of parent tables, per
-/// connection, so that a load whose keys are clearly few for the table probes
-/// the index with a plain `IN` list and skips the statement that could also
-/// scan. A stale size can only choose the slower plan, never a wrong result:
-/// a table that grew is measured again by the next statement that may scan;
-/// one that shrank keeps a load on the index, which is always correct.
-mod sizes {
-    use std::sync::{MutexGuard, PoisonError};
-
-    use super::{HashMap, Mutex};
-
-    /// At most this many (connection, table) sizes are kept; past it the
-    /// map starts over, so connections opened and dropped forever cannot grow it.
-    const CAPACITY: usize = 4096;
-
-    /// A size learned is trusted for this many calls, then measured again
-    /// by the next call that could scan: the table may have shrunk, or the
-    /// connection's address may now be another connection's (a dropped
-    /// connection's memory is reused), and a stale size would keep dense
-    /// loads on the slower plan. Re-measuring costs one call in this many a
-    /// bounded count.
-    const TRUSTED_USES: u32 = 64;
-
-    type Sizes = HashMap<(usize, &'static str), (i64, u32)>;
-
-    static SIZES: Mutex<Option<Sizes>> = Mutex::new(None);
-
-    /// The sizes; a panic elsewhere while they were held leaves them usable
-    /// (each update is one map operation).
-    fn locked() -> MutexGuard<'static, Option<Sizes>> {
-        SIZES.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The table's size, as a lower bound: the statement counts at most
-    /// `4 × threshold + 1` rows.
-    pub(super) fn learn(connection: usize, table: &'static str, size: i64) {
-        let mut sizes = locked();
-        let sizes = sizes.get_or_insert_with(HashMap::new);
-        if sizes.len() >= CAPACITY {
-            sizes.clear();
-        }
-        sizes.insert((connection, table), (size, 0));
-    }
-
-    /// The table was found small enough to scan: nothing to remember.
-    pub(super) fn forget(connection: usize, table: &'static str) {
-        let mut sizes = locked();
-        if let Some(sizes) = sizes.as_mut() {
-            sizes.remove(&(connection, table));
-        }
-    }
-
-    /// Whether the table is known to have more than twice `threshold` rows
-    /// (and the size is not due to be measured again).
-    pub(super) fn clearly_larger(connection: usize, table: &'static str, threshold: i64) -> bool {
-        let mut sizes = locked();
-        let Some(entry) = sizes.as_mut().and_then(|s| s.get_mut(&(connection, table))) else {
-            return false;
-        };
-        let (size, uses) = entry;
-        if *size <= threshold.saturating_mul(2) {
-            return false;
-        }
-        // A table without rowid (learned as `i64::MAX`) stays without one.
-        if *size == i64::MAX {
-            return true;
-        }
-        *uses += 1;
-        if *uses >= TRUSTED_USES {
-            *uses = 0;
-            return false;
-        }
-        true
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::cmp::Ordering::*;
-
-    use super::{sizes, sql_order};
-    use crate::value::Value;
-
-    /// A learned size is trusted a bounded number of times, then measured
-    /// again; a scan forgets it.
-    #[test]
-    fn a_learned_size_is_measured_again() {
-        let (conn, table) = (usize::MAX - 7, "sizes_test");
-        sizes::learn(conn, table, 1_000);
-        assert!(
-            !sizes::clearly_larger(conn, table, 600),
-            "not clearly larger"
-        );
-        let trusted = (0..200)
-            .take_while(|_| sizes::clearly_larger(conn, table, 10))
-            .count();
-        assert_eq!(trusted, 63);
-        assert!(sizes::clearly_larger(conn, table, 10));
-        sizes::forget(conn, table);
-        assert!(!sizes::clearly_larger(conn, table, 10));
-    }
-
     /// Loads the children of `keys` from `child (id, parent_id)` and says
     /// which plan ran: whether the parent's size was learned, which only the
     /// index arm reports.
@@ -778,55 +416,5 @@ mod tests {
         let conn = parents(spread.iter().copied());
         let (_, probed) = probe(&conn, &spread[..2]);
         assert!(probed);
-    }
-
-    #[test]
-    fn chunks_round_up_to_powers_of_two_under_the_limit() {
-        use crate::render::bucket;
-        let got: Vec<usize> = [1, 2, 3, 20, 32, 33, 40_000]
-            .iter()
-            .map(|&n| bucket(n, 32_765))
-            .collect();
-        assert_eq!(got, [1, 2, 4, 32, 32, 64, 32_765]);
-        assert_eq!(bucket(7, 5), 5);
-    }
-
-    #[test]
-    fn windowed_rows_take_their_places_in_any_arrival_order() {
-        use super::Ranked;
-        // Offset 2: the kept rows are numbered 3, 4, 5.
-        let mut slots: Vec<Vec<&str>> = vec![Vec::new(); 3];
-        let mut ranked = Ranked::new(2);
-        let arrivals = [
-            (0, "a3", 3),
-            (1, "b4", 4),
-            (0, "a4", 4),
-            (1, "b3", 3),
-            (2, "c3", 3),
-        ];
-        for (slot, item, rank) in arrivals {
-            ranked.place(&mut slots[slot], slot, item, rank);
-        }
-        ranked.place(&mut slots[1], 1, "b5", 5);
-        ranked.place(&mut slots[0], 0, "a5", 5);
-        ranked.finish(&mut slots);
-        assert_eq!(
-            slots,
-            [vec!["a3", "a4", "a5"], vec!["b3", "b4", "b5"], vec!["c3"]]
-        );
-    }
-
-    #[test]
-    fn keys_sort_as_sqlite_sorts_them() {
-        let t = Value::Text;
-        assert_eq!(sql_order(Value::Integer(1), Value::Integer(2)), Less);
-        assert_eq!(sql_order(Value::Integer(-5), Value::Integer(-7)), Greater);
-        assert_eq!(sql_order(t("b"), t("a")), Greater);
-        // Bytewise, as the BINARY collation: "B" < "a", "é" after "z".
-        assert_eq!(sql_order(t("B"), t("a")), Less);
-        assert_eq!(sql_order(t("é"), t("z")), Greater);
-        assert_eq!(sql_order(Value::Real(2.5), Value::Real(-1.0)), Greater);
-        assert_eq!(sql_order(Value::Integer(1), Value::Null), Greater);
-        assert_eq!(sql_order(Value::Blob(&[1, 2]), Value::Blob(&[1])), Greater);
     }
 }

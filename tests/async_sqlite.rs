@@ -1,0 +1,292 @@
+//! `AsyncSqlite`: the models' functions as futures on a SQLite connection
+//! whose statements run on a thread of its own (feature `tokio`).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{category, product, Category, Product};
+use orm_core::{AsyncAtomic, AsyncSqlite, Error, Model, Result};
+
+/// The shop of `common::fill`, through the async connection.
+async fn shop(categories: i64) -> Result<AsyncSqlite> {
+    let lite = AsyncSqlite::open_in_memory().await?;
+    Category::create_table(&lite).await?;
+    Product::create_table(&lite).await?;
+    let cats: Vec<_> = (1..=categories).map(category).collect();
+    Category::insert_all(&lite, &cats).await?;
+    let mut rows = Vec::new();
+    let mut id = 10_000;
+    for c in 1..=categories {
+        for _ in 0..c % 4 {
+            rows.push(product(id, c));
+            id -= 1;
+        }
+    }
+    Product::insert_all(&lite, &rows).await?;
+    Ok(lite)
+}
+
+async fn in_transaction(lite: &AsyncSqlite) -> Result<bool> {
+    lite.call(|conn| Ok(!conn.is_autocommit())).await
+}
+
+fn ids<M: Model<Key = i64>>(rows: &[M]) -> Vec<i64> {
+    rows.iter().map(|r| *r.primary_key()).collect()
+}
+
+#[tokio::test]
+async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
+    let lite = shop(9).await?;
+    let sync = common::shop(9)?;
+
+    let f = Category::fields();
+    let cats = Category::query().filter(f.id.gt(2)).all(&lite).await?;
+    assert_eq!(cats, Category::query().filter(f.id.gt(2)).all(&sync)?);
+    assert_eq!(ids(&cats), [3, 4, 5, 6, 7, 8, 9]);
+
+    let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
+    assert_eq!(loaded, Category::prefetch_products(&sync, cats.clone())?);
+    let sizes: Vec<usize> = loaded.iter().map(|(_, p)| p.len()).collect();
+    assert_eq!(sizes, [3, 0, 1, 2, 3, 0, 1]);
+
+    // Two statements, as on a sync connection.
+    let (again, n) = orm_core::count_queries_async(async {
+        let cats = Category::query().filter(f.id.gt(2)).all(&lite).await?;
+        Category::prefetch_products(&lite, cats).await
+    })
+    .await;
+    assert_eq!((again?, n), (loaded.clone(), 2));
+
+    let counts = Category::count_products(&lite, &cats).await?;
+    assert_eq!(counts, [3, 0, 1, 2, 3, 0, 1]);
+    assert_eq!(Product::all(&lite).await?, Product::all(&sync)?);
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn prefetch_in_batches_under_a_small_variable_limit() -> Result<()> {
+    let lite = shop(40).await?;
+    lite.call(|conn| {
+        conn.set_limit(
+            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+            3,
+        )?;
+        Ok(())
+    })
+    .await?;
+    let cats = Category::all(&lite).await?;
+    let loading = Category::prefetch_products(&lite, cats.clone());
+    let (loaded, sql) = orm_core::record_queries_async(loading).await;
+    let loaded = loaded?;
+    // The limit the connection's thread read after `call`: 40 keys, 3 at a
+    // time, in one read transaction whose BEGIN and COMMIT are not counted.
+    assert_eq!(sql.len(), 14);
+    assert!(sql.iter().all(|s| common::in_list_len(s) <= 3), "{sql:#?}");
+    let sync = common::shop(40)?;
+    assert_eq!(loaded, Category::prefetch_products(&sync, cats)?);
+    // Several statements, one snapshot: closed again.
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn insert_and_errors() -> Result<()> {
+    let lite = shop(2).await?;
+    product(1, 1).insert(&lite).await?;
+    assert_eq!(Product::get(&lite, 1).await?, Some(product(1, 1)));
+    let again = product(1, 2).insert(&lite).await;
+    assert!(
+        matches!(again, Err(Error::UniqueViolation { .. })),
+        "{again:?}"
+    );
+    // The connection goes on after a failed statement.
+    assert_eq!(Product::all(&lite).await?.len(), 4);
+    Ok(())
+}
+
+#[tokio::test]
+async fn atomic_commits_rolls_back_and_nests() -> Result<()> {
+    let lite = shop(2).await?;
+    lite.atomic(async |tx| {
+        product(1, 1).insert(tx).await?;
+        product(2, 1).insert(tx).await?;
+        Ok(())
+    })
+    .await?;
+    assert_eq!(Product::get(&lite, 2).await?, Some(product(2, 1)));
+
+    let failed: Result<()> = lite
+        .atomic(async |tx| {
+            product(3, 1).insert(tx).await?;
+            product(1, 1).insert(tx).await?; // a duplicate key
+            Ok(())
+        })
+        .await;
+    assert!(
+        matches!(failed, Err(Error::UniqueViolation { .. })),
+        "{failed:?}"
+    );
+    assert_eq!(Product::get(&lite, 3).await?, None);
+
+    lite.atomic(async |tx| {
+        product(4, 1).insert(tx).await?;
+        let inner: Result<()> = tx
+            .atomic(async |tx| {
+                product(5, 1).insert(tx).await?;
+                Err(Error::Internal("undo the inner block"))
+            })
+            .await;
+        assert!(inner.is_err());
+        Ok(())
+    })
+    .await?;
+    assert_eq!(Product::get(&lite, 4).await?, Some(product(4, 1)));
+    assert_eq!(Product::get(&lite, 5).await?, None);
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dropped_atomic_block_rolls_back() -> Result<()> {
+    let lite = shop(2).await?;
+    let block = lite.atomic(async |tx| {
+        product(1, 1).insert(tx).await?;
+        product(2, 1).insert(tx).await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let timed_out = tokio::time::timeout(Duration::from_millis(50), block).await;
+    assert!(timed_out.is_err());
+    assert!(!in_transaction(&lite).await?);
+    assert_eq!(Product::get(&lite, 1).await?, None);
+    // Usable afterwards.
+    product(1, 1).insert(&lite).await?;
+    assert_eq!(Product::get(&lite, 1).await?, Some(product(1, 1)));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_share_one_connection() -> Result<()> {
+    let lite = Arc::new(shop(20).await?);
+    let sync = common::shop(20)?;
+    // The tasks add products to category 1, and load the others'.
+    let cats: Vec<Category> = Category::all(&sync)?.into_iter().skip(1).collect();
+    let want = Category::prefetch_products(&sync, cats.clone())?;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (lite, cats) = (Arc::clone(&lite), cats.clone());
+            tokio::spawn(async move {
+                let loaded = Category::prefetch_products(&*lite, cats).await?;
+                let rows: Vec<Product> = (0..3).map(|k| product(100 * i + k, 1)).collect();
+                if i % 2 == 0 {
+                    Product::insert_all(&*lite, &rows).await?;
+                } else {
+                    lite.atomic(async |tx| {
+                        for row in &rows {
+                            row.insert(tx).await?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+                }
+                Ok::<_, Error>(loaded)
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("no panic")?, want);
+    }
+    assert_eq!(
+        Product::all(&*lite).await?.len(),
+        Product::all(&sync)?.len() + 24
+    );
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+/// The `orm_core::query` events a subscriber sees: their fields.
+#[derive(Clone, Default)]
+struct Recorder(Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>);
+
+struct Fields<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Recorder {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == orm_core::log::TARGET {
+            let mut fields = std::collections::BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+}
+
+#[tokio::test]
+async fn statements_reach_the_callers_subscriber() -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    let recorder = Recorder::default();
+    // The task's own (thread-local) subscriber: the statements run on the
+    // connection's thread, and are reported to it all the same.
+    let _default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let lite = shop(3).await?;
+    let cats = Category::all(&lite).await?;
+    // A key per statement: the load reads in a transaction of its own.
+    lite.call(|conn| {
+        conn.set_limit(
+            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+            1,
+        )?;
+        Ok(())
+    })
+    .await?;
+    let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
+    assert_eq!(loaded.len(), 3);
+    Product::drop_table(&lite).await?;
+    let failed = Category::prefetch_products(&lite, cats).await;
+    assert!(failed.is_err());
+    // Runs after whatever the failed load left to do on the thread.
+    assert!(!in_transaction(&lite).await?);
+
+    let seen = recorder.0.lock().unwrap().clone();
+    let field = |e: &std::collections::BTreeMap<String, String>, k: &str| {
+        e.get(k).cloned().unwrap_or_default()
+    };
+    assert!(
+        seen.iter().all(|e| field(e, "db.system") == "sqlite"),
+        "{seen:#?}"
+    );
+    let select = seen
+        .iter()
+        .find(|e| {
+            field(e, "db.statement").starts_with("SELECT") && field(e, "table") == "categories"
+        })
+        .expect("the categories' SELECT");
+    assert_eq!(field(select, "rows"), "3");
+    // The loads: a snapshot committed, then one rolled back (from the
+    // dropped scope, on the connection's thread) after its failed SELECT.
+    let sql: Vec<String> = seen.iter().map(|e| field(e, "db.statement")).collect();
+    let tail: Vec<&str> = sql[sql.len() - 9..]
+        .iter()
+        .map(|s| &s[..s.len().min(6)])
+        .collect();
+    assert_eq!(
+        tail,
+        ["BEGIN", "SELECT", "SELECT", "SELECT", "COMMIT", "DROP T", "BEGIN", "SELECT", "ROLLBA"],
+        "{sql:#?}"
+    );
+    let missing = &seen[seen.len() - 2];
+    assert!(!field(missing, "error").is_empty(), "{missing:#?}");
+    Ok(())
+}
