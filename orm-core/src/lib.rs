@@ -170,6 +170,8 @@ pub use atomic::AsyncAtomic;
 pub use atomic::Atomic;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+pub use backend::postgres_async::AsyncPostgres;
 #[cfg(feature = "tokio")]
 pub use backend::sqlite_async::AsyncSqlite;
 pub use backend::{Db, Row};

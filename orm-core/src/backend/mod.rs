@@ -13,6 +13,9 @@ pub(crate) mod sqlite;
 pub(crate) mod postgres;
 
 #[cfg(feature = "tokio")]
+pub(crate) mod gate;
+
+#[cfg(feature = "tokio")]
 pub(crate) mod sqlite_async;
 
 #[cfg(all(feature = "tokio", feature = "postgres"))]
