@@ -12,7 +12,8 @@ pub(crate) mod sqlite;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 
-#[cfg(feature = "tokio")]
+// Driver-neutral; only the PostgreSQL driver shares a connection among tasks so far.
+#[cfg(all(feature = "tokio", feature = "postgres"))]
 pub(crate) mod gate;
 
 #[cfg(feature = "tokio")]
