@@ -221,6 +221,14 @@ impl Gate {
         BLOCKS.scope(blocks, block)
     }
 
+    /// Undoes what dropped blocks left, in an exclusive turn at the
+    /// connection: for a task of its own, outside any block.
+    pub(crate) async fn settle_detached(&self, conn: &impl Undo) {
+        if self.has_pending() {
+            let _turn = self.exclusive(conn).await;
+        }
+    }
+
     /// Undoes, in `turn`, what blocks nested in it left when dropped, so
     /// that the end of its block sees them undone.
     pub(crate) async fn settle(&self, conn: &impl Undo, _turn: &Exclusive) {

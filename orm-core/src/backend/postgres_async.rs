@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::pin::pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::{SinkExt as _, TryStreamExt as _};
 use postgres::error::SqlState;
@@ -58,9 +58,10 @@ const OWN: Ctx = Ctx {
 /// # Ok(()) }
 /// ```
 pub struct AsyncPostgres {
-    client: Client,
+    /// Shared with the task that undoes a dropped block at once.
+    client: Arc<Client>,
     statements: Mutex<HashMap<String, Statement>>,
-    gate: Gate,
+    gate: Arc<Gate>,
 }
 
 impl From<Client> for AsyncPostgres {
@@ -68,9 +69,9 @@ impl From<Client> for AsyncPostgres {
     /// runtime of their own).
     fn from(client: Client) -> Self {
         AsyncPostgres {
-            client,
+            client: Arc::new(client),
             statements: Mutex::default(),
-            gate: Gate::default(),
+            gate: Arc::default(),
         }
     }
 }
@@ -154,10 +155,7 @@ impl AsyncPostgres {
         ctx: &Ctx,
         wrap: impl FnOnce(postgres::Error) -> Error,
     ) -> Result<()> {
-        let start = log::start();
-        let done = self.client.batch_execute(sql).await.map_err(wrap);
-        log::finish(start, SYSTEM, ctx, sql, done.as_ref().map(|()| 0), None);
-        done
+        own(&self.client, sql, ctx, wrap).await
     }
 
     async fn stream<F>(
@@ -258,7 +256,7 @@ impl AsyncPostgres {
         // Dropped before `turn`: what it leaves to undo is at the gate
         // before the turn ends.
         let mut undo = Rollback {
-            gate: &self.gate,
+            conn: self,
             sql: rollback,
             armed: false,
         };
@@ -276,7 +274,7 @@ impl AsyncPostgres {
         let value = match out {
             Ok(value) => value,
             Err(e) => {
-                undo.now(self).await;
+                undo.now().await;
                 return Err(e);
             }
         };
@@ -303,7 +301,7 @@ impl AsyncPostgres {
                 Ok(value)
             }
             Err(e) => {
-                undo.now(self).await;
+                undo.now().await;
                 Err(e)
             }
         }
@@ -324,32 +322,66 @@ fn bind<'p>(params: &'p [Param<'_>]) -> impl ExactSizeIterator<Item = &'p (dyn T
     params.iter().map(|p| p as &(dyn ToSql + Sync))
 }
 
+/// Runs one of the crate's own statements, logged, its error as `wrap` makes it.
+async fn own(
+    client: &Client,
+    sql: &str,
+    ctx: &Ctx,
+    wrap: impl FnOnce(postgres::Error) -> Error,
+) -> Result<()> {
+    let start = log::start();
+    let done = client.batch_execute(sql).await.map_err(wrap);
+    log::finish(start, SYSTEM, ctx, sql, done.as_ref().map(|()| 0), None);
+    done
+}
+
 impl Undo for AsyncPostgres {
     async fn undo(&self, sql: &str) -> Result<()> {
         self.own(sql, &OWN, Error::Postgres).await
     }
 }
 
+/// The client alone, for the task that undoes a dropped block.
+struct Detached(Arc<Client>);
+
+impl Undo for Detached {
+    async fn undo(&self, sql: &str) -> Result<()> {
+        own(&self.0, sql, &OWN, Error::Postgres).await
+    }
+}
+
 /// The undo of a block or scope: run when it fails, left to the gate when
 /// its future is dropped once its first statement was sent.
 struct Rollback<'c> {
-    gate: &'c Gate,
+    conn: &'c AsyncPostgres,
     sql: String,
     armed: bool,
 }
 
 impl Rollback<'_> {
     /// Undoes now, after an error: the error is the caller's to report.
-    async fn now(&mut self, conn: &AsyncPostgres) {
+    async fn now(&mut self) {
         self.armed = true;
-        let _ = first_polled(conn.undo(&self.sql), || self.armed = false).await;
+        let _ = first_polled(self.conn.undo(&self.sql), || self.armed = false).await;
     }
 }
 
 impl Drop for Rollback<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            self.gate.defer(std::mem::take(&mut self.sql));
+        if !self.armed {
+            return;
+        }
+        let gate = &self.conn.gate;
+        gate.defer(std::mem::take(&mut self.sql));
+        // Undone at once by a task of its own, rather than by the next
+        // statement on the connection, which may come much later (a pooled
+        // connection left idle) while the transaction holds its locks. It
+        // waits for the turn this block holds, which ends right after. The
+        // next turn undoes it anyway when there is no runtime to spawn on.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let gate = Arc::clone(gate);
+            let client = Detached(Arc::clone(&self.conn.client));
+            runtime.spawn(async move { gate.settle_detached(&client).await });
         }
     }
 }
@@ -524,7 +556,7 @@ impl<'c> Exec for Pg<'c> {
             ctx,
             commit,
             undo: Rollback {
-                gate: &self.0.gate,
+                conn: self.0,
                 sql: rollback.to_owned(),
                 armed: false,
             },
@@ -550,7 +582,7 @@ impl<'c> Exec for Pg<'c> {
                 Ok(())
             }
             Err(e) => {
-                scope.undo.now(scope.conn).await;
+                scope.undo.now().await;
                 Err(e)
             }
         }
@@ -822,6 +854,39 @@ mod tests {
             .await
             .expect("block");
         assert_eq!(state(&pg).await, (vec![3], true));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_block_releases_its_locks_at_once() {
+        let pg = connect("pga_locks").await;
+        insert(&pg, 1).await.expect("insert");
+        let out = tokio::time::timeout(
+            Duration::from_millis(100),
+            pg.atomic(async |tx| {
+                plan(tx, |pg| {
+                    Box::pin(execute(pg, "UPDATE note SET body = 'held' WHERE id = 1"))
+                })
+                .await?;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(())
+            }),
+        )
+        .await;
+        assert!(out.is_err(), "timed out");
+        // Nothing more runs on `pg`: the row is free all the same.
+        let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+        let other = AsyncPostgres::connect(&url).await.expect("connect");
+        let started = Instant::now();
+        other
+            .client()
+            .batch_execute(
+                "SET search_path TO pga_locks; SET lock_timeout = '2s';
+                 UPDATE note SET body = 'free' WHERE id = 1",
+            )
+            .await
+            .expect("the row is not locked");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert_eq!(state(&pg).await, (vec![1], true));
     }
 
     #[tokio::test]
