@@ -16,9 +16,12 @@
 //! A block or scope whose future is dropped before it ends (a timeout, a
 //! client gone) cannot await its `ROLLBACK` in `Drop`. It leaves the
 //! statements that undo it with the gate ([`Gate::defer`]), before its turn
-//! ends; the next turn at the gate runs them first, exclusively.
+//! ends; the next turn at the gate runs them first, exclusively. So that
+//! this need not wait for the connection's next use, the driver may also
+//! spawn a task that takes that turn at once ([`Gate::settle_detached`]).
 //!
-//! Nothing here knows a driver: a driver implements [`Undo`] and owns a `Gate`.
+//! Nothing here knows a driver: a driver implements [`Undo`] and owns a
+//! `Gate` (in an `Arc`, to hand it to such a task).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

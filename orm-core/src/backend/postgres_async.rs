@@ -495,7 +495,7 @@ impl<'c> Exec for Pg<'c> {
     async fn execute_values(&self, stmt: &mut PgStmt, values: &[Value<'_>]) -> Result<(u64, i64)> {
         let params: Vec<Param<'_>> = values.iter().map(|&v| Param::Value(v)).collect();
         let changed = self.execute(stmt, &params).await?;
-        // PostgreSQL has no rowid: an automatic key comes back with `RETURNING`.
+        // No rowid on PostgreSQL: a plan that needs new keys draws them itself.
         Ok((changed, 0))
     }
 
