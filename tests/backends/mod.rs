@@ -99,6 +99,8 @@ pub fn sqlite() -> Connection {
 pub use pg::postgres;
 
 #[cfg(all(feature = "postgres", feature = "tokio"))]
+// Only the suites with async connections use it.
+#[allow(unused_imports)]
 pub use pg::async_postgres;
 
 #[cfg(feature = "postgres")]
