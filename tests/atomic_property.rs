@@ -248,17 +248,11 @@ mod in_async {
 
     use super::*;
 
-    fn put<D: AsyncDb + ?Sized>(
-        db: &D,
-        id: i64,
-        bal: i64,
-    ) -> impl std::future::Future<Output = orm_core::Result<()>> + Send + '_ {
-        async move {
-            let row = Acct { id, bal };
-            match Acct::get(db, id).await? {
-                Some(_) => row.update(db).await,
-                None => row.insert(db).await.map(|_| ()),
-            }
+    async fn put<D: AsyncDb + ?Sized>(db: &D, id: i64, bal: i64) -> orm_core::Result<()> {
+        let row = Acct { id, bal };
+        match Acct::get(db, id).await? {
+            Some(_) => row.update(db).await,
+            None => row.insert(db).await.map(|_| ()),
         }
     }
 

@@ -98,6 +98,11 @@ pub fn sqlite() -> Connection {
 #[cfg(feature = "postgres")]
 pub use pg::postgres;
 
+#[cfg(all(feature = "postgres", feature = "tokio"))]
+// Only the suites with async connections use it.
+#[allow(unused_imports)]
+pub use pg::async_postgres;
+
 #[cfg(feature = "postgres")]
 mod pg {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -169,6 +174,35 @@ mod pg {
             "CREATE SCHEMA {schema}; SET search_path TO {schema}"
         ))
         .expect("a schema of its own");
+        pg
+    }
+
+    /// [`postgres`], as an `AsyncPostgres`: its connection string sets the
+    /// schema, so that it holds for whatever the connection runs.
+    #[cfg(feature = "tokio")]
+    pub async fn async_postgres() -> orm_core::AsyncPostgres {
+        let url = std::env::var("ORM_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "the postgres feature is on but ORM_POSTGRES_URL is not set: run the \
+                 PostgreSQL tests against a throwaway server with \
+                 `scripts/with-postgres cargo test --workspace --all-features`"
+            )
+        });
+        let schema = format!(
+            "test_{}_{}",
+            std::process::id(),
+            SCHEMAS.fetch_add(1, Ordering::Relaxed)
+        );
+        let pg =
+            orm_core::AsyncPostgres::connect(format!("{url} options='-c search_path={schema}'"))
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("cannot connect to PostgreSQL at ORM_POSTGRES_URL={url:?}: {e}")
+                });
+        pg.client()
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("a schema of its own");
         pg
     }
 }

@@ -9,7 +9,11 @@ use postgres::error::SqlState;
 use postgres::types::{FromSql, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
-use super::{Conn, Ctx, Db, Param, Row};
+use crate::backend::{Conn, Ctx, Db, Param, Row};
+
+/// The async connection, over tokio-postgres.
+#[cfg(feature = "tokio")]
+pub(crate) mod nonblocking;
 use crate::error::{DbError, Result};
 use crate::guard::{Frames, Recordable};
 use crate::value::{Value, ValueError};
@@ -286,40 +290,9 @@ impl Postgres {
                 },
             }
         };
-        // The binary format: a header, then per row its field count and
-        // each field as a length (-1 for NULL) and its bytes, then -1.
-        let mut buf = BytesMut::with_capacity(64 * 1024);
-        buf.put_slice(b"PGCOPY\n\xff\r\n\0");
-        buf.put_i32(0);
-        buf.put_i32(0);
-        // A table has at most 1,600 columns.
-        let width = i16::try_from(types.len()).unwrap_or(i16::MAX);
-        for row in values.chunks(types.len().max(1)) {
-            buf.put_i16(width);
-            for ((value, ty), column) in row.iter().zip(&types).zip(ctx.columns) {
-                let at = buf.len();
-                buf.put_i32(0);
-                let column_error = |e: BoxError| crate::Error::Unwritable {
-                    model: ctx.model,
-                    table: ctx.table,
-                    column: column.name(),
-                    source: ValueError::Other(e),
-                };
-                let len = match write_value(*value, ty, &mut buf).map_err(column_error)? {
-                    IsNull::Yes => -1,
-                    IsNull::No => {
-                        i32::try_from(buf.len() - at - 4).map_err(|e| column_error(e.into()))?
-                    }
-                };
-                buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
-            }
-            if buf.len() >= 60 * 1024 {
-                writer.write_all(&buf).map_err(failed)?;
-                buf.clear();
-            }
+        for chunk in BinaryCopy::new(values, &types, ctx) {
+            writer.write_all(&chunk?).map_err(failed)?;
         }
-        buf.put_i16(-1);
-        writer.write_all(&buf).map_err(failed)?;
         writer.finish().map_err(|e| ctx.error(DbError::Postgres(e)))
     }
 
@@ -363,11 +336,7 @@ impl Postgres {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         let first = run(&mut *self.client_mut()?, stmt, &params);
         match first {
-            Err(e)
-                if e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
-                    && e.as_db_error()
-                        .is_some_and(|d| d.message().contains("cached plan")) =>
-            {
+            Err(e) if stale_plan(&e) => {
                 self.statements.borrow_mut().remove(sql);
                 *stmt = self.prepare_cached(sql, ctx)?;
                 run(&mut *self.client_mut()?, stmt, &params)
@@ -445,6 +414,93 @@ impl Recordable for Postgres {
 
     fn __stop_recording(&mut self) -> Vec<String> {
         self.frames.get_mut().pop().0
+    }
+}
+
+/// Whether a statement failed because it was prepared before its table
+/// changed shape (`cached plan must not change result type`): prepared
+/// again, it runs.
+pub(crate) fn stale_plan(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
+        && e.as_db_error()
+            .is_some_and(|d| d.message().contains("cached plan"))
+}
+
+/// Rows in `COPY`'s binary format, in chunks of about 60 KiB, for the sync
+/// and the async connection to send as their drivers do: a header, then per
+/// row its field count and each field as a length (-1 for NULL) and its
+/// bytes, then -1. `values` holds every row's columns end to end, in the
+/// order of `types`, and each is converted as a parameter would be.
+pub(crate) struct BinaryCopy<'v, 't> {
+    rows: std::slice::Chunks<'v, Value<'v>>,
+    types: &'t [Type],
+    ctx: &'t Ctx,
+    buf: BytesMut,
+    done: bool,
+}
+
+impl<'v, 't> BinaryCopy<'v, 't> {
+    const CHUNK: usize = 60 * 1024;
+
+    pub(crate) fn new(values: &'v [Value<'v>], types: &'t [Type], ctx: &'t Ctx) -> Self {
+        let mut buf = BytesMut::with_capacity(Self::CHUNK + 4 * 1024);
+        buf.put_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.put_i32(0);
+        buf.put_i32(0);
+        BinaryCopy {
+            rows: values.chunks(types.len().max(1)),
+            types,
+            ctx,
+            buf,
+            done: false,
+        }
+    }
+
+    fn put_row(&mut self, row: &[Value<'_>]) -> Result<()> {
+        let ctx = self.ctx;
+        let buf = &mut self.buf;
+        // A table has at most 1,600 columns.
+        buf.put_i16(i16::try_from(self.types.len()).unwrap_or(i16::MAX));
+        for ((value, ty), column) in row.iter().zip(self.types).zip(ctx.columns) {
+            let at = buf.len();
+            buf.put_i32(0);
+            let column_error = |e: BoxError| crate::Error::Unwritable {
+                model: ctx.model,
+                table: ctx.table,
+                column: column.name(),
+                source: ValueError::Other(e),
+            };
+            let len = match write_value(*value, ty, buf).map_err(column_error)? {
+                IsNull::Yes => -1,
+                IsNull::No => {
+                    i32::try_from(buf.len() - at - 4).map_err(|e| column_error(e.into()))?
+                }
+            };
+            buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for BinaryCopy<'_, '_> {
+    type Item = Result<bytes::Bytes>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        while self.buf.len() < Self::CHUNK {
+            let Some(row) = self.rows.next() else {
+                self.buf.put_i16(-1);
+                self.done = true;
+                break;
+            };
+            if let Err(e) = self.put_row(row) {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        Some(Ok(self.buf.split().freeze()))
     }
 }
 
