@@ -9,7 +9,10 @@
 //! `-- --rounds=N` narrow a run; `-- --profile=V` runs only the variant whose
 //! name starts with `V` (`orm prefetch`, `hand-written batched`) for a profiler.
 //! The insert rows (`inserts.rs`, `-- --only=inserts` alone) time
-//! `insert_all` of 10,000 rows against hand-written bulk inserts.
+//! `insert_all` of 10,000 rows against hand-written bulk inserts. With the
+//! `tokio` feature each dataset also times `AsyncSqlite` against the sync
+//! call, and with `postgres` and `--postgres` `AsyncPostgres` against
+//! hand-written tokio-postgres; `-- --async-only` runs only those rows.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -133,11 +136,16 @@ fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data")
 }
 
+/// The dataset's database file in `dir`.
+fn file(set: &Dataset, dir: &Path) -> PathBuf {
+    dir.join(format!("{}-v2.sqlite3", set.file))
+}
+
 /// Opens the dataset's file, creating it on first use. Products are shuffled
 /// over the table, as in a table that grew over time.
 fn open(set: &Dataset, dir: &Path) -> Result<Connection, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("{}-v2.sqlite3", set.file));
+    let path = file(set, dir);
     if !path.exists() {
         let tmp = path.with_extension("tmp");
         let _ = std::fs::remove_file(&tmp);
@@ -762,6 +770,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     cargo bench --bench prefetch --features postgres -- --postgres"
             .into());
     }
+    let async_only = args.iter().any(|a| a == "--async-only");
+    if async_only && cfg!(not(feature = "tokio")) {
+        return Err("--async-only needs the tokio feature: \
+                    cargo bench --bench prefetch --features tokio -- --async-only"
+            .into());
+    }
     let want_chart = args.iter().any(|a| a == "--chart");
     let alone = args.iter().any(|a| a == "--alone");
     let rounds: Option<usize> = args
@@ -814,6 +828,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             continue;
         }
+        if async_only {
+            #[cfg(feature = "tokio")]
+            run_async(set, &dir, &conn, &cats, rounds, postgres)?;
+            continue;
+        }
         let results = measure(&mut conn, &cats, VARIANTS, rounds, alone, 1)?;
         report(set, cats.len(), rounds, &results);
         if set.name == "M" || smoke {
@@ -824,6 +843,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if postgres {
             pg::run(set, &conn, &cats, rounds, alone, profile_name)?;
         }
+        #[cfg(feature = "tokio")]
+        run_async(set, &dir, &conn, &cats, rounds, postgres)?;
         if want_chart && set.name == "M" {
             let out =
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/n-plus-one-vs-prefetch.svg");
@@ -841,7 +862,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             chart(sqlite, postgres, &out)?;
         }
     }
-    if profile_name.is_none() && (only.is_empty() || only.contains(&"inserts")) {
+    if profile_name.is_none() && !async_only && (only.is_empty() || only.contains(&"inserts")) {
         inserts::sqlite(&dir, smoke, rounds.unwrap_or(INSERT_ROUNDS))?;
         #[cfg(feature = "postgres")]
         if postgres {
@@ -851,6 +872,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if smoke {
         let _ = std::fs::remove_dir_all(&dir);
     }
+    Ok(())
+}
+
+/// The async rows of a dataset: `AsyncSqlite`, and `AsyncPostgres` with `--postgres`.
+#[cfg(feature = "tokio")]
+fn run_async(
+    set: &Dataset,
+    dir: &Path,
+    conn: &Connection,
+    cats: &[Category],
+    rounds: usize,
+    postgres: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    nonblocking::sqlite(set, dir, cats, rounds)?;
+    #[cfg(feature = "postgres")]
+    if postgres {
+        nonblocking::pg::run(set, conn, cats, rounds)?;
+    }
+    #[cfg(not(feature = "postgres"))]
+    let _ = (conn, postgres);
     Ok(())
 }
 
@@ -875,12 +916,12 @@ mod pg {
     type Error = Box<dyn std::error::Error>;
 
     /// A connection in the dataset's schema, loaded on first use.
-    fn open(set: &Dataset, sqlite: &Connection) -> Result<Postgres, Error> {
+    pub(super) fn open(set: &Dataset, sqlite: &Connection) -> Result<Postgres, Error> {
         let url = std::env::var("ORM_POSTGRES_URL").map_err(|_| {
             "--postgres needs a server in ORM_POSTGRES_URL: run under scripts/with-postgres"
         })?;
         let pg = Postgres::connect(&url)?;
-        let schema = format!("bench_{}", set.file.to_lowercase());
+        let schema = schema(set);
         pg.batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
         ))?;
@@ -915,6 +956,11 @@ mod pg {
             )?;
         }
         Ok(pg)
+    }
+
+    /// The schema a dataset is copied into.
+    pub(super) fn schema(set: &Dataset) -> String {
+        format!("bench_{}", set.file.to_lowercase())
     }
 
     /// Copies a query's rows into `target` with COPY, as tab-separated text.
@@ -959,7 +1005,7 @@ mod pg {
         Ok(stmt)
     }
 
-    fn product(row: &orm_core::postgres::Row) -> Product {
+    pub(super) fn product(row: &orm_core::postgres::Row) -> Product {
         Product {
             id: row.get(0),
             name: row.get(1),
@@ -1141,5 +1187,354 @@ mod pg {
         Ok(super::series(&all, &|c| n_plus_one(&pg, c), &|c| {
             Category::load_products(&pg, c)
         })?)
+    }
+}
+
+/// The same loads on async connections (feature `tokio`): `AsyncSqlite`
+/// against the sync call on the same file, and with `postgres` and
+/// `--postgres`, `AsyncPostgres` against hand-written tokio-postgres and
+/// three loads awaited together against one. Each call is driven to the end
+/// by a current-thread tokio runtime (`block_on`), the same for the library
+/// and the hand-written code; variants interleaved in a new order each round.
+#[cfg(feature = "tokio")]
+mod nonblocking {
+    use std::future::Future;
+    use std::pin::Pin;
+
+    use orm_core::{count_queries_async, AsyncSqlite};
+    use tokio::runtime::Runtime;
+
+    use super::*;
+
+    type Error = Box<dyn std::error::Error>;
+    type Fut<'e> = Pin<Box<dyn Future<Output = orm_core::Result<Loaded>> + 'e>>;
+
+    /// A variant called directly, or a future driven by the runtime.
+    enum Run<E> {
+        Sync(fn(&E, Vec<Category>) -> orm_core::Result<Loaded>),
+        Async(for<'e> fn(&'e E, Vec<Category>) -> Fut<'e>),
+    }
+
+    struct Timed<E> {
+        name: &'static str,
+        run: Run<E>,
+    }
+
+    /// What a set of async variants runs on.
+    trait Env {
+        fn runtime(&self) -> &Runtime;
+    }
+
+    impl<E: Env> Timed<E> {
+        fn call(&self, env: &E, cats: Vec<Category>) -> orm_core::Result<Loaded> {
+            match self.run {
+                Run::Sync(f) => f(env, cats),
+                Run::Async(f) => env.runtime().block_on(f(env, cats)),
+            }
+        }
+
+        /// The statements an async variant ran, as the connection's guard
+        /// sees them (`None` for a sync one: see the sync tables).
+        fn statements(&self, env: &E, cats: Vec<Category>) -> orm_core::Result<Option<usize>> {
+            match self.run {
+                Run::Sync(_) => Ok(None),
+                Run::Async(f) => {
+                    let (out, n) = env.runtime().block_on(count_queries_async(f(env, cats)));
+                    out.map(|_| Some(n))
+                }
+            }
+        }
+    }
+
+    struct Row {
+        median: Duration,
+        rows: usize,
+        statements: Option<usize>,
+    }
+
+    /// Every variant once per round, in a new order each round; the first
+    /// `warmup` rounds are not timed.
+    fn time<E: Env>(
+        env: &E,
+        cats: &[Category],
+        variants: &[Timed<E>],
+        rounds: usize,
+        warmup: usize,
+    ) -> orm_core::Result<Vec<Row>> {
+        let mut times = vec![Vec::with_capacity(rounds); variants.len()];
+        let mut rng = StdRng::seed_from_u64(4662);
+        let mut order: Vec<usize> = (0..variants.len()).collect();
+        for round in 0..warmup + rounds {
+            order.shuffle(&mut rng);
+            for &v in &order {
+                let input = cats.to_vec();
+                let start = Instant::now();
+                let loaded = variants[v].call(env, input)?;
+                let produced = start.elapsed();
+                drop(std::hint::black_box(loaded));
+                if round >= warmup || rounds == 1 {
+                    times[v].push(produced);
+                }
+            }
+        }
+        variants
+            .iter()
+            .zip(times)
+            .map(|(variant, times)| {
+                Ok(Row {
+                    median: median(times),
+                    rows: variant.call(env, cats.to_vec())?.rows(),
+                    statements: variant.statements(env, cats.to_vec())?,
+                })
+            })
+            .collect()
+    }
+
+    fn statements(row: &Row) -> String {
+        row.statements.map_or("–".into(), |n| n.to_string())
+    }
+
+    fn runtime() -> Result<Runtime, Error> {
+        Ok(tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?)
+    }
+
+    /// The sync connection and `AsyncSqlite` on the same file.
+    struct Lite {
+        rt: Runtime,
+        sync: Connection,
+        lite: AsyncSqlite,
+    }
+
+    impl Env for Lite {
+        fn runtime(&self) -> &Runtime {
+            &self.rt
+        }
+    }
+
+    const LITE: &[Timed<Lite>] = &[
+        Timed {
+            name: "orm prefetch_products, sync connection",
+            run: Run::Sync(|env, cats| {
+                Ok(Loaded::Pairs(Category::prefetch_products(&env.sync, cats)?))
+            }),
+        },
+        Timed {
+            name: "orm prefetch_products(&AsyncSqlite).await",
+            run: Run::Async(|env, cats| {
+                Box::pin(async move {
+                    Ok(Loaded::Pairs(
+                        Category::prefetch_products(&env.lite, cats).await?,
+                    ))
+                })
+            }),
+        },
+    ];
+
+    /// `AsyncSqlite` against the sync call, on the dataset's file.
+    pub(super) fn sqlite(
+        set: &Dataset,
+        dir: &Path,
+        cats: &[Category],
+        rounds: usize,
+    ) -> Result<(), Error> {
+        let rt = runtime()?;
+        let lite = rt.block_on(AsyncSqlite::open(file(set, dir)))?;
+        let env = Lite {
+            sync: open(set, dir)?,
+            lite,
+            rt,
+        };
+        let results = time(&env, cats, LITE, rounds, 1)?;
+        println!(
+            "\n### {} async, SQLite ({} categories given, {} products loaded, {} rounds)\n",
+            set.name,
+            cats.len(),
+            results[0].rows,
+            rounds
+        );
+        println!("| variant | median ms | × sync | statements |");
+        println!("|---|---:|---:|---:|");
+        let base = ms(results[0].median);
+        for (variant, row) in LITE.iter().zip(&results) {
+            assert_eq!(
+                row.rows, results[0].rows,
+                "{} loaded another number of rows",
+                variant.name
+            );
+            let t = ms(row.median);
+            println!(
+                "| {} | {:.2} | {:.3} | {} |",
+                variant.name,
+                t,
+                t / base,
+                statements(row)
+            );
+        }
+        Ok(())
+    }
+
+    #[cfg(feature = "postgres")]
+    pub(super) mod pg {
+        use orm_core::postgres::Statement;
+        use orm_core::AsyncPostgres;
+
+        use super::*;
+
+        /// One `AsyncPostgres` in the dataset's schema, and the hand-written
+        /// statement prepared once on its client.
+        struct Pg {
+            rt: Runtime,
+            pg: AsyncPostgres,
+            any: Statement,
+        }
+
+        impl Env for Pg {
+            fn runtime(&self) -> &Runtime {
+                &self.rt
+            }
+        }
+
+        /// Hand-written tokio-postgres: one `= ANY($1)` query with every key
+        /// as one array, on a statement prepared once, rows grouped in
+        /// input order, each group in key order as the library returns it.
+        async fn any(env: &Pg, cats: &[Category]) -> orm_core::Result<Output> {
+            let (slot, mut out) = slots(cats);
+            let keys: Vec<i64> = cats.iter().map(|c| c.id).collect();
+            for row in env.pg.client().query(&env.any, &[&keys]).await? {
+                let p = super::super::pg::product(&row);
+                out[slot[p.category.key()]].push(p);
+            }
+            for group in &mut out {
+                group.sort_unstable_by_key(|p| p.id);
+            }
+            Ok(out)
+        }
+
+        const ORM: usize = 0;
+        const HAND: usize = 1;
+        const ONE: usize = 2;
+        const THREE: usize = 3;
+        const HAND_THREE: usize = 4;
+
+        const VARIANTS: &[Timed<Pg>] = &[
+            Timed {
+                name: "orm prefetch_products(&AsyncPostgres).await",
+                run: Run::Async(|env, cats| {
+                    Box::pin(async move {
+                        Ok(Loaded::Pairs(
+                            Category::prefetch_products(&env.pg, cats).await?,
+                        ))
+                    })
+                }),
+            },
+            Timed {
+                name: "hand-written tokio-postgres = ANY($1), grouped",
+                run: Run::Async(|env, cats| {
+                    Box::pin(async move { Ok(Loaded::Groups(any(env, &cats).await?)) })
+                }),
+            },
+            Timed {
+                name: "orm load_products(&AsyncPostgres).await, one",
+                run: Run::Async(|env, cats| {
+                    Box::pin(async move {
+                        Ok(Loaded::Groups(
+                            Category::load_products(&env.pg, &cats).await?,
+                        ))
+                    })
+                }),
+            },
+            Timed {
+                name: "orm three load_products awaited in tokio::try_join!",
+                run: Run::Async(|env, cats| {
+                    Box::pin(async move {
+                        let pg = &env.pg;
+                        let (a, b, c) = tokio::try_join!(
+                            Category::load_products(pg, &cats),
+                            Category::load_products(pg, &cats),
+                            Category::load_products(pg, &cats),
+                        )?;
+                        assert!(a == b && b == c, "three loads of the same parents differ");
+                        Ok(Loaded::Groups(a))
+                    })
+                }),
+            },
+            Timed {
+                name: "hand-written: three = ANY($1) awaited in tokio::try_join!",
+                run: Run::Async(|env, cats| {
+                    Box::pin(async move {
+                        let (a, b, c) =
+                            tokio::try_join!(any(env, &cats), any(env, &cats), any(env, &cats))?;
+                        assert!(a == b && b == c, "three loads of the same parents differ");
+                        Ok(Loaded::Groups(a))
+                    })
+                }),
+            },
+        ];
+
+        /// `AsyncPostgres` against hand-written tokio-postgres on the
+        /// dataset's schema (copied by the sync rows' `pg::open` if needed).
+        pub(in super::super) fn run(
+            set: &Dataset,
+            sqlite: &Connection,
+            cats: &[Category],
+            rounds: usize,
+        ) -> Result<(), Error> {
+            drop(super::super::pg::open(set, sqlite)?);
+            let url = std::env::var("ORM_POSTGRES_URL")?;
+            let rt = runtime()?;
+            let (pg, any) = rt.block_on(async {
+                let pg = AsyncPostgres::connect(&url).await?;
+                let search_path = format!("SET search_path TO {}", super::super::pg::schema(set));
+                pg.client().batch_execute(&search_path).await?;
+                let any = pg
+                    .client()
+                    .prepare("SELECT id, name, price, category_id FROM product WHERE category_id = ANY($1)")
+                    .await?;
+                Ok::<_, Error>((pg, any))
+            })?;
+            let env = Pg { rt, pg, any };
+            // As the sync rows: PostgreSQL plans a prepared statement afresh
+            // for its first five runs, then settles on a plan.
+            let results = time(&env, cats, VARIANTS, rounds, 6)?;
+            println!(
+                "\n### {} async, PostgreSQL ({} categories given, {} products loaded, {} rounds)\n",
+                set.name,
+                cats.len(),
+                results[ORM].rows,
+                rounds
+            );
+            println!("| variant | median ms | × hand-written | × one load | statements |");
+            println!("|---|---:|---:|---:|---:|");
+            let hand = ms(results[HAND].median);
+            let one = ms(results[ONE].median);
+            for (i, (variant, row)) in VARIANTS.iter().zip(&results).enumerate() {
+                assert_eq!(
+                    row.rows, results[HAND].rows,
+                    "{} loaded another number of rows",
+                    variant.name
+                );
+                let t = ms(row.median);
+                let (by_hand, by_one) = match i {
+                    ORM | HAND => (format!("{:.3}", t / hand), "–".into()),
+                    ONE | THREE => ("–".into(), format!("{:.3}", t / one)),
+                    // Three hand-written loads against one.
+                    _ => ("–".into(), format!("{:.3}", t / hand)),
+                };
+                // The hand-written statements run on the client, which the
+                // guard does not see: counted by design.
+                let statements = match i {
+                    HAND => "1".into(),
+                    HAND_THREE => "3".into(),
+                    _ => statements(row),
+                };
+                println!(
+                    "| {} | {t:.2} | {by_hand} | {by_one} | {statements} |",
+                    variant.name
+                );
+            }
+            Ok(())
+        }
     }
 }
