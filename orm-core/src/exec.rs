@@ -1,7 +1,6 @@
 //! Running rendered statements: binding their slots, reading their rows.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::marker::PhantomData;
 
 use crate::backend::{Caps, Ctx, Exec, Param, Row, ScopeKind};
@@ -74,72 +73,12 @@ fn keys_array<'a>(_: &[Value<'a>]) -> Param<'a> {
 
 fn list<'a>(dialect: Dialect, values: &'a [Owned]) -> Param<'a> {
     match dialect {
-        Dialect::Sqlite => Param::Json(json_array(values)),
+        Dialect::Sqlite => Param::Json(crate::backend::sqlite::json_array(values)),
         #[cfg(feature = "postgres")]
         Dialect::Postgres => Param::Array(values.iter().map(Owned::as_value).collect()),
         #[cfg(not(feature = "postgres"))]
-        Dialect::Postgres => Param::Json(json_array(values)),
+        Dialect::Postgres => Param::Json(crate::backend::sqlite::json_array(values)),
     }
-}
-
-/// `values` as a JSON array for SQLite's `json_each`: numbers as numbers,
-/// text as strings, bytes as hex strings (the statement `unhex`es them).
-pub(crate) fn json_array(values: &[Owned]) -> String {
-    let mut out = String::with_capacity(values.len() * 8 + 2);
-    out.push('[');
-    for (i, value) in values.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_value(&mut out, value.as_value());
-    }
-    out.push(']');
-    out
-}
-
-fn json_value(out: &mut String, value: Value<'_>) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Integer(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Value::Real(r) if r.is_nan() => out.push_str("null"),
-        // SQLite reads a number too large for a double as infinity.
-        Value::Real(r) if r.is_infinite() => out.push_str(if r > 0.0 { "9e999" } else { "-9e999" }),
-        Value::Real(r) => {
-            let _ = write!(out, "{r:?}");
-        }
-        Value::Text(s) => json_string(out, s),
-        Value::Blob(b) => {
-            out.push('"');
-            out.push_str(&crate::value::hex(b));
-            out.push('"');
-        }
-        Value::Native(native) => match native.to_sqlite() {
-            Ok(output) => {
-                let value = crate::backend::sqlite::output_value(&output);
-                json_value(out, value);
-            }
-            Err(_) => out.push_str("null"),
-        },
-        #[cfg(feature = "postgres")]
-        Value::Postgres(..) => out.push_str("null"),
-    }
-}
-
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Renders a statement whose only bound values are the query's own: with

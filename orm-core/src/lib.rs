@@ -117,9 +117,12 @@
 //! 4. the seam, `db`: [`Database`], its [`Mode`] and the plan each function
 //!    hands it; a sync connection polls the plan once (its driver answers at
 //!    once), an async one awaits it;
-//! 5. drivers, `backend`: one module per driver (`sqlite`, `postgres`,
-//!    `sqlite_async`, `postgres_async`) implementing `Exec`: its type
-//!    conversions, limits and transaction scopes.
+//! 5. drivers, `backend`: the driver trait `Exec` (`backend/mod.rs`), run
+//!    on a sync connection (`conn.rs`) or an async one (`async_conn.rs`), and
+//!    one directory per backend holding what that backend knows: its type
+//!    conversions, limits and quirks (SQLite's affinity and JSON list trick,
+//!    PostgreSQL's arrays and binary COPY), its sync driver (`mod.rs`) and its
+//!    async one (`sqlite/thread.rs`, `postgres/nonblocking.rs`).
 //!
 //! # Across modules and crates
 //!
@@ -168,12 +171,12 @@ pub use any::AsyncAnyDb;
 #[cfg(feature = "tokio")]
 pub use atomic::AsyncAtomic;
 pub use atomic::Atomic;
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+pub use backend::postgres::nonblocking::AsyncPostgres;
 #[cfg(feature = "postgres")]
 pub use backend::postgres::Postgres;
-#[cfg(all(feature = "tokio", feature = "postgres"))]
-pub use backend::postgres_async::AsyncPostgres;
 #[cfg(feature = "tokio")]
-pub use backend::sqlite_async::AsyncSqlite;
+pub use backend::sqlite::thread::AsyncSqlite;
 pub use backend::{Db, Row};
 pub use constraint::{index_name, Index, Literal, OnDelete};
 #[cfg(feature = "tokio")]

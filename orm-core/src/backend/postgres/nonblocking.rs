@@ -9,9 +9,9 @@ use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::gate::{first_polled, Exclusive, Gate, Undo};
-use super::postgres::{stale_plan, BinaryCopy, Kind};
-use super::{AsyncConn, Caps, Ctx, Exec, Param, Row, ScopeKind};
+use super::{stale_plan, BinaryCopy, Kind};
+use crate::backend::gate::{first_polled, Exclusive, Gate, Undo};
+use crate::backend::{AsyncConn, Caps, Ctx, Exec, Param, Row, ScopeKind};
 use crate::db::{Async, BoxFuture, Database, Plan};
 use crate::error::{DbError, Error, Result};
 use crate::log;

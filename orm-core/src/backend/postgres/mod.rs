@@ -9,7 +9,11 @@ use postgres::error::SqlState;
 use postgres::types::{FromSql, IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
-use super::{Conn, Ctx, Db, Param, Row};
+use crate::backend::{Conn, Ctx, Db, Param, Row};
+
+/// The async connection, over tokio-postgres.
+#[cfg(feature = "tokio")]
+pub(crate) mod nonblocking;
 use crate::error::{DbError, Result};
 use crate::guard::{Frames, Recordable};
 use crate::value::{Value, ValueError};

@@ -19,9 +19,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, Mutex, MutexGuard};
 
-use super::sqlite::{self, Affinity};
-use super::{AsyncConn, Caps, Conn, Ctx, Exec, Param, Row, RowInner, ScopeKind};
+use super::{self as sqlite, Affinity};
 use crate::atomic::{AsyncAtomic, SqliteBlock};
+use crate::backend::{AsyncConn, Caps, Conn, Ctx, Exec, Param, Row, RowInner, ScopeKind};
 use crate::db::{Async, BoxFuture, Database, Out, Plan};
 use crate::error::{Error, Result};
 use crate::log;
@@ -314,8 +314,8 @@ pub(crate) struct ScopeEnd {
 
 impl ScopeEnd {
     /// The sync driver's scope, to end on the thread.
-    fn on(self, conn: &Connection) -> super::Scope<'_> {
-        super::Scope {
+    fn on(self, conn: &Connection) -> crate::backend::Scope<'_> {
+        crate::backend::Scope {
             conn: Conn::Sqlite(conn),
             ctx: self.ctx,
             commit: self.commit,

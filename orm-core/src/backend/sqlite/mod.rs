@@ -1,12 +1,18 @@
 //! SQLite through rusqlite: binding, reading, limits and transactions.
 
+use std::fmt::Write as _;
+
 use rusqlite::limits::Limit;
 use rusqlite::types::{FromSqlError, ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, Connection, Savepoint, ToSql, Transaction};
 
-use super::{Conn, Ctx, Db, Param};
+use crate::backend::{Conn, Ctx, Db, Param};
 use crate::error::{DbError, Result};
-use crate::value::{Value, ValueError};
+use crate::value::{Owned, Value, ValueError};
+
+/// The async connection: this driver on a thread of its own.
+#[cfg(feature = "tokio")]
+pub(crate) mod thread;
 
 impl crate::sealed::Sealed for Connection {}
 impl Db for Connection {
@@ -192,7 +198,7 @@ pub(crate) fn query<F>(
     mut on_row: F,
 ) -> Result<usize>
 where
-    F: FnMut(&super::Row<'_>) -> Result<()>,
+    F: FnMut(&crate::backend::Row<'_>) -> Result<()>,
 {
     let wrap = |e| ctx.error(DbError::Sqlite(e));
     bind(stmt, &params).map_err(wrap)?;
@@ -202,7 +208,70 @@ where
     let mut n = 0;
     while let Some(row) = rows.next().map_err(wrap)? {
         n += 1;
-        on_row(&super::Row::from(row))?;
+        on_row(&crate::backend::Row::from(row))?;
     }
     Ok(n)
+}
+
+// SQLite binds a long list as one JSON text, which the statement unpacks
+// with `json_each`: the list trick, here with the rest of what SQLite needs.
+
+/// `values` as a JSON array for SQLite's `json_each`: numbers as numbers,
+/// text as strings, bytes as hex strings (the statement `unhex`es them).
+pub(crate) fn json_array(values: &[Owned]) -> String {
+    let mut out = String::with_capacity(values.len() * 8 + 2);
+    out.push('[');
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_value(&mut out, value.as_value());
+    }
+    out.push(']');
+    out
+}
+
+fn json_value(out: &mut String, value: Value<'_>) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Real(r) if r.is_nan() => out.push_str("null"),
+        // SQLite reads a number too large for a double as infinity.
+        Value::Real(r) if r.is_infinite() => out.push_str(if r > 0.0 { "9e999" } else { "-9e999" }),
+        Value::Real(r) => {
+            let _ = write!(out, "{r:?}");
+        }
+        Value::Text(s) => json_string(out, s),
+        Value::Blob(b) => {
+            out.push('"');
+            out.push_str(&crate::value::hex(b));
+            out.push('"');
+        }
+        Value::Native(native) => match native.to_sqlite() {
+            Ok(output) => {
+                let value = output_value(&output);
+                json_value(out, value);
+            }
+            Err(_) => out.push_str("null"),
+        },
+        #[cfg(feature = "postgres")]
+        Value::Postgres(..) => out.push_str("null"),
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
