@@ -12,14 +12,18 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+#[cfg(feature = "postgres")]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use catalog::models::{Category, Product, Review};
+#[cfg(feature = "postgres")]
 use orm_core::postgres::config::{Config, Host};
-use orm_core::{AnyDb, Atomic, ForeignKey, Model, Postgres};
+#[cfg(feature = "postgres")]
+use orm_core::Postgres;
+use orm_core::{AnyDb, Atomic, ForeignKey, Model};
 use serde_json::Value;
 
 /// Writes each test once per backend: `sqlite::name` and `postgres::name`
@@ -35,13 +39,10 @@ macro_rules! on_each_backend {
             )*
         }
 
+        #[cfg(feature = "postgres")]
         mod postgres {
             $(
                 #[test]
-                #[cfg_attr(
-                    not(catalog_postgres),
-                    ignore = "ORM_POSTGRES_URL is not set: run `scripts/with-postgres cargo test -p catalog`"
-                )]
                 fn $name() -> orm_core::Result<()> {
                     super::$name(super::Store::postgres())
                 }
@@ -82,6 +83,7 @@ impl Drop for Scratch {
     }
 }
 
+#[cfg(feature = "postgres")]
 /// A PostgreSQL database of one test's own, dropped afterwards.
 struct PgDatabase {
     /// The connection that created it, to the database `ORM_POSTGRES_URL` names.
@@ -90,6 +92,7 @@ struct PgDatabase {
     url: String,
 }
 
+#[cfg(feature = "postgres")]
 impl PgDatabase {
     fn new() -> PgDatabase {
         static DATABASES: AtomicUsize = AtomicUsize::new(0);
@@ -115,6 +118,7 @@ impl PgDatabase {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         // FORCE: a server killed a moment ago may still be seen as connected.
@@ -125,6 +129,7 @@ impl Drop for PgDatabase {
     }
 }
 
+#[cfg(feature = "postgres")]
 /// A `postgres://` URL, which the server takes, to the database `dbname`
 /// on the server that `params` (`host=... port=...` or a URL) names.
 fn postgres_url(params: &str, dbname: &str) -> String {
@@ -155,6 +160,7 @@ fn postgres_url(params: &str, dbname: &str) -> String {
     url + "/" + dbname
 }
 
+#[cfg(feature = "postgres")]
 /// `bytes` with all but URL-safe characters written `%XX`.
 fn percent_encoded(bytes: &[u8]) -> String {
     bytes
@@ -172,6 +178,7 @@ fn percent_encoded(bytes: &[u8]) -> String {
 enum Store {
     Sqlite(Scratch),
     /// Boxed: the connection in it is large, and clippy asks.
+    #[cfg(feature = "postgres")]
     Postgres(Box<PgDatabase>),
 }
 
@@ -180,6 +187,7 @@ impl Store {
         Store::Sqlite(Scratch::new(test))
     }
 
+    #[cfg(feature = "postgres")]
     fn postgres() -> Store {
         Store::Postgres(Box::new(PgDatabase::new()))
     }
@@ -189,6 +197,7 @@ impl Store {
         match self {
             // The scratch path is absolute: `sqlite:///tmp/...`.
             Store::Sqlite(scratch) => format!("sqlite://{}", scratch.db().display()),
+            #[cfg(feature = "postgres")]
             Store::Postgres(db) => db.url.clone(),
         }
     }
