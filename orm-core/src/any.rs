@@ -56,6 +56,31 @@ impl AnyDb {
             AnyDb::Postgres(_) => "postgres",
         }
     }
+
+    /// The SQL dialect of the backend, to match on.
+    pub fn dialect(&self) -> crate::Dialect {
+        match self {
+            AnyDb::Sqlite(_) => crate::Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            AnyDb::Postgres(_) => crate::Dialect::Postgres,
+        }
+    }
+}
+
+/// `url` with its password, if any, as `***`: what an error may print.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// What a database URL names.
@@ -74,7 +99,7 @@ impl<'u> Target<'u> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
                 return Err(Error::Url {
-                    url: url.to_owned(),
+                    url: redacted(url),
                     reason: "no file after `sqlite://`".into(),
                 });
             }
@@ -85,12 +110,12 @@ impl<'u> Target<'u> {
             return Ok(Target::Postgres(url));
             #[cfg(not(feature = "postgres"))]
             return Err(Error::Url {
-                url: url.to_owned(),
+                url: redacted(url),
                 reason: "PostgreSQL needs the crate's `postgres` feature".into(),
             });
         }
         Err(Error::Url {
-            url: url.to_owned(),
+            url: redacted(url),
             reason: "expected `sqlite://path`, `sqlite::memory:` or `postgres://...`".into(),
         })
     }
@@ -179,6 +204,15 @@ impl AsyncAnyDb {
             AsyncAnyDb::Postgres(_) => "postgres",
         }
     }
+
+    /// The SQL dialect of the backend, to match on.
+    pub fn dialect(&self) -> crate::Dialect {
+        match self {
+            AsyncAnyDb::Sqlite(_) => crate::Dialect::Sqlite,
+            #[cfg(feature = "postgres")]
+            AsyncAnyDb::Postgres(_) => crate::Dialect::Postgres,
+        }
+    }
 }
 
 #[cfg(feature = "tokio")]
@@ -214,5 +248,22 @@ impl crate::AsyncAtomic for AsyncAnyDb {
             #[cfg(feature = "postgres")]
             AsyncAnyDb::Postgres(db) => db.atomic(move |_| f(self)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_are_not_printed() {
+        assert_eq!(
+            redacted("postgres://ann:s3cret@db.example:5432/shop?sslmode=require"),
+            "postgres://ann:***@db.example:5432/shop?sslmode=require"
+        );
+        assert_eq!(redacted("postgres://ann@db/shop"), "postgres://ann@db/shop");
+        assert_eq!(redacted("mysql://a:b@h/d"), "mysql://a:***@h/d");
+        assert_eq!(redacted("sqlite://"), "sqlite://");
+        assert_eq!(redacted("nonsense"), "nonsense");
     }
 }

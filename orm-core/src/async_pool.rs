@@ -72,7 +72,9 @@ impl SqliteManager {
     }
 
     /// Runs `init` on each new connection, on its thread (PRAGMAs: WAL,
-    /// `busy_timeout`, `foreign_keys`).
+    /// `busy_timeout`, `foreign_keys`). Set `busy_timeout` first: switching a
+    /// new file to WAL takes a lock that connections opened at the same time
+    /// wait for instead of failing with "database is locked".
     pub fn with_init(
         mut self,
         init: impl Fn(&mut rusqlite::Connection) -> Result<()> + Send + Sync + 'static,

@@ -28,9 +28,11 @@ pub enum Error {
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 
-    /// An error from PostgreSQL outside of any one model's statement.
+    /// An error from PostgreSQL outside of any one model's statement. Its
+    /// message is the server's (with the SQLSTATE), not the driver's bare
+    /// "db error".
     #[cfg(feature = "postgres")]
-    #[error(transparent)]
+    #[error("{}", postgres_message(.0))]
     Postgres(#[from] postgres::Error),
 
     /// A statement on a model's table failed (a missing table, a constraint, ...).

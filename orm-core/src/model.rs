@@ -154,7 +154,7 @@ impl Column {
 /// the table operations. Relation functions (`prefetch_*`, `load_*`, `count_*`
 /// and the accessors) are generated as inherent methods; see the crate docs.
 /// Every function takes any connection: `&conn`, `&tx`, or with the `postgres`
-/// feature `&pg` (see [`Db`]).
+/// feature `&pg` (see [`Db`](crate::Db)).
 ///
 /// ```
 /// use orm_core::rusqlite::Connection;

@@ -1,84 +1,103 @@
-//! The connection pool, and the two ways a request touches the database:
-//! off the async runtime, and inside one counted read snapshot.
+//! The connection pool, and the one way a page reads the database: inside
+//! one counted read snapshot.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::future::Future;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use orm_core::count_queries;
-use orm_core::pool::{r2d2, SqliteManager};
-use orm_core::rusqlite::Connection;
-
-use crate::error::AppError;
+use orm_core::async_pool::deadpool::managed::{BuildError, Object, PoolError};
+use orm_core::async_pool::deadpool::Runtime;
+use orm_core::async_pool::{AnyManager, AnyPool};
+use orm_core::rusqlite::{self, Connection, ErrorCode};
+use orm_core::{count_queries_async, AsyncAtomic, Raw};
 
 /// The pool every handler draws from.
-pub type Pool = r2d2::Pool<SqliteManager>;
+pub type Pool = AnyPool;
 
-/// A connection borrowed from the [`Pool`].
-pub type PooledConn = r2d2::PooledConnection<SqliteManager>;
+/// A connection borrowed from the [`Pool`]; `&conn` is accepted wherever an
+/// async connection is.
+pub type PooledConn = Object<AnyManager>;
 
-/// A pool on the SQLite file at `path`, created if missing.
-pub fn pool(path: impl Into<PathBuf>) -> Result<Pool, r2d2::Error> {
-    let manager = SqliteManager::file(path).with_init(|conn| {
-        // WAL lets pages be read while the seed or another writer writes.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+/// What [`Pool::get`] fails with: no connection came free in time, or a new
+/// one could not be opened.
+pub type GetError = PoolError<orm_core::Error>;
+
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a connection, or for a new one to open,
+/// before it is answered 503 rather than left hanging.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool on the database `url` names (`sqlite://catalog.sqlite3`,
+/// `postgres://...`). Nothing is opened yet: the first `get` connects.
+pub fn pool(url: &str) -> Result<Pool, BuildError> {
+    let manager = AnyManager::new(url).with_sqlite_init(|conn| {
         // A writer holding the lock makes others wait instead of failing at once.
-        conn.busy_timeout(Duration::from_secs(5))?;
-        // SQLite ignores the REFERENCES that create_table writes unless asked.
-        conn.pragma_update(None, "foreign_keys", true)
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets pages be read while the seed or another writer writes.
+        use_wal(conn)?;
+        // SQLite ignores the REFERENCES that the migrations write unless asked.
+        conn.pragma_update(None, "foreign_keys", true)?;
+        Ok(())
     });
-    r2d2::Pool::builder()
+    AnyPool::builder(manager)
         .max_size(4)
-        // A request that cannot get a connection soon is answered 503 rather
-        // than left hanging for r2d2's default 30 s.
-        .connection_timeout(Duration::from_secs(5))
-        .build(manager)
+        .wait_timeout(Some(CONNECTION_TIMEOUT))
+        .create_timeout(Some(CONNECTION_TIMEOUT))
+        // The timeouts above need a runtime to measure them.
+        .runtime(Runtime::Tokio1)
+        .build()
 }
 
-/// Runs `f` with a pooled connection on tokio's blocking thread pool: SQLite
-/// calls block, and must not stall the threads that serve other requests.
-pub async fn blocking<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut PooledConn) -> Result<T, AppError> + Send + 'static,
-{
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || f(&mut pool.get()?))
-        .await
-        .map_err(AppError::Task)?
+/// Switches the database to WAL (a setting kept in the file). Processes
+/// starting together on a new file all switch it at once, and SQLite
+/// answers all but one "database is locked" without waiting (its busy
+/// handler is not called where waiting could deadlock); the switch the
+/// winner made is the one wanted, so the others try again. This runs on the
+/// connection's own thread, where sleeping blocks no task.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let start = Instant::now();
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::DatabaseBusy && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Runs `f` inside one read transaction and returns how many statements it
 /// ran. The transaction makes the statements of a page see one snapshot, so
-/// a product count never disagrees with the list beside it; its `BEGIN` and
-/// `ROLLBACK` are left out of the count, which is about the page's queries.
-pub fn counted_read<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&Connection) -> orm_core::Result<T>,
-) -> orm_core::Result<(T, usize)> {
-    let snapshot = ReadSnapshot::begin(conn)?;
-    let (out, statements) = count_queries(&mut *snapshot.conn, |conn| f(conn));
-    Ok((out?, statements))
-}
-
-/// An open read transaction, ended when dropped: on every path, a panic
-/// included, so that no pooled connection goes back to the pool still inside
-/// a transaction. `rusqlite::Transaction` cannot serve here: it lends only
-/// `&Connection`, and `count_queries` needs `&mut`.
-struct ReadSnapshot<'c> {
-    conn: &'c mut Connection,
-}
-
-impl<'c> ReadSnapshot<'c> {
-    fn begin(conn: &'c mut Connection) -> orm_core::rusqlite::Result<Self> {
-        conn.execute_batch("BEGIN")?;
-        Ok(ReadSnapshot { conn })
-    }
-}
-
-impl Drop for ReadSnapshot<'_> {
-    fn drop(&mut self) {
-        // Nothing was written, so ROLLBACK loses nothing; it fails only when
-        // no transaction is open, which is the state wanted anyway.
-        let _ = self.conn.execute_batch("ROLLBACK");
-    }
+/// a product count never disagrees with the list beside it.
+///
+/// Only `f`'s statements are counted: the transaction's `BEGIN` and `COMMIT`
+/// are the library's own and never counted, and on PostgreSQL the
+/// `SET TRANSACTION` that asks for the snapshot runs before the count starts.
+/// On SQLite a transaction is a snapshot already (from its first read on, in
+/// WAL mode); on PostgreSQL the default `READ COMMITTED` takes a new snapshot
+/// per statement, hence `REPEATABLE READ`, and `READ ONLY` since a page
+/// writes nothing.
+pub async fn counted_read<'c, T, F, Fut>(conn: &'c PooledConn, f: F) -> orm_core::Result<(T, usize)>
+where
+    F: FnOnce(&'c PooledConn) -> Fut + Send + 'c,
+    Fut: Future<Output = orm_core::Result<T>> + Send + 'c,
+    T: Send + 'c,
+{
+    conn.atomic(async move |tx| {
+        if tx.backend() == "postgres" {
+            tx.raw(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                (),
+            )
+            .execute()
+            .await?;
+        }
+        let (out, statements) = count_queries_async(f(tx)).await;
+        Ok((out?, statements))
+    })
+    .await
 }

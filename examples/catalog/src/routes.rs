@@ -54,17 +54,18 @@ async fn category(
         }
         Err(other) => return Err(AppError::BadRequest(other.body_text())),
     };
-    let page = db::blocking(&pool, move |conn| {
-        let (found, statements) = db::counted_read(conn, |conn| views::category(conn, id))?;
-        let (category, products) =
-            found.ok_or_else(|| AppError::NotFound(format!("there is no category {id}")))?;
-        Ok(CategoryPage {
-            category,
-            products,
-            statements,
-        })
-    })
-    .await?;
+    let (found, statements) = {
+        // Back to the pool before the page is rendered.
+        let conn = pool.get().await?;
+        db::counted_read(&conn, |tx| views::category(tx, id)).await?
+    };
+    let (category, products) =
+        found.ok_or_else(|| AppError::NotFound(format!("there is no category {id}")))?;
+    let page = CategoryPage {
+        category,
+        products,
+        statements,
+    };
     Ok(Html(CategoryHtml(&page).to_string()))
 }
 
@@ -73,14 +74,12 @@ async fn no_such_page(uri: Uri) -> AppError {
 }
 
 async fn load_catalog(pool: &Pool) -> Result<Catalog, AppError> {
-    db::blocking(pool, |conn| {
-        let (categories, statements) = db::counted_read(conn, views::categories)?;
-        Ok(Catalog {
-            statements,
-            categories,
-        })
+    let conn = pool.get().await?;
+    let (categories, statements) = db::counted_read(&conn, views::categories).await?;
+    Ok(Catalog {
+        statements,
+        categories,
     })
-    .await
 }
 
 /// The id, written as the site writes it: `+1` and `01` parse as 1 but are

@@ -1,7 +1,6 @@
 //! The demo data, written once into an empty database.
 
-use orm_core::rusqlite::{Connection, TransactionBehavior};
-use orm_core::{ForeignKey, Model};
+use orm_core::{AsyncAnyDb, AsyncAtomic, AsyncDb, ForeignKey, Model, Raw};
 
 use crate::models::{Category, Product, Review};
 
@@ -109,23 +108,48 @@ const OPINIONS: [(i64, &str); 5] = [
     (5, "Excellent. Exactly as described."),
 ];
 
-/// Applies the pending migrations, then writes the demo data if there is no
-/// category yet; whether it wrote it. The check and the writes share one
-/// `IMMEDIATE` transaction, so two processes starting on one new file cannot
-/// both seed (nor both migrate: each migration takes the write lock first).
-pub fn seed_if_empty(conn: &mut Connection) -> orm_core::Result<bool> {
-    crate::models::MIGRATIONS.apply(&*conn)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if Category::query().exists(&tx)? {
-        return Ok(false);
-    }
-    seed(&tx)?;
-    tx.commit()?;
-    Ok(true)
+/// Writes the demo data if there is no category yet; whether it wrote it.
+/// Run it after the migrations. The check and the writes share one
+/// transaction, which first takes a lock that a second process starting on
+/// the same empty database waits for: it then finds the data and does not
+/// write it again.
+pub async fn seed_if_empty(db: &AsyncAnyDb) -> orm_core::Result<bool> {
+    db.atomic(async |tx| {
+        lock_against_other_seeders(tx).await?;
+        if Category::query().exists(tx).await? {
+            return Ok(false);
+        }
+        seed(tx).await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// The lock of [`seed_if_empty`], taken inside its transaction and held
+/// until it ends. Readers are not blocked.
+async fn lock_against_other_seeders(tx: &AsyncAnyDb) -> orm_core::Result<()> {
+    let sql = if tx.backend() == "postgres" {
+        // A mode that conflicts with itself and with writers, not readers.
+        format!(
+            r#"LOCK TABLE "{}" IN SHARE ROW EXCLUSIVE MODE"#,
+            Category::TABLE
+        )
+    } else {
+        // SQLite: a write statement takes the database's write lock when it
+        // starts, whether or not it changes a row; the `BEGIN IMMEDIATE` an
+        // `atomic` block has no way to ask for. The pool's `busy_timeout`
+        // bounds the wait.
+        format!(
+            r#"UPDATE "{}" SET "name" = "name" WHERE 0"#,
+            Category::TABLE
+        )
+    };
+    tx.raw(&sql, ()).execute().await?;
+    Ok(())
 }
 
 /// Writes the demo data: 8 categories, 50 products, 100 reviews.
-pub fn seed(conn: &Connection) -> orm_core::Result<()> {
+pub async fn seed(conn: &impl AsyncDb) -> orm_core::Result<()> {
     let categories: Vec<Category> = STOCK
         .iter()
         .map(|&(name, _)| Category {
@@ -133,7 +157,7 @@ pub fn seed(conn: &Connection) -> orm_core::Result<()> {
             name: name.to_owned(),
         })
         .collect();
-    let category_ids = Category::insert_all(conn, &categories)?;
+    let category_ids = Category::insert_all(conn, &categories).await?;
 
     let mut products = Vec::new();
     for (&(_, stock), category) in STOCK.iter().zip(category_ids) {
@@ -146,7 +170,7 @@ pub fn seed(conn: &Connection) -> orm_core::Result<()> {
             });
         }
     }
-    let product_ids = Product::insert_all(conn, &products)?;
+    let product_ids = Product::insert_all(conn, &products).await?;
 
     // Between zero and four reviews per product, with ratings that vary, from
     // a formula rather than randomness so that every start seeds the same.
@@ -162,6 +186,6 @@ pub fn seed(conn: &Connection) -> orm_core::Result<()> {
             });
         }
     }
-    Review::insert_all(conn, &reviews)?;
+    Review::insert_all(conn, &reviews).await?;
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! What each page shows, loaded in a number of statements that does not grow
 //! with the data: one per relation, never one per row.
 
-use orm_core::rusqlite::Connection;
-use orm_core::{Model, Nested};
+use orm_core::{AsyncDb, Model, Nested};
 use serde::Serialize;
 
 use crate::models::{Category, Product, Review};
@@ -50,12 +49,12 @@ pub struct CategoryPage {
 
 /// Every category with its product count and cheapest products: 3 statements
 /// (the categories, the counts, the products), for any number of rows.
-pub fn categories(conn: &Connection) -> orm_core::Result<Vec<CategorySummary>> {
-    let categories = Category::all(conn)?;
-    let counts = Category::count_products(conn, &categories)?;
+pub async fn categories(conn: &impl AsyncDb) -> orm_core::Result<Vec<CategorySummary>> {
+    let categories = Category::all(conn).await?;
+    let counts = Category::count_products(conn, &categories).await?;
     let p = Product::fields();
     let cheapest = Product::query().order_by(p.price.asc()).limit(CHEAPEST);
-    let shelves = Category::prefetch_products_with(conn, categories, cheapest)?;
+    let shelves = Category::prefetch_products_with(conn, categories, cheapest).await?;
     Ok(shelves
         .into_iter()
         .zip(counts)
@@ -79,17 +78,19 @@ pub fn categories(conn: &Connection) -> orm_core::Result<Vec<CategorySummary>> {
 /// is no such category: 3 statements (the category, its products, all their
 /// reviews at once), 2 when it has no products, 1 when it does not exist.
 #[allow(clippy::type_complexity)] // the nesting is the page's shape
-pub fn category(
-    conn: &Connection,
+pub async fn category(
+    conn: &impl AsyncDb,
     id: i64,
 ) -> orm_core::Result<Option<(Category, Vec<(Product, Vec<Review>)>)>> {
-    let Some(category) = Category::get(conn, id)? else {
+    let Some(category) = Category::get(conn, id).await? else {
         return Ok(None);
     };
     let p = Product::fields();
     let by_price = Product::query().order_by(p.price.asc());
-    let mut tree = Category::prefetch_products_with(conn, vec![category], by_price)?
-        .nested(conn, Product::prefetch_reviews)?;
+    let mut tree = Category::prefetch_products_with(conn, vec![category], by_price)
+        .await?
+        .nested(conn, Product::prefetch_reviews)
+        .await?;
     // One parent in, one entry out.
     Ok(tree.pop())
 }

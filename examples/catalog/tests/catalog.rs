@@ -1,19 +1,62 @@
 //! Starts the catalog binary on a free loopback port, reads its pages over
 //! HTTP, and checks what they show and how many statements each request ran,
 //! before and after the database grows.
+//!
+//! Every test runs twice: `sqlite::*` on a SQLite file of its own, and
+//! `postgres::*` on a PostgreSQL database of its own, created on the server
+//! `ORM_POSTGRES_URL` names (`scripts/with-postgres cargo test -p catalog`
+//! starts a throwaway one). Without that variable when the tests are built,
+//! the PostgreSQL half is listed as ignored (see `build.rs`), never passed.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+#[cfg(feature = "postgres")]
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use catalog::models::{Category, Product, Review};
-use orm_core::rusqlite::Connection;
-use orm_core::{ForeignKey, Model};
+#[cfg(feature = "postgres")]
+use orm_core::postgres::config::{Config, Host};
+#[cfg(feature = "postgres")]
+use orm_core::Postgres;
+use orm_core::{AnyDb, Atomic, ForeignKey, Model};
 use serde_json::Value;
+
+/// Writes each test once per backend: `sqlite::name` and `postgres::name`
+/// call `name` with a fresh [`Store`] of that backend.
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() -> orm_core::Result<()> {
+                    super::$name(super::Store::sqlite(stringify!($name)))
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[test]
+                fn $name() -> orm_core::Result<()> {
+                    super::$name(super::Store::postgres())
+                }
+            )*
+        }
+    };
+}
+
+on_each_backend! {
+    pages_show_the_seed_in_a_fixed_number_of_statements,
+    bad_ids_get_a_client_error_with_a_message,
+    a_restart_keeps_the_data_and_does_not_seed_again,
+    concurrent_requests_count_only_their_own_statements,
+}
 
 /// How long the server may take to print its URL: it seeds on first start.
 const STARTUP: Duration = Duration::from_secs(60);
@@ -40,6 +83,136 @@ impl Drop for Scratch {
     }
 }
 
+#[cfg(feature = "postgres")]
+/// A PostgreSQL database of one test's own, dropped afterwards.
+struct PgDatabase {
+    /// The connection that created it, to the database `ORM_POSTGRES_URL` names.
+    admin: Postgres,
+    name: String,
+    url: String,
+}
+
+#[cfg(feature = "postgres")]
+impl PgDatabase {
+    fn new() -> PgDatabase {
+        static DATABASES: AtomicUsize = AtomicUsize::new(0);
+        let params = std::env::var("ORM_POSTGRES_URL").unwrap_or_else(|_| {
+            panic!(
+                "ORM_POSTGRES_URL is not set: run the PostgreSQL tests against a \
+                 throwaway server with `scripts/with-postgres cargo test -p catalog`"
+            )
+        });
+        let admin = Postgres::connect(&params).unwrap_or_else(|e| {
+            panic!("cannot connect to PostgreSQL at ORM_POSTGRES_URL={params:?}: {e}")
+        });
+        let name = format!(
+            "catalog_test_{}_{}",
+            std::process::id(),
+            DATABASES.fetch_add(1, Ordering::Relaxed)
+        );
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("a database of the test's own");
+        let url = postgres_url(&params, &name);
+        PgDatabase { admin, name, url }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // FORCE: a server killed a moment ago may still be seen as connected.
+        let _ = self.admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+#[cfg(feature = "postgres")]
+/// A `postgres://` URL, which the server takes, to the database `dbname`
+/// on the server that `params` (`host=... port=...` or a URL) names.
+fn postgres_url(params: &str, dbname: &str) -> String {
+    let config: Config = params
+        .parse()
+        .unwrap_or_else(|e| panic!("ORM_POSTGRES_URL={params:?} does not parse: {e}"));
+    let mut url = String::from("postgres://");
+    if let Some(user) = config.get_user() {
+        url += &percent_encoded(user.as_bytes());
+        if let Some(password) = config.get_password() {
+            url += ":";
+            url += &percent_encoded(password);
+        }
+        url += "@";
+    }
+    match config.get_hosts() {
+        [] => url += "localhost",
+        [Host::Tcp(host), ..] if host.contains(':') => url += &format!("[{host}]"),
+        [Host::Tcp(host), ..] => url += host,
+        #[cfg(unix)]
+        [Host::Unix(dir), ..] => {
+            url += &percent_encoded(std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()));
+        }
+    }
+    if let [port, ..] = config.get_ports() {
+        url += &format!(":{port}");
+    }
+    url + "/" + dbname
+}
+
+#[cfg(feature = "postgres")]
+/// `bytes` with all but URL-safe characters written `%XX`.
+fn percent_encoded(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Where one test's catalog lives, removed afterwards.
+enum Store {
+    Sqlite(Scratch),
+    /// Boxed: the connection in it is large, and clippy asks.
+    #[cfg(feature = "postgres")]
+    Postgres(Box<PgDatabase>),
+}
+
+impl Store {
+    fn sqlite(test: &str) -> Store {
+        Store::Sqlite(Scratch::new(test))
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres() -> Store {
+        Store::Postgres(Box::new(PgDatabase::new()))
+    }
+
+    /// The server's `CATALOG_DATABASE_URL`.
+    fn url(&self) -> String {
+        match self {
+            // The scratch path is absolute: `sqlite:///tmp/...`.
+            Store::Sqlite(scratch) => format!("sqlite://{}", scratch.db().display()),
+            #[cfg(feature = "postgres")]
+            Store::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    /// A connection of the test's own, as another process would open one
+    /// while the server runs.
+    fn connect(&self) -> orm_core::Result<AnyDb> {
+        let db = AnyDb::connect(self.url())?;
+        if let AnyDb::Sqlite(conn) = &db {
+            conn.busy_timeout(Duration::from_secs(10))?;
+        }
+        Ok(db)
+    }
+}
+
 /// A running catalog process, killed when dropped, so that a failed
 /// assertion does not leave a server behind.
 struct Server {
@@ -56,11 +229,11 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(db: &Path) -> Server {
+    fn start(store: &Store) -> Server {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_catalog"))
             .env("PORT", port.to_string())
-            .env("CATALOG_DB", db)
+            .env("CATALOG_DATABASE_URL", store.url())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -162,10 +335,11 @@ fn category<'a>(listing: &'a Value, name: &str) -> &'a Value {
 
 /// Grows the database through orm-core, as another process would while the
 /// server runs: many products in category 1, many reviews, many categories.
-fn grow(db: &Path) -> orm_core::Result<()> {
-    let mut conn = Connection::open(db)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let tx = conn.transaction()?;
+fn grow(store: &Store) -> orm_core::Result<()> {
+    store.connect()?.atomic(grow_in)
+}
+
+fn grow_in(tx: &AnyDb) -> orm_core::Result<()> {
     let extra: Vec<Product> = (0..300)
         .map(|i| Product {
             id: 0,
@@ -174,7 +348,7 @@ fn grow(db: &Path) -> orm_core::Result<()> {
             category: ForeignKey::new(1),
         })
         .collect();
-    let ids = Product::insert_all(&tx, &extra)?;
+    let ids = Product::insert_all(tx, &extra)?;
     let reviews: Vec<Review> = ids
         .iter()
         .flat_map(|&id| {
@@ -186,13 +360,13 @@ fn grow(db: &Path) -> orm_core::Result<()> {
             })
         })
         .collect();
-    Review::insert_all(&tx, &reviews)?;
+    Review::insert_all(tx, &reviews)?;
     for c in 0..40 {
         let category = Category {
             id: 0,
             name: format!("More {c}"),
         }
-        .insert(&tx)?;
+        .insert(tx)?;
         let stock: Vec<Product> = (0..10)
             .map(|i| Product {
                 id: 0,
@@ -201,16 +375,13 @@ fn grow(db: &Path) -> orm_core::Result<()> {
                 category: ForeignKey::new(category),
             })
             .collect();
-        Product::insert_all(&tx, &stock)?;
+        Product::insert_all(tx, &stock)?;
     }
-    tx.commit()?;
     Ok(())
 }
 
-#[test]
-fn pages_show_the_seed_in_a_fixed_number_of_statements() -> orm_core::Result<()> {
-    let scratch = Scratch::new("pages");
-    let server = Server::start(&scratch.db());
+fn pages_show_the_seed_in_a_fixed_number_of_statements(store: Store) -> orm_core::Result<()> {
+    let server = Server::start(&store);
 
     let index = server.page("/");
     assert!(
@@ -258,7 +429,7 @@ fn pages_show_the_seed_in_a_fixed_number_of_statements() -> orm_core::Result<()>
 
     // Forty-one times the categories, fifty times the products of Books,
     // and each of those with reviews: the same statements per request.
-    grow(&scratch.db())?;
+    grow(&store)?;
 
     let index = server.page("/");
     assert!(index.contains("More 39"), "the new categories are listed");
@@ -280,10 +451,8 @@ fn pages_show_the_seed_in_a_fixed_number_of_statements() -> orm_core::Result<()>
     Ok(())
 }
 
-#[test]
-fn bad_ids_get_a_client_error_with_a_message() {
-    let scratch = Scratch::new("bad-ids");
-    let server = Server::start(&scratch.db());
+fn bad_ids_get_a_client_error_with_a_message(store: Store) -> orm_core::Result<()> {
+    let server = Server::start(&store);
     let cases = [
         ("/categories/abc", 400, "abc"),
         ("/categories/1.5", 400, "whole number"),
@@ -312,12 +481,11 @@ fn bad_ids_get_a_client_error_with_a_message() {
     }
     // The server is still up and well.
     assert_eq!(statements(&server.page("/")), 3);
+    Ok(())
 }
 
-#[test]
-fn a_restart_keeps_the_data_and_does_not_seed_again() -> orm_core::Result<()> {
-    let scratch = Scratch::new("restart");
-    let server = Server::start(&scratch.db());
+fn a_restart_keeps_the_data_and_does_not_seed_again(store: Store) -> orm_core::Result<()> {
+    let server = Server::start(&store);
     assert_eq!(
         server.json("/api/categories")["categories"]
             .as_array()
@@ -326,7 +494,7 @@ fn a_restart_keeps_the_data_and_does_not_seed_again() -> orm_core::Result<()> {
     );
     drop(server);
 
-    let conn = Connection::open(scratch.db())?;
+    let conn = store.connect()?;
     Category {
         id: 0,
         name: "Added <later>".into(),
@@ -334,7 +502,7 @@ fn a_restart_keeps_the_data_and_does_not_seed_again() -> orm_core::Result<()> {
     .insert(&conn)?;
     drop(conn);
 
-    let server = Server::start(&scratch.db());
+    let server = Server::start(&store);
     let listing = server.json("/api/categories");
     assert_eq!(listing["categories"].as_array().map(Vec::len), Some(9));
     assert_eq!(category(&listing, "Added <later>")["product_count"], 0);
@@ -344,10 +512,8 @@ fn a_restart_keeps_the_data_and_does_not_seed_again() -> orm_core::Result<()> {
     Ok(())
 }
 
-#[test]
-fn concurrent_requests_count_only_their_own_statements() {
-    let scratch = Scratch::new("concurrent");
-    let server = Server::start(&scratch.db());
+fn concurrent_requests_count_only_their_own_statements(store: Store) -> orm_core::Result<()> {
+    let server = Server::start(&store);
     // Requests on different pooled connections at once: each page's count
     // must be its own statements, not its neighbours'.
     thread::scope(|s| {
@@ -366,4 +532,5 @@ fn concurrent_requests_count_only_their_own_statements() {
             });
         }
     });
+    Ok(())
 }
