@@ -228,7 +228,7 @@ macro_rules! relation_plans {
         }
 
         $(#[$doc])*
-        pub fn $name<'a, $($g: $bound,)* D: Database + ?Sized + 'a>(
+        pub fn $name<'a, $($g: $bound,)* D: Database + ?Sized>(
             db: &'a D,
             $($arg: $ty),*
         ) -> Out<'a, D, $out> {

@@ -1,0 +1,67 @@
+//! Ordinary sync code, as users wrote it before the seam took any
+//! connection: helpers over `&impl Db`, function items as values, closures
+//! in the guards and in `Nested`. That it compiles is most of the test.
+
+mod common;
+
+use common::{Category, Product};
+use orm_core::rusqlite::Connection;
+use orm_core::{count_queries, Db, Model, Nested, Result};
+
+type R = Result<()>;
+
+/// A helper over any sync connection, as before.
+fn expensive(conn: &impl Db, above: f64) -> Result<Vec<Product>> {
+    let f = Product::fields();
+    Product::query().filter(f.price.gt(above)).all(conn)
+}
+
+fn first_with_products(conn: &impl Db) -> Result<Option<(Category, Vec<Product>)>> {
+    let cats = Category::all(conn)?;
+    Ok(Category::prefetch_products(conn, cats)?
+        .into_iter()
+        .find(|(_, p)| !p.is_empty()))
+}
+
+#[test]
+fn helpers_over_impl_db() -> R {
+    let conn = common::shop(5)?;
+    assert!(!expensive(&conn, 1.0)?.is_empty());
+    assert_eq!(first_with_products(&conn)?.map(|(c, _)| c.id), Some(1));
+    Ok(())
+}
+
+#[test]
+fn function_items_as_values() -> R {
+    let conn = common::shop(5)?;
+    let all: Box<dyn Fn(&Connection) -> Result<Vec<Category>>> = Box::new(Category::all);
+    assert_eq!(all(&conn)?.len(), 5);
+    let prefetch: Box<dyn Fn(&Connection, Vec<Category>) -> Result<Vec<(Category, Vec<Product>)>>> =
+        Box::new(Category::prefetch_products);
+    assert_eq!(prefetch(&conn, all(&conn)?)?.len(), 5);
+    // Its type named, a function item is a pointer again.
+    let pointer: fn(&Connection) -> Result<Vec<Product>> = Product::all::<Connection>;
+    assert_eq!(pointer(&conn)?.len(), Product::all(&conn)?.len());
+    let get: fn(&Connection, i64) -> Result<Option<Category>> = Category::get::<Connection>;
+    assert_eq!(get(&conn, 2)?, Some(common::category(2)));
+    Ok(())
+}
+
+#[test]
+fn ufcs_and_closures_in_the_guards() -> R {
+    let mut conn = common::shop(3)?;
+    let row = common::product(1, 1);
+    assert_eq!(Model::insert(&row, &conn)?, 1);
+    assert_eq!(<Product as Model>::get(&conn, 1)?, Some(row.clone()));
+    let (cats, n) = count_queries(&mut conn, |c| Category::all(c));
+    assert_eq!((cats?.len(), n), (3, 1));
+    let (pairs, n) = count_queries(&mut conn, |c| {
+        let cats = Category::all(c)?;
+        Category::prefetch_products(c, cats)?.nested(c, |_, products: Vec<Product>| {
+            let keys: Vec<i64> = products.iter().map(|p| p.id).collect();
+            Ok(products.into_iter().zip(keys).collect::<Vec<_>>())
+        })
+    });
+    assert_eq!((pairs?.len(), n), (3, 2));
+    Ok(())
+}
