@@ -290,3 +290,55 @@ async fn statements_reach_the_callers_subscriber() -> Result<()> {
     assert!(!field(missing, "error").is_empty(), "{missing:#?}");
     Ok(())
 }
+
+/// Two nested blocks awaited together inside one block: each is a
+/// savepoint of its own, so one that fails undoes only its own rows.
+#[tokio::test]
+async fn sibling_blocks_awaited_together_keep_apart() -> Result<()> {
+    let lite = shop(1).await?;
+    lite.atomic(async |tx| {
+        let (kept, failed) = tokio::join!(
+            tx.atomic(async |tx| {
+                category(10).insert(tx).await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                category(11).insert(tx).await
+            }),
+            tx.atomic(async |tx| {
+                category(20).insert(tx).await?;
+                category(1).insert(tx).await
+            })
+        );
+        assert!(failed.is_err());
+        kept
+    })
+    .await?;
+    assert_eq!(ids(&Category::all(&lite).await?), [1, 10, 11]);
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+/// A panic in `call` ends the connection's thread: later calls are
+/// `Error::Closed`, not a hang, and a pool does not lend it again.
+#[tokio::test]
+async fn a_panic_in_call_closes_the_connection() -> Result<()> {
+    let lite = shop(2).await?;
+    let panicked = tokio::spawn({
+        let lite = Arc::new(lite);
+        let again = Arc::clone(&lite);
+        async move {
+            let _ = lite
+                .call(|_| -> Result<()> { panic!("a bug in the user's closure") })
+                .await;
+            again
+        }
+    })
+    .await;
+    let lite = panicked.expect("the task itself does not panic");
+    let after = tokio::time::timeout(Duration::from_secs(5), Category::all(&*lite)).await;
+    assert!(
+        matches!(after, Ok(Err(Error::Closed(_)))),
+        "{:?}",
+        after.map(|r| r.map(|c| c.len()))
+    );
+    Ok(())
+}
