@@ -117,7 +117,11 @@ async fn fill(db: &impl AsyncDb) -> Result<()> {
     .await?;
     Product::insert_all(
         db,
-        &[product(10, 4.0, 1), product(11, 9.0, 1), product(12, 300.0, 2)],
+        &[
+            product(10, 4.0, 1),
+            product(11, 9.0, 1),
+            product(12, 300.0, 2),
+        ],
     )
     .await?;
     Label::insert_all(
@@ -208,10 +212,16 @@ async fn the_pinned_async_calls_in_spawned_tasks() -> Result<(), BoxError> {
         assert_eq!(Category::get(&lite, 4).await?, Some(category(4, "Boats")));
 
         let rows: Vec<(i64, String)> = pg
-            .raw("SELECT id, name FROM product WHERE price > ? ORDER BY id", (5.0,))
+            .raw(
+                "SELECT id, name FROM product WHERE price > ? ORDER BY id",
+                (5.0,),
+            )
             .all()
             .await?;
-        assert_eq!(rows, [(11, "p11".into()), (12, "p12".into()), (13, "Bell".into())]);
+        assert_eq!(
+            rows,
+            [(11, "p11".into()), (12, "p12".into()), (13, "Bell".into())]
+        );
 
         let db = orm_core::AsyncAnyDb::connect(url).await?; // async
         assert_eq!(db.backend(), "postgres");
