@@ -109,6 +109,25 @@ impl AsyncPostgres {
         &self.client
     }
 
+    /// Whether the connection is inside a transaction, once what dropped
+    /// blocks left to undo has run: for a pool, before it lends the
+    /// connection again (a transaction a user began with raw SQL and left
+    /// open would take the next user's writes with it). A transaction's
+    /// `now()` is when it began; outside one, each statement's own start.
+    pub(crate) async fn in_transaction(&self) -> Result<bool> {
+        let probe = async {
+            let rows = self
+                .client
+                .simple_query("SELECT now() <> statement_timestamp()")
+                .await?;
+            Ok(rows.iter().any(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0) != Some("f"),
+                _ => false,
+            }))
+        };
+        self.gate.run(self, probe).await
+    }
+
     fn cache(&self) -> MutexGuard<'_, HashMap<String, Statement>> {
         self.statements
             .lock()
