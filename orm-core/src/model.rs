@@ -239,7 +239,7 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     /// (`COLLATE "C"`), as does primary-key order: in a database whose
     /// collation is not C, an index that should serve those comparisons needs
     /// that collation too, `CREATE INDEX ... ON product (name COLLATE "C")`.
-    fn create_table<'a, D: Database + ?Sized>(db: &'a D) -> Out<'a, D, ()> {
+    fn create_table<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, ()> {
         db.__run(CreateTable::<Self>(PhantomData))
     }
 
@@ -288,7 +288,7 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     /// assert!(Note::check_table(&conn).is_err());
     /// # Ok::<(), orm_core::Error>(())
     /// ```
-    fn drop_table<'a, D: Database + ?Sized>(db: &'a D) -> Out<'a, D, ()> {
+    fn drop_table<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, ()> {
         let mut sql = String::from("DROP TABLE IF EXISTS ");
         render::push_ident(&mut sql, Self::TABLE);
         db.__run(exec::Batch {
@@ -303,14 +303,14 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     /// foreign-key target or `ON DELETE`, a foreign-key column without an
     /// index, a missing unique constraint or index of
     /// [`INDEXES`](Model::INDEXES).
-    fn check_table<'a, D: Database + ?Sized>(db: &'a D) -> Out<'a, D, ()> {
+    fn check_table<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, ()> {
         db.__run(schema::Check::<Self>(PhantomData))
     }
 
     /// Inserts this row and returns its primary key: the one it holds, or,
     /// for a `#[primary_key(auto)]` model, the one the database assigned (the
     /// field's value is then ignored).
-    fn insert<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Self::Key> {
+    fn insert<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Self::Key> {
         let keys = Self::insert_all(db, std::iter::once(self));
         D::Mode::__then(keys, |mut keys| {
             keys.pop().ok_or_else(|| Error::NotFound {
@@ -350,7 +350,7 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     /// assert_eq!(Tag::query().count(&conn)?, 0);
     /// # Ok::<(), orm_core::Error>(())
     /// ```
-    fn insert_all<'a, D: Database + ?Sized>(
+    fn insert_all<'a, D: Database + ?Sized + 'a>(
         db: &'a D,
         rows: impl IntoIterator<Item = &'a Self>,
     ) -> Out<'a, D, Vec<Self::Key>>
@@ -363,7 +363,7 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     }
 
     /// Every row, in primary-key order.
-    fn all<'a, D: Database + ?Sized>(db: &'a D) -> Out<'a, D, Vec<Self>> {
+    fn all<'a, D: Database + ?Sized + 'a>(db: &'a D) -> Out<'a, D, Vec<Self>> {
         db.__run(exec::AllRows::<Self, ()> {
             shape: std::borrow::Cow::Owned(Shape::default()),
             model: PhantomData,
@@ -371,13 +371,13 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     }
 
     /// The row with this primary key, if there is one.
-    fn get<'a, D: Database + ?Sized>(db: &'a D, key: Self::Key) -> Out<'a, D, Option<Self>> {
+    fn get<'a, D: Database + ?Sized + 'a>(db: &'a D, key: Self::Key) -> Out<'a, D, Option<Self>> {
         db.__run(exec::Get::<Self> { key })
     }
 
     /// Writes every column of this row to the row with its primary key. No
     /// such row is [`Error::NotFound`], naming the model and the key.
-    fn update<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+    fn update<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
         let changed = db.__run(exec::WriteRow {
             row: self,
             write: Write::UpdateByKey {
@@ -398,7 +398,7 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
 
     /// Inserts this row, or, when a row with its primary key exists, writes
     /// every other column to it.
-    fn upsert<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+    fn upsert<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
         let changed = db.__run(exec::WriteRow {
             row: self,
             write: Write::Upsert {
@@ -410,7 +410,7 @@ pub trait Model: Sized + Send + Sync + 'static + crate::__private::ModelImpl {
     }
 
     /// Deletes the row with this row's primary key; whether there was one.
-    fn delete<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, bool> {
+    fn delete<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, bool> {
         let changed = db.__run(exec::WriteRow {
             row: self,
             write: Write::DeleteByKey {

@@ -228,7 +228,7 @@ macro_rules! relation_plans {
         }
 
         $(#[$doc])*
-        pub fn $name<'a, $($g: $bound,)* D: Database + ?Sized>(
+        pub fn $name<'a, $($g: $bound,)* D: Database + ?Sized + 'a>(
             db: &'a D,
             $($arg: $ty),*
         ) -> Out<'a, D, $out> {

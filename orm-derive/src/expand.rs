@@ -450,22 +450,22 @@ impl ToMany<'_> {
         let fns: Vec<(String, TokenStream, TokenStream)> = vec![
             (
                 doc_prefetch,
-                quote_spanned!(span=> fn #prefetch<'__a, __D: #krate::Database + ?::core::marker::Sized>(#conn, rows: #vec<#owner>) -> #krate::Out<'__a, __D, #vec<(#owner, #vec<#target>)>>),
+                quote_spanned!(span=> fn #prefetch<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: #vec<#owner>) -> #krate::Out<'__a, __D, #vec<(#owner, #vec<#target>)>>),
                 quote_spanned!(span=> { #private::#prefetch_rt::<#marker, __D>(conn, rows) }),
             ),
             (
                 doc_load,
-                quote_spanned!(span=> fn #load<'__a, __D: #krate::Database + ?::core::marker::Sized>(#conn, rows: &'__a [#owner]) -> #krate::Out<'__a, __D, #vec<#vec<#target>>>),
+                quote_spanned!(span=> fn #load<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: &'__a [#owner]) -> #krate::Out<'__a, __D, #vec<#vec<#target>>>),
                 quote_spanned!(span=> { #private::#load_rt::<#marker, __D>(conn, rows) }),
             ),
             (
                 doc_accessor,
-                quote_spanned!(span=> fn #accessor<'__a, __D: #krate::Database + ?::core::marker::Sized>(&'__a self, #conn) -> #krate::Out<'__a, __D, #vec<#target>>),
+                quote_spanned!(span=> fn #accessor<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(&'__a self, #conn) -> #krate::Out<'__a, __D, #vec<#target>>),
                 quote_spanned!(span=> { #private::#of_rt::<#marker, __D>(conn, self) }),
             ),
             (
                 doc_prefetch_with,
-                quote_spanned!(span=> fn #prefetch_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized>(
+                quote_spanned!(span=> fn #prefetch_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized + '__a>(
                     #conn,
                     rows: #vec<#owner>,
                     query: #query,
@@ -476,7 +476,7 @@ impl ToMany<'_> {
             ),
             (
                 doc_load_with,
-                quote_spanned!(span=> fn #load_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized>(
+                quote_spanned!(span=> fn #load_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized + '__a>(
                     #conn,
                     rows: &'__a [#owner],
                     query: #query,
@@ -487,12 +487,12 @@ impl ToMany<'_> {
             ),
             (
                 doc_count,
-                quote_spanned!(span=> fn #count<'__a, __D: #krate::Database + ?::core::marker::Sized>(#conn, rows: &'__a [#owner]) -> #krate::Out<'__a, __D, #vec<u64>>),
+                quote_spanned!(span=> fn #count<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: &'__a [#owner]) -> #krate::Out<'__a, __D, #vec<u64>>),
                 quote_spanned!(span=> { #private::#count_rt::<#marker, __D>(conn, rows) }),
             ),
             (
                 doc_count_with,
-                quote_spanned!(span=> fn #count_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized>(#conn, rows: &'__a [#owner], query: #query) -> #krate::Out<'__a, __D, #vec<u64>>),
+                quote_spanned!(span=> fn #count_with<'__a, __X: #krate::Extras<#target>, __D: #krate::Database + ?::core::marker::Sized + '__a>(#conn, rows: &'__a [#owner], query: #query) -> #krate::Out<'__a, __D, #vec<u64>>),
                 quote_spanned!(span=> {
                     #private::#count_with_rt::<#marker, __X, __D>(conn, rows, query)
                 }),
@@ -664,7 +664,7 @@ fn relation(
          Refused inside `orm_core::strict`; batch with `{child_name}::{prefetch_forward}`."
     );
     let conn = quote!(conn: &'__a __D);
-    let generics = quote!(<'__a, __D: #krate::Database + ?::core::marker::Sized>);
+    let generics = quote!(<'__a, __D: #krate::Database + ?::core::marker::Sized + '__a>);
     let vec = quote!(::std::vec::Vec);
     let private = quote!(#krate::__private);
 

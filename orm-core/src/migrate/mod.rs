@@ -162,14 +162,14 @@ impl Migrations {
     /// names. Another process applying at the same time waits, then finds
     /// them applied. An applied migration whose file changed since is
     /// [`Error::Migration`], and nothing runs.
-    pub fn apply<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Vec<String>> {
+    pub fn apply<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<String>> {
         db.__run(Apply { files: self.files })
     }
 
     /// `Ok` when every migration is applied, unchanged, and every table the
     /// migrations build matches the database; else [`Error::Migration`]
     /// listing each pending migration, changed file and difference.
-    pub fn check<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+    pub fn check<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
         db.__run(Check { files: self.files })
     }
 
@@ -187,12 +187,12 @@ pub struct BorrowedMigrations<'a> {
 
 impl BorrowedMigrations<'_> {
     /// See [`Migrations::apply`].
-    pub fn apply<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Vec<String>> {
+    pub fn apply<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<String>> {
         db.__run(Apply { files: self.files })
     }
 
     /// See [`Migrations::check`].
-    pub fn check<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, ()> {
+    pub fn check<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, ()> {
         db.__run(Check { files: self.files })
     }
 

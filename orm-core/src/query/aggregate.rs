@@ -241,7 +241,7 @@ pub struct Aggregation<M, A> {
 impl<M: Model, A: Aggregates<M>> Aggregation<M, A> {
     /// The aggregates, in one statement: counts of no row are 0, the other
     /// aggregates of no row `None`.
-    pub fn get<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, A::Out> {
+    pub fn get<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, A::Out> {
         let AggList(aggs) = self.aggs.__aggs();
         let rows = db.__run(exec::Values::<M, _> {
             shape: Cow::Borrowed(&self.query.shape),
@@ -332,7 +332,7 @@ impl<M: Model, G: GroupKeys<M>, A: Aggregates<M>> GroupedAggregation<M, G, A> {
     /// One row per group, `(key, aggregates...)`, in one statement, in
     /// group-key order (NULL first, text bytewise). A NULL key is a group of
     /// its own, and so is a foreign key that dangles.
-    pub fn all<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Vec<G::Row<A>>> {
+    pub fn all<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<G::Row<A>>> {
         let AggList(aggs) = self.aggs.__aggs();
         db.__run(exec::Values::<M, _> {
             shape: Cow::Borrowed(&self.query.shape),
@@ -415,7 +415,7 @@ pub struct Projected<M, S> {
 
 impl<M: Model, S: Selection<M>> Projected<M, S> {
     /// The selected columns of every row, in the query's order.
-    pub fn all<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Vec<S::Out>> {
+    pub fn all<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<S::Out>> {
         db.__run(exec::Values::<M, _> {
             shape: Cow::Borrowed(&self.query.shape),
             columns: self.fields.__columns(),
@@ -426,7 +426,7 @@ impl<M: Model, S: Selection<M>> Projected<M, S> {
     }
 
     /// The selected columns of the first row, if any.
-    pub fn first<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Option<S::Out>> {
+    pub fn first<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Option<S::Out>> {
         let mut shape = self.query.shape.clone();
         shape.limit = Some(shape.limit.map_or(1, |n| n.min(1)));
         let rows = db.__run(exec::Values::<M, _> {

@@ -238,7 +238,7 @@ impl<M: Model, X> Query<M, X> {
     }
 
     /// The rows, in order.
-    pub fn all<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Vec<X::Row>>
+    pub fn all<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Vec<X::Row>>
     where
         X: Extras<M>,
     {
@@ -249,7 +249,7 @@ impl<M: Model, X> Query<M, X> {
     }
 
     /// The first row, if any.
-    pub fn first<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, Option<X::Row>>
+    pub fn first<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, Option<X::Row>>
     where
         X: Extras<M>,
     {
@@ -263,7 +263,7 @@ impl<M: Model, X> Query<M, X> {
     }
 
     /// How many rows the query selects (within its limit and offset).
-    pub fn count<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, u64> {
+    pub fn count<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, u64> {
         let n = db.__run(exec::Number::<M> {
             shape: &self.shape,
             projection: Projection::Count,
@@ -273,7 +273,7 @@ impl<M: Model, X> Query<M, X> {
     }
 
     /// Whether the query selects any row.
-    pub fn exists<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, bool> {
+    pub fn exists<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, bool> {
         let n = db.__run(exec::Number::<M> {
             shape: &self.shape,
             projection: Projection::Exists,
@@ -285,7 +285,7 @@ impl<M: Model, X> Query<M, X> {
     /// Sets columns of every selected row; how many rows changed. With a
     /// limit or an offset, the rows the window keeps, in the query's order.
     /// No assignment changes nothing and runs no statement.
-    pub fn update<'a, D: Database + ?Sized>(
+    pub fn update<'a, D: Database + ?Sized + 'a>(
         &'a self,
         db: &'a D,
         assignments: impl IntoIterator<Item = Assignment<M>>,
@@ -306,7 +306,7 @@ impl<M: Model, X> Query<M, X> {
     }
 
     /// Deletes every selected row; how many there were.
-    pub fn delete<'a, D: Database + ?Sized>(&'a self, db: &'a D) -> Out<'a, D, usize> {
+    pub fn delete<'a, D: Database + ?Sized + 'a>(&'a self, db: &'a D) -> Out<'a, D, usize> {
         let changed = db.__run(exec::WriteMany::<M> {
             shape: &self.shape,
             assignments: None,
