@@ -319,7 +319,9 @@ async fn a_query_dropped_midway_leaves_nothing_behind() -> Result<()> {
     assert_eq!(fast, [(8,)]);
 
     // A large prefetch dropped after its first rows arrived.
-    let many: Vec<_> = (0..20_000).map(|id| product(20_000 + id, 1 + id % 40)).collect();
+    let many: Vec<_> = (0..20_000)
+        .map(|id| product(20_000 + id, 1 + id % 40))
+        .collect();
     Product::insert_all(&pg, &many).await?;
     let cats = Category::all(&pg).await?;
     let expected = Category::prefetch_products(&pg, cats.clone()).await?;
@@ -412,7 +414,11 @@ async fn many_tasks_blocks_and_bulk_writes_on_one_connection() -> Result<()> {
     let cats = ids(&Category::all(&*pg).await?);
     let expected: Vec<i64> = [1, 2]
         .into_iter()
-        .chain((0..16).filter(|i| i % 4 == 0 || i % 4 == 2).map(|i| 100 + i))
+        .chain(
+            (0..16)
+                .filter(|i| i % 4 == 0 || i % 4 == 2)
+                .map(|i| 100 + i),
+        )
         .collect();
     assert_eq!(cats, expected);
     assert_eq!(Product::query().count(&*pg).await?, 3 + 4 + 4 * 2_000);
@@ -549,4 +555,76 @@ async fn generic_helpers_are_send_on_every_async_connection() -> Result<()> {
 
 async fn connect_to(url: &str) -> Result<AsyncPostgres> {
     AsyncPostgres::connect(url).await
+}
+
+/// A migration whose future is dropped (a timeout while it waits for
+/// another deploy's lock) leaves no transaction open on the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_dropped_midway_leaves_no_transaction() -> Result<()> {
+    use orm_core::migrate::{make, Migration, Migrations, TableDef};
+    const LOCK: &str = "SELECT pg_advisory_lock(7243038127041813857)";
+    const UNLOCK: &str = "SELECT pg_advisory_unlock(7243038127041813857)";
+    let pg = Arc::new(shop("apg_migrate", 2).await?);
+    let other = connect("apg_migrate_other").await?;
+    #[derive(Model)]
+    struct Note {
+        id: i64,
+    }
+    let text = make(&[], &[TableDef::of::<Note>()])?.expect("a migration");
+    let files = [Migration::new("0001_notes", &text)];
+
+    // Dropped while it waits for the lock another deploy holds.
+    other.client().batch_execute(LOCK).await?;
+    let migrations = Migrations::from_files(&files);
+    let apply = migrations.apply(&*pg);
+    let timed_out = tokio::time::timeout(Duration::from_millis(200), apply).await;
+    assert!(timed_out.is_err());
+    other.client().batch_execute(UNLOCK).await?;
+    assert!(
+        !in_transaction(&pg).await?,
+        "left inside the migration's transaction"
+    );
+    Ok(())
+}
+
+/// Other tasks' statements never land in a migration's transaction (whose
+/// failure would undo them after they returned `Ok`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_tasks_wait_for_a_migration() -> Result<()> {
+    use orm_core::migrate::{make, Migration, Migrations, TableDef};
+    use orm_core::Raw as _;
+    let pg = Arc::new(shop("apg_migrate_wait", 2).await?);
+    let other = connect("apg_migrate_wait_other").await?;
+    #[derive(Model)]
+    struct Note {
+        id: i64,
+    }
+    let text = make(&[], &[TableDef::of::<Note>()])?.expect("a migration");
+    let files = [Migration::new("0001_notes", &text)];
+    // Another deploy creates the same table: the migration waits for it
+    // inside its transaction, then fails.
+    other
+        .client()
+        .batch_execute("BEGIN; CREATE TABLE apg_migrate_wait.note (id int8)")
+        .await?;
+    let migrate = tokio::spawn({
+        let pg = Arc::clone(&pg);
+        async move { Migrations::from_files(&files).apply(&*pg).await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let insert = tokio::spawn({
+        let pg = Arc::clone(&pg);
+        async move { category(10).insert(&*pg).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    other.client().batch_execute("COMMIT").await?;
+    let failed = migrate.await.expect("migrate");
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(insert.await.expect("insert")?, 10);
+    let kept: Vec<(i64,)> = pg
+        .raw("SELECT count(*) FROM categories WHERE id = 10", ())
+        .all()
+        .await?;
+    assert_eq!(kept, [(1,)], "an insert that returned Ok was rolled back");
+    Ok(())
 }

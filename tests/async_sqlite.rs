@@ -342,3 +342,50 @@ async fn a_panic_in_call_closes_the_connection() -> Result<()> {
     );
     Ok(())
 }
+
+/// Polls `future` until it has been pending `polls` times, then drops it,
+/// as a timeout would at that point; its output if it finished first.
+async fn dropped_after<F: std::future::Future>(polls: usize, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut pending = 0;
+    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+        std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
+        std::task::Poll::Pending if pending == polls => std::task::Poll::Ready(None),
+        std::task::Poll::Pending => {
+            pending += 1;
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Migrations applied on an async connection and dropped at any point
+/// (a timeout around a deploy step) leave no transaction open and the
+/// foreign keys on.
+#[tokio::test]
+async fn a_migration_dropped_midway_leaves_the_connection_as_it_was() -> Result<()> {
+    use orm_core::migrate::{make, Migration, Migrations, TableDef};
+    let text = make(
+        &[],
+        &[TableDef::of::<Category>(), TableDef::of::<Product>()],
+    )?
+    .expect("a first migration");
+    let files = [Migration::new("0001_initial", &text)];
+    let migrations = Migrations::from_files(&files);
+    for polls in 0..30 {
+        let lite = AsyncSqlite::open_in_memory().await?;
+        lite.call(|c| Ok(c.pragma_update(None, "foreign_keys", true)?))
+            .await?;
+        let done = dropped_after(polls, migrations.apply(&lite)).await;
+        let foreign_keys: i64 = lite
+            .call(|c| Ok(c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?))
+            .await?;
+        assert!(!in_transaction(&lite).await?, "after {polls} polls");
+        assert_eq!(foreign_keys, 1, "after {polls} polls");
+        if let Some(done) = done {
+            assert_eq!(done?, ["0001_initial"]);
+            return Ok(());
+        }
+    }
+    panic!("the migration never finished");
+}

@@ -550,15 +550,19 @@ impl<'c> Exec for Pg<'c> {
 
     /// A write scope for several writes, or several rows in one statement
     /// inside an `atomic` block (whose failure would otherwise abort it): a
-    /// savepoint inside a block, else a transaction. PostgreSQL's statements
-    /// each read their own snapshot, as the sync connection's: no read scope.
+    /// savepoint inside a block, else a transaction; a migration's, always.
+    /// PostgreSQL's statements each read their own snapshot, as the sync
+    /// connection's: no read scope.
     async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<PgScope<'c>>> {
-        let ScopeKind::Write { statements, rows } = kind else {
-            return Ok(None);
-        };
-        let in_block = self.0.gate.depth() > 0;
-        if statements <= 1 && !(rows > 1 && in_block) {
-            return Ok(None);
+        match kind {
+            ScopeKind::Read { .. } => return Ok(None),
+            ScopeKind::Write { statements, rows } => {
+                let in_block = self.0.gate.depth() > 0;
+                if statements <= 1 && !(rows > 1 && in_block) {
+                    return Ok(None);
+                }
+            }
+            ScopeKind::Migration { .. } => {}
         }
         let turn = self.0.gate.exclusive(self.0).await;
         let (begin, commit, rollback) = if turn.depth() > 0 {

@@ -599,7 +599,10 @@ impl Exec for Lite<'_> {
     }
 
     async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<Scope>> {
-        let (ScopeKind::Read { statements } | ScopeKind::Write { statements, .. }) = kind;
+        let statements = match kind {
+            ScopeKind::Read { statements } | ScopeKind::Write { statements, .. } => statements,
+            ScopeKind::Migration { .. } => usize::MAX,
+        };
         if statements <= 1 {
             // `Conn::open` opens nothing for one statement on SQLite: no
             // trip to the thread to learn it.
