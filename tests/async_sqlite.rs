@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{category, product, Category, Product};
-use orm_core::{AsyncAtomic, AsyncSqlite, Error, Model, Result};
+use orm_core::{AsyncAtomic, AsyncSqlite, Atomic as _, Error, Model, Result};
 
 /// The shop of `common::fill`, through the async connection.
 async fn shop(categories: i64) -> Result<AsyncSqlite> {
@@ -388,4 +388,37 @@ async fn a_migration_dropped_midway_leaves_the_connection_as_it_was() -> Result<
         }
     }
     panic!("the migration never finished");
+}
+
+/// A block's statements are recorded as on the sync connection, where
+/// `record_queries` sees its `BEGIN` and `COMMIT`.
+#[tokio::test]
+async fn a_block_records_what_the_sync_block_records() -> Result<()> {
+    let mut conn = common::shop(1)?;
+    let lite = shop(1).await?;
+    let (out, sync) = orm_core::record_queries(&mut conn, |c| {
+        c.atomic(|tx| {
+            category(10).insert(tx)?;
+            let inner: Result<i64> = tx.atomic(|tx| category(10).insert(tx));
+            assert!(inner.is_err());
+            tx.atomic(|tx| category(11).insert(tx))
+        })
+    });
+    out?;
+    let (out, seen) = orm_core::record_queries_async(lite.atomic(async |tx| {
+        category(10).insert(tx).await?;
+        let inner: Result<i64> = tx.atomic(async |tx| category(10).insert(tx).await).await;
+        assert!(inner.is_err());
+        tx.atomic(async |tx| category(11).insert(tx).await).await
+    }))
+    .await;
+    out?;
+    // Savepoint names are unique in the process: compare their shapes.
+    let shape = |sql: &[String]| -> Vec<String> {
+        sql.iter()
+            .map(|s| s.split(" \"orm_").next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(shape(&seen), shape(&sync));
+    Ok(())
 }

@@ -667,6 +667,10 @@ impl AsyncAtomic for AsyncSqlite {
             let mut block = self
                 .open_with(|conn| SqliteBlock::begin(conn).map(Some))
                 .await?;
+            // Recorded as the sync block's statements are.
+            if let Some(end) = &block.end {
+                crate::guard::note_async(&end.begun());
+            }
             inside.push((self.identity, Arc::default()));
             let out = INSIDE.scope(inside, f(self)).await;
             let Some(end) = block.end.take() else {
@@ -674,6 +678,7 @@ impl AsyncAtomic for AsyncSqlite {
             };
             match out {
                 Ok(value) => {
+                    crate::guard::note_async(&end.committing());
                     self.ask(move |conn| {
                         let committed = end.commit(conn);
                         if committed.is_err() {
@@ -685,6 +690,9 @@ impl AsyncAtomic for AsyncSqlite {
                     Ok(value)
                 }
                 Err(e) => {
+                    for sql in end.rolling_back() {
+                        crate::guard::note_async(&sql);
+                    }
                     // The block's error is the one to report.
                     let _ = self.ask(move |conn| end.rollback(conn)).await;
                     Err(e)
