@@ -628,3 +628,44 @@ async fn other_tasks_wait_for_a_migration() -> Result<()> {
     assert_eq!(kept, [(1,)], "an insert that returned Ok was rolled back");
     Ok(())
 }
+
+/// A block's statements are recorded as on the sync connection.
+#[tokio::test]
+async fn a_block_records_what_the_sync_block_records() -> Result<()> {
+    use orm_core::Atomic as _;
+    let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+    let sync_url = format!("{url} options='-c search_path=apg_record_sync'");
+    drop(shop("apg_record_sync", 1).await?);
+    let sync = std::thread::spawn(move || -> Result<Vec<String>> {
+        let mut pg = orm_core::Postgres::connect(&sync_url)?;
+        let (out, sql) = orm_core::record_queries(&mut pg, |c| {
+            c.atomic(|tx| {
+                category(10).insert(tx)?;
+                let inner: Result<i64> = tx.atomic(|tx| category(10).insert(tx));
+                assert!(inner.is_err());
+                tx.atomic(|tx| category(11).insert(tx))
+            })
+        });
+        out?;
+        Ok(sql)
+    })
+    .join()
+    .expect("sync thread")?;
+    let pg = shop("apg_record", 1).await?;
+    let (out, seen) = orm_core::record_queries_async(pg.atomic(async |tx| {
+        category(10).insert(tx).await?;
+        let inner: Result<i64> = tx.atomic(async |tx| category(10).insert(tx).await).await;
+        assert!(inner.is_err());
+        tx.atomic(async |tx| category(11).insert(tx).await).await
+    }))
+    .await;
+    out?;
+    // The same statements; a savepoint's rollback also releases it here.
+    let first_words = |sql: &[String]| -> Vec<String> {
+        sql.iter()
+            .map(|s| s.split(' ').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(first_words(&seen), first_words(&sync));
+    Ok(())
+}

@@ -288,11 +288,14 @@ impl AsyncPostgres {
             undo.armed = false;
             return Err(e);
         }
+        // Recorded as the sync connection's block statements are.
+        crate::guard::note_async(&begin);
         let out = self.gate.inside(&turn, f(self)).await;
         self.gate.settle(self, &turn).await;
         let value = match out {
             Ok(value) => value,
             Err(e) => {
+                crate::guard::note_async(&undo.sql);
                 undo.now().await;
                 return Err(e);
             }
@@ -307,6 +310,7 @@ impl AsyncPostgres {
         // then cannot commit. A `COMMIT` is followed by a `ROLLBACK` that
         // finds nothing to undo, or the transaction the failed `SELECT`
         // left open.
+        crate::guard::note_async(&end);
         let ended = first_polled(self.own(&end, &OWN, aborted), || {
             if depth > 0 {
                 undo.armed = false;
@@ -320,6 +324,7 @@ impl AsyncPostgres {
                 Ok(value)
             }
             Err(e) => {
+                crate::guard::note_async(&undo.sql);
                 undo.now().await;
                 Err(e)
             }
