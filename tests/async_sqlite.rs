@@ -422,3 +422,61 @@ async fn a_block_records_what_the_sync_block_records() -> Result<()> {
     assert_eq!(shape(&seen), shape(&sync));
     Ok(())
 }
+
+/// A chunked prefetch (several statements in one read transaction) and a
+/// chunked bulk insert, dropped at each of their awaits, leave no
+/// transaction open and no half-written rows.
+#[tokio::test]
+async fn chunked_plans_dropped_at_any_await_leave_nothing_open() -> Result<()> {
+    let lite = shop(40).await?;
+    lite.call(|conn| {
+        conn.set_limit(
+            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+            6,
+        )?;
+        Ok(())
+    })
+    .await?;
+    let cats = Category::all(&lite).await?;
+    let expected = Category::prefetch_products(&lite, cats.clone()).await?;
+    let rows: Vec<_> = (50..90).map(category).collect();
+    for polls in 0..40 {
+        let load = dropped_after(polls, Category::prefetch_products(&lite, cats.clone())).await;
+        assert!(!in_transaction(&lite).await?, "load dropped after {polls} polls");
+        if let Some(load) = load {
+            assert_eq!(load?, expected);
+        }
+        let insert = dropped_after(polls, Category::insert_all(&lite, &rows)).await;
+        assert!(!in_transaction(&lite).await?, "insert dropped after {polls} polls");
+        let n = Category::query().count(&lite).await?;
+        assert!(n == 40 || n == 80, "{n} rows after {polls} polls");
+        if n == 80 {
+            let f = Category::fields();
+            Category::query().filter(f.id.ge(50)).delete(&lite).await?;
+        }
+        drop(insert);
+    }
+    Ok(())
+}
+
+/// The `_with` functions' futures are `Send` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_functions_in_spawned_tasks() -> Result<()> {
+    let lite = Arc::new(shop(9).await?);
+    let task = tokio::spawn({
+        let lite = Arc::clone(&lite);
+        async move {
+            let cats = Category::all(&*lite).await?;
+            let f = Product::fields();
+            let cheap = || Product::query().filter(f.price.lt(4990.0));
+            let counts = Category::count_products_with(&*lite, &cats, cheap()).await?;
+            let loaded = Category::load_products_with(&*lite, &cats, cheap()).await?;
+            let pairs = Category::prefetch_products_with(&*lite, cats.clone(), cheap()).await?;
+            let sizes: Vec<u64> = loaded.iter().map(|p| p.len() as u64).collect();
+            assert_eq!(counts, sizes);
+            assert_eq!(pairs.len(), cats.len());
+            Ok::<(), Error>(())
+        }
+    });
+    task.await.expect("task")
+}
