@@ -265,3 +265,81 @@ fn the_pinned_sync_calls() -> Result<(), BoxError> {
     assert_eq!(Category::all(&db)?, [category(1, "Books")]);
     Ok(())
 }
+
+mod three_levels {
+    use orm_core::{AsyncSqlite, ForeignKey, Model, Nested, Result};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Artist {
+        id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Album {
+        id: i64,
+        #[foreign_key(related_name = "albums")]
+        artist: ForeignKey<Artist>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Track {
+        id: i64,
+        #[foreign_key(related_name = "tracks")]
+        album: ForeignKey<Album>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Take {
+        id: i64,
+        #[foreign_key(related_name = "takes")]
+        track: ForeignKey<Track>,
+    }
+
+    /// `Nested` on an async connection, with a closure that nests further,
+    /// in a spawned task.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nested_closures_that_nest_further() -> Result<()> {
+        let task = tokio::spawn(async {
+            let db = AsyncSqlite::open_in_memory().await?;
+            Artist::create_table(&db).await?;
+            Album::create_table(&db).await?;
+            Track::create_table(&db).await?;
+            Take::create_table(&db).await?;
+            Artist { id: 1 }.insert(&db).await?;
+            Album {
+                id: 10,
+                artist: ForeignKey::new(1),
+            }
+            .insert(&db)
+            .await?;
+            Track {
+                id: 100,
+                album: ForeignKey::new(10),
+            }
+            .insert(&db)
+            .await?;
+            Take {
+                id: 1000,
+                track: ForeignKey::new(100),
+            }
+            .insert(&db)
+            .await?;
+            let artists = Artist::all(&db).await?;
+            let tree = Artist::prefetch_albums(&db, artists)
+                .await?
+                .nested(&db, |db, albums| {
+                    Box::pin(async move {
+                        Album::prefetch_tracks(db, albums)
+                            .await?
+                            .nested(db, Track::prefetch_takes)
+                            .await
+                    })
+                })
+                .await?;
+            let takes: Vec<i64> = tree[0].1[0].1[0].1.iter().map(|t| t.id).collect();
+            assert_eq!(takes, [1000]);
+            Ok(())
+        });
+        task.await.expect("task")
+    }
+}

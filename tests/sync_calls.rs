@@ -67,3 +67,82 @@ fn ufcs_and_closures_in_the_guards() -> R {
     assert_eq!((pairs?.len(), n), (3, 2));
     Ok(())
 }
+
+mod three_levels {
+    use orm_core::rusqlite::Connection;
+    use orm_core::{ForeignKey, Model, Nested, Result};
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Artist {
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Album {
+        pub id: i64,
+        #[foreign_key(related_name = "albums")]
+        pub artist: ForeignKey<Artist>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Track {
+        pub id: i64,
+        #[foreign_key(related_name = "tracks")]
+        pub album: ForeignKey<Album>,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Take {
+        pub id: i64,
+        #[foreign_key(related_name = "takes")]
+        pub track: ForeignKey<Track>,
+    }
+
+    fn library() -> Result<Connection> {
+        let conn = Connection::open_in_memory()?;
+        Artist::create_table(&conn)?;
+        Album::create_table(&conn)?;
+        Track::create_table(&conn)?;
+        Take::create_table(&conn)?;
+        Artist { id: 1 }.insert(&conn)?;
+        Album {
+            id: 10,
+            artist: ForeignKey::new(1),
+        }
+        .insert(&conn)?;
+        Track {
+            id: 100,
+            album: ForeignKey::new(10),
+        }
+        .insert(&conn)?;
+        Take {
+            id: 1000,
+            track: ForeignKey::new(100),
+        }
+        .insert(&conn)?;
+        Ok(conn)
+    }
+
+    /// Closures that nest further, on a sync connection, as before the seam.
+    #[test]
+    fn nested_closures_that_nest_further() -> Result<()> {
+        let conn = library()?;
+        let artists = Artist::all(&conn)?;
+        let tree = Artist::prefetch_albums(&conn, artists)?.nested(&conn, |c, albums| {
+            Album::prefetch_tracks(c, albums)?.nested(c, Track::prefetch_takes)
+        })?;
+        let takes: Vec<i64> = tree[0].1[0].1[0].1.iter().map(|t| t.id).collect();
+        assert_eq!(takes, [1000]);
+        // Over a helper generic in the sync connection.
+        fn tracks(
+            conn: &impl orm_core::Db,
+            albums: Vec<Album>,
+        ) -> Result<Vec<(Album, Vec<Track>)>> {
+            Album::prefetch_tracks(conn, albums)
+        }
+        let artists = Artist::all(&conn)?;
+        let two = Artist::prefetch_albums(&conn, artists)?.nested(&conn, tracks)?;
+        assert_eq!(two[0].1[0].1.len(), 1);
+        Ok(())
+    }
+}
