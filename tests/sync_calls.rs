@@ -31,16 +31,20 @@ fn helpers_over_impl_db() -> R {
     Ok(())
 }
 
+/// A generated function behind `dyn Fn`, as an application's table of
+/// handlers holds it.
+type Handler<T> = Box<dyn Fn(&Connection) -> Result<T>>;
+type Counter = Box<dyn Fn(&Connection, &[Category]) -> Result<Vec<u64>>>;
+
 #[test]
 fn generated_functions_behind_dyn_fn() -> R {
     let conn = common::shop(5)?;
     // A closure, not the function item: the item's connection lifetime is
     // early-bound (see the review notes), so `Box::new(Category::all)` is
     // not general enough for `dyn Fn(&Connection)`.
-    let all: Box<dyn Fn(&Connection) -> Result<Vec<Category>>> = Box::new(|c| Category::all(c));
+    let all: Handler<Vec<Category>> = Box::new(|c| Category::all(c));
     assert_eq!(all(&conn)?.len(), 5);
-    let loads: Vec<Box<dyn Fn(&Connection, &[Category]) -> Result<Vec<u64>>>> =
-        vec![Box::new(|c, cats| Category::count_products(c, cats))];
+    let loads: Vec<Counter> = vec![Box::new(|c, cats| Category::count_products(c, cats))];
     assert_eq!(loads[0](&conn, &all(&conn)?)?, [1, 2, 3, 0, 1]);
     // Items of one lifetime, as `[A::drop_table, B::drop_table]` is.
     for count in [Category::all, |c: &Connection| Category::query().all(c)] {
