@@ -442,12 +442,18 @@ async fn chunked_plans_dropped_at_any_await_leave_nothing_open() -> Result<()> {
     let rows: Vec<_> = (50..90).map(category).collect();
     for polls in 0..40 {
         let load = dropped_after(polls, Category::prefetch_products(&lite, cats.clone())).await;
-        assert!(!in_transaction(&lite).await?, "load dropped after {polls} polls");
+        assert!(
+            !in_transaction(&lite).await?,
+            "load dropped after {polls} polls"
+        );
         if let Some(load) = load {
             assert_eq!(load?, expected);
         }
         let insert = dropped_after(polls, Category::insert_all(&lite, &rows)).await;
-        assert!(!in_transaction(&lite).await?, "insert dropped after {polls} polls");
+        assert!(
+            !in_transaction(&lite).await?,
+            "insert dropped after {polls} polls"
+        );
         let n = Category::query().count(&lite).await?;
         assert!(n == 40 || n == 80, "{n} rows after {polls} polls");
         if n == 80 {
