@@ -264,12 +264,12 @@ mod tests {
 
     #[test]
     fn postgres_key_value_strings_are_postgres() {
-        use super::{Error, Target};
+        use super::Target;
         let is_pg = |url| match Target::of(url) {
             #[cfg(feature = "postgres")]
             Ok(Target::Postgres(_)) => true,
             #[cfg(not(feature = "postgres"))]
-            Err(Error::Url { reason, .. }) => reason.contains("postgres"),
+            Err(crate::Error::Url { reason, .. }) => reason.contains("`postgres` feature"),
             _ => false,
         };
         assert!(is_pg("host=127.0.0.1 port=5432 user=postgres"));
