@@ -277,3 +277,395 @@ async fn tasks_share_a_connection_and_wait_for_a_block() -> Result<()> {
     assert!(!in_transaction(&pg).await?);
     Ok(())
 }
+
+/// Two nested blocks awaited together inside one block: each is a
+/// savepoint of its own, so one that fails undoes only its own rows.
+#[tokio::test]
+async fn sibling_blocks_awaited_together_keep_apart() -> Result<()> {
+    let pg = shop("apg_siblings", 1).await?;
+    pg.atomic(async |tx| {
+        let (kept, failed) = tokio::join!(
+            tx.atomic(async |tx| {
+                category(10).insert(tx).await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                category(11).insert(tx).await
+            }),
+            tx.atomic(async |tx| {
+                category(20).insert(tx).await?;
+                category(1).insert(tx).await
+            })
+        );
+        assert!(failed.is_err());
+        kept
+    })
+    .await?;
+    assert_eq!(ids(&Category::all(&pg).await?), [1, 10, 11]);
+    assert!(!in_transaction(&pg).await?);
+    Ok(())
+}
+
+/// A query dropped while the server runs it (a timeout): the next one on
+/// the connection reads its own rows, outside any transaction.
+#[tokio::test]
+async fn a_query_dropped_midway_leaves_nothing_behind() -> Result<()> {
+    use orm_core::Raw as _;
+    let pg = shop("apg_dropped_query", 40).await?;
+    let slow = pg
+        .raw("SELECT 7::int8, pg_sleep(0.3)::text", ())
+        .all::<(i64, String)>();
+    let timed_out = tokio::time::timeout(Duration::from_millis(50), slow).await;
+    assert!(timed_out.is_err());
+    let fast: Vec<(i64,)> = pg.raw("SELECT 8::int8", ()).all().await?;
+    assert_eq!(fast, [(8,)]);
+
+    // A large prefetch dropped after its first rows arrived.
+    let many: Vec<_> = (0..20_000)
+        .map(|id| product(20_000 + id, 1 + id % 40))
+        .collect();
+    Product::insert_all(&pg, &many).await?;
+    let cats = Category::all(&pg).await?;
+    let expected = Category::prefetch_products(&pg, cats.clone()).await?;
+    for micros in [200, 1_000, 5_000, 20_000] {
+        let load = Category::prefetch_products(&pg, cats.clone());
+        let _ = tokio::time::timeout(Duration::from_micros(micros), load).await;
+        assert_eq!(
+            Category::prefetch_products(&pg, cats.clone()).await?,
+            expected
+        );
+        assert!(!in_transaction(&pg).await?);
+    }
+    Ok(())
+}
+
+/// A bulk insert dropped midway writes all its rows or none, and leaves
+/// no transaction open.
+#[tokio::test]
+async fn a_bulk_insert_dropped_midway_writes_all_or_nothing() -> Result<()> {
+    let pg = shop("apg_dropped_bulk", 2).await?;
+    let rows: Vec<_> = (0..50_000).map(|id| product(20_000 + id, 1)).collect();
+    for micros in [100, 1_000, 10_000, 50_000] {
+        let insert = Product::insert_all(&pg, &rows);
+        let done = tokio::time::timeout(Duration::from_micros(micros), insert).await;
+        let n = Product::query().count(&pg).await?;
+        assert!(!in_transaction(&pg).await?);
+        match done {
+            Ok(keys) => {
+                assert_eq!(keys?.len(), rows.len());
+                assert_eq!(n, 3 + 50_000);
+                return Ok(());
+            }
+            Err(_) => assert!(n == 3 || n == 3 + 50_000, "{n} rows after a dropped insert"),
+        }
+        if n > 3 {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Blocks from many tasks, plain statements and bulk inserts on one shared
+/// connection all finish, each block whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_tasks_blocks_and_bulk_writes_on_one_connection() -> Result<()> {
+    let pg = Arc::new(shop("apg_many", 2).await?);
+    let mut tasks = Vec::new();
+    for i in 0..16i64 {
+        let pg = Arc::clone(&pg);
+        tasks.push(tokio::spawn(async move {
+            match i % 4 {
+                0 => {
+                    pg.atomic(async |tx| {
+                        category(100 + i).insert(tx).await?;
+                        tokio::task::yield_now().await;
+                        tx.atomic(async |tx| product(100 + i, 100 + i).insert(tx).await)
+                            .await?;
+                        Ok(())
+                    })
+                    .await
+                }
+                1 => {
+                    let rows: Vec<_> = (0..2_000).map(|k| product(100_000 * i + k, 1)).collect();
+                    Product::insert_all(&*pg, &rows).await.map(drop)
+                }
+                2 => category(100 + i).insert(&*pg).await.map(drop),
+                _ => {
+                    let failed: Result<()> = pg
+                        .atomic(async |tx| {
+                            category(100 + i).insert(tx).await?;
+                            category(1).insert(tx).await?;
+                            Ok(())
+                        })
+                        .await;
+                    assert!(failed.is_err());
+                    Ok(())
+                }
+            }
+        }));
+    }
+    let all = async {
+        for task in tasks {
+            task.await.expect("task")?;
+        }
+        Ok::<(), Error>(())
+    };
+    tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("no deadlock")?;
+    let cats = ids(&Category::all(&*pg).await?);
+    let expected: Vec<i64> = [1, 2]
+        .into_iter()
+        .chain(
+            (0..16)
+                .filter(|i| i % 4 == 0 || i % 4 == 2)
+                .map(|i| 100 + i),
+        )
+        .collect();
+    assert_eq!(cats, expected);
+    assert_eq!(Product::query().count(&*pg).await?, 3 + 4 + 4 * 2_000);
+    assert!(!in_transaction(&pg).await?);
+    Ok(())
+}
+
+/// `count_queries_async` counts the statements of its own future only,
+/// while another task runs its own on the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_are_per_task() -> Result<()> {
+    let pg = Arc::new(shop("apg_counts", 4).await?);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let noise = tokio::spawn({
+        let (pg, stop) = (Arc::clone(&pg), Arc::clone(&stop));
+        async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                Category::all(&*pg).await?;
+            }
+            Ok::<(), Error>(())
+        }
+    });
+    for _ in 0..20 {
+        let (out, n) = orm_core::count_queries_async(async {
+            let cats = Category::all(&*pg).await?;
+            Category::prefetch_products(&*pg, cats).await
+        })
+        .await;
+        out?;
+        assert_eq!(n, 2);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    noise.await.expect("noise")?;
+    Ok(())
+}
+
+/// A panic inside a block, in a task of its own: the block is rolled back
+/// and the connection goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_inside_a_block_rolls_back() -> Result<()> {
+    let pg = Arc::new(shop("apg_panic", 2).await?);
+    let task = tokio::spawn({
+        let pg = Arc::clone(&pg);
+        async move {
+            pg.atomic(async |tx| -> Result<()> {
+                category(10).insert(tx).await?;
+                panic!("a bug inside the block");
+            })
+            .await
+        }
+    });
+    assert!(task.await.is_err_and(|e| e.is_panic()));
+    assert_eq!(ids(&Category::all(&*pg).await?), [1, 2]);
+    assert!(!in_transaction(&pg).await?);
+    Ok(())
+}
+
+/// A pooled connection a user left inside a transaction (raw `BEGIN`) is
+/// not lent again as it is: the next user's writes would be lost with it.
+#[tokio::test]
+async fn a_pool_does_not_lend_a_connection_left_in_a_transaction() -> Result<()> {
+    use orm_core::async_pool::{PostgresManager, PostgresPool};
+    use orm_core::Raw as _;
+    let schema = "apg_pool_tx";
+    let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+    drop(shop(schema, 1).await?);
+    let manager = PostgresManager::new(format!("{url} options='-c search_path={schema}'"));
+    let pool = PostgresPool::builder(manager)
+        .max_size(1)
+        .build()
+        .expect("a pool");
+    let pid = async || -> Result<i32> {
+        let conn = pool.get().await.expect("a connection");
+        let pid: Vec<(i32,)> = conn.raw("SELECT pg_backend_pid()", ()).all().await?;
+        Ok(pid[0].0)
+    };
+    // A connection given back outside a transaction is lent again.
+    assert_eq!(pid().await?, pid().await?);
+    {
+        let conn = pool.get().await.expect("a connection");
+        conn.raw("BEGIN", ()).execute().await?;
+        category(10).insert(&conn).await?;
+    }
+    let conn = pool.get().await.expect("a connection");
+    assert!(
+        !in_transaction(&conn).await?,
+        "lent inside the previous user's transaction"
+    );
+    Ok(())
+}
+
+/// Generic helpers over `AsyncDb` are `Send` on every async connection:
+/// pooled ones and `AsyncAnyDb` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generic_helpers_are_send_on_every_async_connection() -> Result<()> {
+    use orm_core::async_pool::{AnyManager, AnyPool, PostgresManager, PostgresPool};
+    use orm_core::{AsyncAnyDb, AsyncDb};
+    async fn names(db: &impl AsyncDb) -> Result<Vec<String>> {
+        let cats = Category::all(db).await?;
+        let pairs = Category::prefetch_products(db, cats).await?;
+        Ok(pairs.into_iter().map(|(c, _)| c.name).collect())
+    }
+    async fn in_block<D: AsyncDb + AsyncAtomic>(db: &D) -> Result<usize> {
+        db.atomic(async |tx| Ok(names(tx).await?.len())).await
+    }
+    let schema = "apg_generic";
+    drop(shop(schema, 3).await?);
+    let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+    let url = format!("{url} options='-c search_path={schema}'");
+    let pool = PostgresPool::builder(PostgresManager::new(url.clone()))
+        .build()
+        .expect("a pool");
+    let any_pool = AnyPool::builder(AnyManager::new("sqlite::memory:"))
+        .build()
+        .expect("a pool");
+    let task = tokio::spawn(async move {
+        let pg = connect_to(&url).await?;
+        assert_eq!(names(&pg).await?.len(), 3);
+        assert_eq!(in_block(&pg).await?, 3);
+        let pooled = pool.get().await.expect("pooled");
+        assert_eq!(names(&pooled).await?.len(), 3);
+        assert_eq!(in_block(&pooled).await?, 3);
+        let any = AsyncAnyDb::Postgres(pg);
+        assert_eq!(names(&any).await?.len(), 3);
+        assert_eq!(in_block(&any).await?, 3);
+        let lite = any_pool.get().await.expect("pooled");
+        Category::create_table(&lite).await?;
+        Product::create_table(&lite).await?;
+        assert_eq!(in_block(&lite).await?, 0);
+        Ok::<(), Error>(())
+    });
+    task.await.expect("task")
+}
+
+async fn connect_to(url: &str) -> Result<AsyncPostgres> {
+    AsyncPostgres::connect(url).await
+}
+
+/// A migration whose future is dropped (a timeout while it waits for
+/// another deploy's lock) leaves no transaction open on the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_dropped_midway_leaves_no_transaction() -> Result<()> {
+    use orm_core::migrate::{make, Migration, Migrations, TableDef};
+    const LOCK: &str = "SELECT pg_advisory_lock(7243038127041813857)";
+    const UNLOCK: &str = "SELECT pg_advisory_unlock(7243038127041813857)";
+    let pg = Arc::new(shop("apg_migrate", 2).await?);
+    let other = connect("apg_migrate_other").await?;
+    #[derive(Model)]
+    struct Note {
+        id: i64,
+    }
+    let text = make(&[], &[TableDef::of::<Note>()])?.expect("a migration");
+    let files = [Migration::new("0001_notes", &text)];
+
+    // Dropped while it waits for the lock another deploy holds.
+    other.client().batch_execute(LOCK).await?;
+    let migrations = Migrations::from_files(&files);
+    let apply = migrations.apply(&*pg);
+    let timed_out = tokio::time::timeout(Duration::from_millis(200), apply).await;
+    assert!(timed_out.is_err());
+    other.client().batch_execute(UNLOCK).await?;
+    assert!(
+        !in_transaction(&pg).await?,
+        "left inside the migration's transaction"
+    );
+    Ok(())
+}
+
+/// Other tasks' statements never land in a migration's transaction (whose
+/// failure would undo them after they returned `Ok`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_tasks_wait_for_a_migration() -> Result<()> {
+    use orm_core::migrate::{make, Migration, Migrations, TableDef};
+    use orm_core::Raw as _;
+    let pg = Arc::new(shop("apg_migrate_wait", 2).await?);
+    let other = connect("apg_migrate_wait_other").await?;
+    #[derive(Model)]
+    struct Note {
+        id: i64,
+    }
+    let text = make(&[], &[TableDef::of::<Note>()])?.expect("a migration");
+    let files = [Migration::new("0001_notes", &text)];
+    // Another deploy creates the same table: the migration waits for it
+    // inside its transaction, then fails.
+    other
+        .client()
+        .batch_execute("BEGIN; CREATE TABLE apg_migrate_wait.note (id int8)")
+        .await?;
+    let migrate = tokio::spawn({
+        let pg = Arc::clone(&pg);
+        async move { Migrations::from_files(&files).apply(&*pg).await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let insert = tokio::spawn({
+        let pg = Arc::clone(&pg);
+        async move { category(10).insert(&*pg).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    other.client().batch_execute("COMMIT").await?;
+    let failed = migrate.await.expect("migrate");
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(insert.await.expect("insert")?, 10);
+    let kept: Vec<(i64,)> = pg
+        .raw("SELECT count(*) FROM categories WHERE id = 10", ())
+        .all()
+        .await?;
+    assert_eq!(kept, [(1,)], "an insert that returned Ok was rolled back");
+    Ok(())
+}
+
+/// A block's statements are recorded as on the sync connection.
+#[tokio::test]
+async fn a_block_records_what_the_sync_block_records() -> Result<()> {
+    use orm_core::Atomic as _;
+    let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+    let sync_url = format!("{url} options='-c search_path=apg_record_sync'");
+    drop(shop("apg_record_sync", 1).await?);
+    let sync = std::thread::spawn(move || -> Result<Vec<String>> {
+        let mut pg = orm_core::Postgres::connect(&sync_url)?;
+        let (out, sql) = orm_core::record_queries(&mut pg, |c| {
+            c.atomic(|tx| {
+                category(10).insert(tx)?;
+                let inner: Result<i64> = tx.atomic(|tx| category(10).insert(tx));
+                assert!(inner.is_err());
+                tx.atomic(|tx| category(11).insert(tx))
+            })
+        });
+        out?;
+        Ok(sql)
+    })
+    .join()
+    .expect("sync thread")?;
+    let pg = shop("apg_record", 1).await?;
+    let (out, seen) = orm_core::record_queries_async(pg.atomic(async |tx| {
+        category(10).insert(tx).await?;
+        let inner: Result<i64> = tx.atomic(async |tx| category(10).insert(tx).await).await;
+        assert!(inner.is_err());
+        tx.atomic(async |tx| category(11).insert(tx).await).await
+    }))
+    .await;
+    out?;
+    // The same statements; a savepoint's rollback also releases it here.
+    let first_words = |sql: &[String]| -> Vec<String> {
+        sql.iter()
+            .map(|s| s.split(' ').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(first_words(&seen), first_words(&sync));
+    Ok(())
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{category, product, Category, Product};
-use orm_core::{AsyncAtomic, AsyncSqlite, Error, Model, Result};
+use orm_core::{AsyncAtomic, AsyncSqlite, Atomic as _, Error, Model, Result};
 
 /// The shop of `common::fill`, through the async connection.
 async fn shop(categories: i64) -> Result<AsyncSqlite> {
@@ -289,4 +289,200 @@ async fn statements_reach_the_callers_subscriber() -> Result<()> {
     let missing = &seen[seen.len() - 2];
     assert!(!field(missing, "error").is_empty(), "{missing:#?}");
     Ok(())
+}
+
+/// Two nested blocks awaited together inside one block: each is a
+/// savepoint of its own, so one that fails undoes only its own rows.
+#[tokio::test]
+async fn sibling_blocks_awaited_together_keep_apart() -> Result<()> {
+    let lite = shop(1).await?;
+    lite.atomic(async |tx| {
+        let (kept, failed) = tokio::join!(
+            tx.atomic(async |tx| {
+                category(10).insert(tx).await?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                category(11).insert(tx).await
+            }),
+            tx.atomic(async |tx| {
+                category(20).insert(tx).await?;
+                category(1).insert(tx).await
+            })
+        );
+        assert!(failed.is_err());
+        kept
+    })
+    .await?;
+    assert_eq!(ids(&Category::all(&lite).await?), [1, 10, 11]);
+    assert!(!in_transaction(&lite).await?);
+    Ok(())
+}
+
+/// A panic in `call` ends the connection's thread: later calls are
+/// `Error::Closed`, not a hang, and a pool does not lend it again.
+#[tokio::test]
+async fn a_panic_in_call_closes_the_connection() -> Result<()> {
+    let lite = shop(2).await?;
+    let panicked = tokio::spawn({
+        let lite = Arc::new(lite);
+        let again = Arc::clone(&lite);
+        async move {
+            let _ = lite
+                .call(|_| -> Result<()> { panic!("a bug in the user's closure") })
+                .await;
+            again
+        }
+    })
+    .await;
+    let lite = panicked.expect("the task itself does not panic");
+    let after = tokio::time::timeout(Duration::from_secs(5), Category::all(&*lite)).await;
+    assert!(
+        matches!(after, Ok(Err(Error::Closed(_)))),
+        "{:?}",
+        after.map(|r| r.map(|c| c.len()))
+    );
+    Ok(())
+}
+
+/// Polls `future` until it has been pending `polls` times, then drops it,
+/// as a timeout would at that point; its output if it finished first.
+async fn dropped_after<F: std::future::Future>(polls: usize, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut pending = 0;
+    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+        std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
+        std::task::Poll::Pending if pending == polls => std::task::Poll::Ready(None),
+        std::task::Poll::Pending => {
+            pending += 1;
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Migrations applied on an async connection and dropped at any point
+/// (a timeout around a deploy step) leave no transaction open and the
+/// foreign keys on.
+#[tokio::test]
+async fn a_migration_dropped_midway_leaves_the_connection_as_it_was() -> Result<()> {
+    use orm_core::migrate::{make, Migration, Migrations, TableDef};
+    let text = make(
+        &[],
+        &[TableDef::of::<Category>(), TableDef::of::<Product>()],
+    )?
+    .expect("a first migration");
+    let files = [Migration::new("0001_initial", &text)];
+    let migrations = Migrations::from_files(&files);
+    for polls in 0..30 {
+        let lite = AsyncSqlite::open_in_memory().await?;
+        lite.call(|c| Ok(c.pragma_update(None, "foreign_keys", true)?))
+            .await?;
+        let done = dropped_after(polls, migrations.apply(&lite)).await;
+        let foreign_keys: i64 = lite
+            .call(|c| Ok(c.pragma_query_value(None, "foreign_keys", |r| r.get(0))?))
+            .await?;
+        assert!(!in_transaction(&lite).await?, "after {polls} polls");
+        assert_eq!(foreign_keys, 1, "after {polls} polls");
+        if let Some(done) = done {
+            assert_eq!(done?, ["0001_initial"]);
+            return Ok(());
+        }
+    }
+    panic!("the migration never finished");
+}
+
+/// A block's statements are recorded as on the sync connection, where
+/// `record_queries` sees its `BEGIN` and `COMMIT`.
+#[tokio::test]
+async fn a_block_records_what_the_sync_block_records() -> Result<()> {
+    let mut conn = common::shop(1)?;
+    let lite = shop(1).await?;
+    let (out, sync) = orm_core::record_queries(&mut conn, |c| {
+        c.atomic(|tx| {
+            category(10).insert(tx)?;
+            let inner: Result<i64> = tx.atomic(|tx| category(10).insert(tx));
+            assert!(inner.is_err());
+            tx.atomic(|tx| category(11).insert(tx))
+        })
+    });
+    out?;
+    let (out, seen) = orm_core::record_queries_async(lite.atomic(async |tx| {
+        category(10).insert(tx).await?;
+        let inner: Result<i64> = tx.atomic(async |tx| category(10).insert(tx).await).await;
+        assert!(inner.is_err());
+        tx.atomic(async |tx| category(11).insert(tx).await).await
+    }))
+    .await;
+    out?;
+    // Savepoint names are unique in the process: compare their shapes.
+    let shape = |sql: &[String]| -> Vec<String> {
+        sql.iter()
+            .map(|s| s.split(" \"orm_").next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(shape(&seen), shape(&sync));
+    Ok(())
+}
+
+/// A chunked prefetch (several statements in one read transaction) and a
+/// chunked bulk insert, dropped at each of their awaits, leave no
+/// transaction open and no half-written rows.
+#[tokio::test]
+async fn chunked_plans_dropped_at_any_await_leave_nothing_open() -> Result<()> {
+    let lite = shop(40).await?;
+    lite.call(|conn| {
+        conn.set_limit(
+            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+            6,
+        )?;
+        Ok(())
+    })
+    .await?;
+    let cats = Category::all(&lite).await?;
+    let expected = Category::prefetch_products(&lite, cats.clone()).await?;
+    let rows: Vec<_> = (50..90).map(category).collect();
+    for polls in 0..40 {
+        let load = dropped_after(polls, Category::prefetch_products(&lite, cats.clone())).await;
+        assert!(
+            !in_transaction(&lite).await?,
+            "load dropped after {polls} polls"
+        );
+        if let Some(load) = load {
+            assert_eq!(load?, expected);
+        }
+        let insert = dropped_after(polls, Category::insert_all(&lite, &rows)).await;
+        assert!(
+            !in_transaction(&lite).await?,
+            "insert dropped after {polls} polls"
+        );
+        let n = Category::query().count(&lite).await?;
+        assert!(n == 40 || n == 80, "{n} rows after {polls} polls");
+        if n == 80 {
+            let f = Category::fields();
+            Category::query().filter(f.id.ge(50)).delete(&lite).await?;
+        }
+        drop(insert);
+    }
+    Ok(())
+}
+
+/// The `_with` functions' futures are `Send` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_functions_in_spawned_tasks() -> Result<()> {
+    let lite = Arc::new(shop(9).await?);
+    let task = tokio::spawn({
+        let lite = Arc::clone(&lite);
+        async move {
+            let cats = Category::all(&*lite).await?;
+            let f = Product::fields();
+            let cheap = || Product::query().filter(f.price.lt(4990.0));
+            let counts = Category::count_products_with(&*lite, &cats, cheap()).await?;
+            let loaded = Category::load_products_with(&*lite, &cats, cheap()).await?;
+            let pairs = Category::prefetch_products_with(&*lite, cats.clone(), cheap()).await?;
+            let sizes: Vec<u64> = loaded.iter().map(|p| p.len() as u64).collect();
+            assert_eq!(counts, sizes);
+            assert_eq!(pairs.len(), cats.len());
+            Ok::<(), Error>(())
+        }
+    });
+    task.await.expect("task")
 }

@@ -37,7 +37,8 @@ impl AnyDb {
     /// Opens the database `url` names: `sqlite://relative.db`,
     /// `sqlite:///absolute.db` (a missing file is created, as
     /// `rusqlite::Connection::open` does), `sqlite::memory:`, or with the
-    /// `postgres` feature `postgres://user@host/db` (also `postgresql://`).
+    /// `postgres` feature `postgres://user@host/db` (also `postgresql://`,
+    /// and PostgreSQL's key=value form, `host=localhost dbname=shop`).
     /// Anything else is [`Error::Url`].
     pub fn connect(url: impl AsRef<str>) -> Result<Self> {
         Ok(match Target::of(url.as_ref())? {
@@ -105,7 +106,13 @@ impl<'u> Target<'u> {
             }
             return Ok(Target::File(path));
         }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        // PostgreSQL's key=value form (`host=localhost user=app dbname=shop`)
+        // as well as its URLs.
+        let key_value = !url.contains("://") && url.split_whitespace().all(|kv| kv.contains('='));
+        if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || key_value && !url.is_empty()
+        {
             #[cfg(feature = "postgres")]
             return Ok(Target::Postgres(url));
             #[cfg(not(feature = "postgres"))]
@@ -254,6 +261,22 @@ impl crate::AsyncAtomic for AsyncAnyDb {
 #[cfg(test)]
 mod tests {
     use super::redacted;
+
+    #[test]
+    fn postgres_key_value_strings_are_postgres() {
+        use super::Target;
+        let is_pg = |url| match Target::of(url) {
+            #[cfg(feature = "postgres")]
+            Ok(Target::Postgres(_)) => true,
+            #[cfg(not(feature = "postgres"))]
+            Err(crate::Error::Url { reason, .. }) => reason.contains("`postgres` feature"),
+            _ => false,
+        };
+        assert!(is_pg("host=127.0.0.1 port=5432 user=postgres"));
+        assert!(is_pg("postgresql://u@h/d"));
+        assert!(!is_pg("app.db"));
+        assert!(!is_pg(""));
+    }
 
     #[test]
     fn passwords_are_not_printed() {

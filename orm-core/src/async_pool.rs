@@ -22,8 +22,8 @@
 //! ```
 //!
 //! A connection is given back to the pool as it is; before lending it again
-//! the pool checks it: a SQLite connection still inside a transaction (a
-//! block you left open with raw SQL) or whose thread is gone, and a
+//! the pool checks it: a connection still inside a transaction (a block you
+//! left open with raw SQL), a SQLite connection whose thread is gone, and a
 //! PostgreSQL connection the server closed, is dropped instead.
 
 use std::fmt;
@@ -112,13 +112,17 @@ async fn recycle_sqlite(conn: &AsyncSqlite) -> RecycleResult<Error> {
 }
 
 /// Whether a PostgreSQL connection may be lent again: the server has not
-/// closed it.
+/// closed it, and it is not inside a transaction.
 #[cfg(feature = "postgres")]
-fn recycle_postgres(conn: &crate::AsyncPostgres) -> RecycleResult<Error> {
+async fn recycle_postgres(conn: &crate::AsyncPostgres) -> RecycleResult<Error> {
     if conn.client().is_closed() {
         return Err(RecycleError::message("closed by the server"));
     }
-    Ok(())
+    match conn.in_transaction().await {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(RecycleError::message("left inside a transaction")),
+        Err(e) => Err(RecycleError::Backend(e)),
+    }
 }
 
 /// A pool of [`AsyncPostgres`](crate::AsyncPostgres) connections (features
@@ -154,7 +158,7 @@ impl Manager for PostgresManager {
     }
 
     async fn recycle(&self, conn: &mut crate::AsyncPostgres, _: &Metrics) -> RecycleResult<Error> {
-        recycle_postgres(conn)
+        recycle_postgres(conn).await
     }
 }
 
@@ -215,7 +219,7 @@ impl Manager for AnyManager {
         match db {
             crate::AsyncAnyDb::Sqlite(conn) => recycle_sqlite(conn).await,
             #[cfg(feature = "postgres")]
-            crate::AsyncAnyDb::Postgres(conn) => recycle_postgres(conn),
+            crate::AsyncAnyDb::Postgres(conn) => recycle_postgres(conn).await,
         }
     }
 }

@@ -97,6 +97,41 @@ impl SqliteBlock {
         Ok(())
     }
 
+    /// The statements [`begin`](SqliteBlock::begin) ran, as a sync
+    /// connection's recording sees them: an async block notes them for
+    /// `record_queries_async` on the task.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn begun(&self) -> String {
+        match &self.savepoint {
+            Some(name) => format!("SAVEPOINT \"{name}\""),
+            None => "BEGIN".to_owned(),
+        }
+    }
+
+    /// The statements [`commit`](SqliteBlock::commit) runs, as
+    /// [`begun`](SqliteBlock::begun) gives them.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn committing(&self) -> String {
+        match &self.savepoint {
+            Some(name) => format!("RELEASE \"{name}\""),
+            None => "COMMIT".to_owned(),
+        }
+    }
+
+    /// The statements [`rollback`](SqliteBlock::rollback) runs, as
+    /// [`begun`](SqliteBlock::begun) gives them.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn rolling_back(&self) -> Vec<String> {
+        match &self.savepoint {
+            // The second as SQLite traces it: the batch's text after `;`.
+            Some(name) => vec![
+                format!("ROLLBACK TO \"{name}\""),
+                format!(" RELEASE \"{name}\""),
+            ],
+            None => vec!["ROLLBACK".to_owned()],
+        }
+    }
+
     /// Undoes the block: after an `Err`, a panic or a failed commit.
     pub(crate) fn rollback(&self, conn: &rusqlite::Connection) {
         // The block's own error (or panic) is what the caller sees; a failed

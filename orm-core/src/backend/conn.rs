@@ -90,6 +90,11 @@ impl<'c> Conn<'c> {
     /// not counted by [`count_queries`](crate::count_queries).
     pub(crate) fn open(self, kind: ScopeKind, ctx: Ctx) -> Result<Option<Scope<'c>>> {
         const TRANSACTION: [&str; 3] = ["BEGIN", "COMMIT", "ROLLBACK"];
+        const SQLITE_SAVEPOINT: [&str; 3] = [
+            "SAVEPOINT orm_write",
+            "RELEASE orm_write",
+            "ROLLBACK TO orm_write; RELEASE orm_write",
+        ];
         let [begin, commit, rollback] = match (self, kind) {
             (Conn::Sqlite(conn), ScopeKind::Read { statements })
                 if statements > 1 && conn.is_autocommit() =>
@@ -100,13 +105,28 @@ impl<'c> Conn<'c> {
                 if conn.is_autocommit() {
                     TRANSACTION
                 } else {
-                    [
-                        "SAVEPOINT orm_write",
-                        "RELEASE orm_write",
-                        "ROLLBACK TO orm_write; RELEASE orm_write",
-                    ]
+                    SQLITE_SAVEPOINT
                 }
             }
+            (Conn::Sqlite(conn), ScopeKind::Migration { foreign_keys }) => {
+                match (conn.is_autocommit(), foreign_keys) {
+                    (false, _) => SQLITE_SAVEPOINT,
+                    (true, false) => ["BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"],
+                    (true, true) => [
+                        "PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE",
+                        "COMMIT; PRAGMA foreign_keys = ON",
+                        "ROLLBACK; PRAGMA foreign_keys = ON",
+                    ],
+                }
+            }
+            #[cfg(feature = "postgres")]
+            (Conn::Postgres(pg), ScopeKind::Migration { .. }) if pg.in_transaction() => [
+                "SAVEPOINT orm_write",
+                "RELEASE SAVEPOINT orm_write",
+                "ROLLBACK TO SAVEPOINT orm_write; RELEASE SAVEPOINT orm_write",
+            ],
+            #[cfg(feature = "postgres")]
+            (Conn::Postgres(_), ScopeKind::Migration { .. }) => TRANSACTION,
             #[cfg(feature = "postgres")]
             (Conn::Postgres(pg), ScopeKind::Write { statements, rows })
                 if statements > 1 || (rows > 1 && pg.in_transaction()) =>

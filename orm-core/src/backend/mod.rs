@@ -360,7 +360,7 @@ impl Row<'_> {
 pub(crate) use std::future::Future;
 
 /// Why a plan opens a scope: to read one snapshot over several statements,
-/// or to write all or nothing.
+/// to write all or nothing, or to apply a migration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum ScopeKind {
     /// `statements` reads that must see one snapshot (SQLite outside a
@@ -373,6 +373,14 @@ pub(crate) enum ScopeKind {
         #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
         rows: usize,
     },
+    /// A migration: a transaction of its own (a savepoint inside one),
+    /// which SQLite takes for writing at once (`BEGIN IMMEDIATE`: two
+    /// processes applying never both read the table of applied migrations
+    /// first). With `foreign_keys`, SQLite's foreign keys are off for its
+    /// duration and on again however it ends, also when its future is
+    /// dropped (the plan reads the PRAGMA back: inside a transaction SQLite
+    /// ignores the change).
+    Migration { foreign_keys: bool },
 }
 
 /// The driver seam: what a plan asks of a connection, sync or async.

@@ -57,7 +57,7 @@ pub use def::{ColumnDef, Default, IndexDef, Reference, TableDef};
 pub use ops::{diff, Op, Refusal, State};
 pub use text::{parse, write};
 
-use crate::backend::{Ctx, Exec};
+use crate::backend::{Ctx, Exec, ScopeKind};
 use crate::db::{Database, Out, Plan};
 use crate::error::{Error, Result};
 use crate::exec;
@@ -283,19 +283,15 @@ async fn apply_one<E: Exec>(conn: &E, file: &Migration, state: &State, ops: &[Op
         })?;
     }
     let foreign_keys = match dialect {
-        Dialect::Sqlite => sqlite_foreign_keys_off(conn, &file.name).await?,
+        Dialect::Sqlite => {
+            pragma(conn, "PRAGMA foreign_keys")
+                .await
+                .map_err(|e| failed(&file.name, e))?
+                != 0
+        }
         Dialect::Postgres => false,
     };
-    let result = in_transaction(conn, file, &statements, foreign_keys).await;
-    if foreign_keys {
-        let restored = conn
-            .batch("PRAGMA foreign_keys = ON", ctx())
-            .await
-            .map_err(|e| failed(&file.name, e));
-        // The migration's own outcome comes first.
-        return result.and_then(|ran| restored.map(|()| ran));
-    }
-    result
+    in_transaction(conn, file, &statements, foreign_keys).await
 }
 
 /// The one integer a `PRAGMA` query returns.
@@ -310,51 +306,35 @@ async fn pragma<E: Exec>(conn: &E, sql: &str) -> Result<i64> {
     Ok(value)
 }
 
-/// Turns SQLite's foreign-key enforcement off for a migration (a rebuild
-/// drops a table other tables reference; enforcement cannot change inside a
-/// transaction); whether it was on.
-async fn sqlite_foreign_keys_off<E: Exec>(conn: &E, migration: &str) -> Result<bool> {
-    let on = pragma(conn, "PRAGMA foreign_keys")
-        .await
-        .map_err(|e| failed(migration, e))?
-        != 0;
-    if on {
-        conn.batch("PRAGMA foreign_keys = OFF", ctx())
-            .await
-            .map_err(|e| failed(migration, e))?;
-        // Inside a transaction SQLite ignores the change without a word.
-        let still = pragma(conn, "PRAGMA foreign_keys")
-            .await
-            .map_err(|e| failed(migration, e))?;
-        if still != 0 {
-            return Err(Error::Migration {
-                migration: migration.to_owned(),
-                reason: "SQLite migrations run outside a transaction: foreign keys are on, \
-                         and they can be turned off for the migration only between transactions"
-                    .into(),
-            });
-        }
-    }
-    Ok(on)
-}
-
+/// Runs a migration in a scope of its own ([`ScopeKind::Migration`]): on an
+/// async connection other tasks' statements wait for it, and a future
+/// dropped midway rolls it back (and turns SQLite's foreign keys on again).
 async fn in_transaction<E: Exec>(
     conn: &E,
     file: &Migration,
     statements: &[String],
-    check_foreign_keys: bool,
+    foreign_keys: bool,
 ) -> Result<bool> {
     let ctx = ctx();
     let dialect = conn.dialect();
-    conn.batch(
-        match dialect {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-        },
-        ctx,
-    )
-    .await
-    .map_err(|e| failed(&file.name, e))?;
+    let scope = conn
+        .open(ScopeKind::Migration { foreign_keys }, ctx)
+        .await
+        .map_err(|e| failed(&file.name, e))?;
+    // Inside a transaction SQLite ignores the change without a word.
+    if foreign_keys
+        && pragma(conn, "PRAGMA foreign_keys")
+            .await
+            .map_err(|e| failed(&file.name, e))?
+            != 0
+    {
+        return Err(Error::Migration {
+            migration: file.name.to_string(),
+            reason: "SQLite migrations run outside a transaction: foreign keys are on, \
+                     and they can be turned off for the migration only between transactions"
+                .into(),
+        });
+    }
     let run = async {
         // Another process applying waits here, then finds it applied.
         if dialect == Dialect::Postgres {
@@ -377,7 +357,7 @@ async fn in_transaction<E: Exec>(
         for statement in statements {
             conn.batch(statement, statement_ctx).await?;
         }
-        if check_foreign_keys {
+        if foreign_keys {
             foreign_key_check(conn).await?;
         }
         let applied = Applied {
@@ -389,15 +369,15 @@ async fn in_transaction<E: Exec>(
     };
     match run.await {
         Ok(ran) => {
-            conn.batch("COMMIT", ctx)
-                .await
-                .map_err(|e| failed(&file.name, e))?;
+            if let Some(scope) = scope {
+                conn.close(scope).await.map_err(|e| failed(&file.name, e))?;
+            }
             Ok(ran)
         }
         Err(e) => {
-            // The migration's error is the one to report; a failed rollback
-            // leaves the connection to the caller, as a failed statement would.
-            let _ = conn.batch("ROLLBACK", ctx).await;
+            // The migration's error is the one to report: the scope rolls
+            // back quietly.
+            drop(scope);
             Err(match e {
                 e @ (Error::Migration { .. } | Error::MigrationFailed { .. }) => e,
                 e => failed(&file.name, e),
@@ -418,13 +398,19 @@ async fn record_table<E: Exec>(conn: &E) -> Result<()> {
     if conn.dialect() == Dialect::Sqlite {
         return conn.batch(&create, ctx).await;
     }
-    conn.batch(&format!("BEGIN; {LOCK}"), ctx).await?;
-    match conn.batch(&create, ctx).await {
-        Ok(()) => conn.batch("COMMIT", ctx).await,
-        Err(e) => {
-            let _ = conn.batch("ROLLBACK", ctx).await;
-            Err(e)
-        }
+    let scope = conn
+        .open(
+            ScopeKind::Migration {
+                foreign_keys: false,
+            },
+            ctx,
+        )
+        .await?;
+    conn.batch(LOCK, ctx).await?;
+    conn.batch(&create, ctx).await?;
+    match scope {
+        Some(scope) => conn.close(scope).await,
+        None => Ok(()),
     }
 }
 

@@ -109,6 +109,25 @@ impl AsyncPostgres {
         &self.client
     }
 
+    /// Whether the connection is inside a transaction, once what dropped
+    /// blocks left to undo has run: for a pool, before it lends the
+    /// connection again (a transaction a user began with raw SQL and left
+    /// open would take the next user's writes with it). A transaction's
+    /// `now()` is when it began; outside one, each statement's own start.
+    pub(crate) async fn in_transaction(&self) -> Result<bool> {
+        let probe = async {
+            let rows = self
+                .client
+                .simple_query("SELECT now() <> statement_timestamp()")
+                .await?;
+            Ok(rows.iter().any(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0) != Some("f"),
+                _ => false,
+            }))
+        };
+        self.gate.run(self, probe).await
+    }
+
     fn cache(&self) -> MutexGuard<'_, HashMap<String, Statement>> {
         self.statements
             .lock()
@@ -269,11 +288,14 @@ impl AsyncPostgres {
             undo.armed = false;
             return Err(e);
         }
+        // Recorded as the sync connection's block statements are.
+        crate::guard::note_async(&begin);
         let out = self.gate.inside(&turn, f(self)).await;
         self.gate.settle(self, &turn).await;
         let value = match out {
             Ok(value) => value,
             Err(e) => {
+                crate::guard::note_async(&undo.sql);
                 undo.now().await;
                 return Err(e);
             }
@@ -288,6 +310,7 @@ impl AsyncPostgres {
         // then cannot commit. A `COMMIT` is followed by a `ROLLBACK` that
         // finds nothing to undo, or the transaction the failed `SELECT`
         // left open.
+        crate::guard::note_async(&end);
         let ended = first_polled(self.own(&end, &OWN, aborted), || {
             if depth > 0 {
                 undo.armed = false;
@@ -301,6 +324,7 @@ impl AsyncPostgres {
                 Ok(value)
             }
             Err(e) => {
+                crate::guard::note_async(&undo.sql);
                 undo.now().await;
                 Err(e)
             }
@@ -531,15 +555,19 @@ impl<'c> Exec for Pg<'c> {
 
     /// A write scope for several writes, or several rows in one statement
     /// inside an `atomic` block (whose failure would otherwise abort it): a
-    /// savepoint inside a block, else a transaction. PostgreSQL's statements
-    /// each read their own snapshot, as the sync connection's: no read scope.
+    /// savepoint inside a block, else a transaction; a migration's, always.
+    /// PostgreSQL's statements each read their own snapshot, as the sync
+    /// connection's: no read scope.
     async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<PgScope<'c>>> {
-        let ScopeKind::Write { statements, rows } = kind else {
-            return Ok(None);
-        };
-        let in_block = self.0.gate.depth() > 0;
-        if statements <= 1 && !(rows > 1 && in_block) {
-            return Ok(None);
+        match kind {
+            ScopeKind::Read { .. } => return Ok(None),
+            ScopeKind::Write { statements, rows } => {
+                let in_block = self.0.gate.depth() > 0;
+                if statements <= 1 && !(rows > 1 && in_block) {
+                    return Ok(None);
+                }
+            }
+            ScopeKind::Migration { .. } => {}
         }
         let turn = self.0.gate.exclusive(self.0).await;
         let (begin, commit, rollback) = if turn.depth() > 0 {

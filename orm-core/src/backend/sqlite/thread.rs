@@ -17,7 +17,7 @@ use std::sync::{mpsc, Arc};
 
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
-use tokio::sync::{oneshot, Mutex, MutexGuard};
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use super::{self as sqlite, Affinity};
 use crate::atomic::{AsyncAtomic, SqliteBlock};
@@ -36,10 +36,13 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 static IDENTITIES: AtomicUsize = AtomicUsize::new(1);
 
 tokio::task_local! {
-    /// The connections whose `atomic` block this task is running: its
-    /// statements there belong to the block, and must not wait for the
-    /// connection's gate, which the block holds.
-    static INSIDE: Vec<usize>;
+    /// The blocks of connections this task is running, innermost last: the
+    /// connection's identity and the block's own gate. The task's statements
+    /// there belong to the block and do not wait for the connection's gate,
+    /// which the block holds, only for each other's turn inside the block:
+    /// two nested blocks awaited together must not interleave their
+    /// statements, or one's rollback undoes the other's rows.
+    static INSIDE: Vec<(usize, Arc<Mutex<()>>)>;
 }
 
 /// An async SQLite connection (feature `tokio`): rusqlite on a thread of
@@ -53,7 +56,10 @@ tokio::task_local! {
 /// holds the connection until it ends. Inside a block, use the connection
 /// from the block's own task: another task's call waits for the block to
 /// end (so a block that awaits a task it spawned on the connection never
-/// ends). Dropping the last handle closes the connection.
+/// ends). Calls and nested blocks the block's task awaits together take
+/// turns inside the block as they do on the connection, so two nested
+/// blocks never share a savepoint. Dropping the last handle closes the
+/// connection.
 ///
 /// ```
 /// use orm_core::{AsyncAtomic, AsyncSqlite, Model};
@@ -80,7 +86,7 @@ pub struct AsyncSqlite {
     limit: Arc<AtomicUsize>,
     /// Held by each call for its whole run, so that a scope it opens holds
     /// only its own statements.
-    gate: Mutex<()>,
+    gate: Arc<Mutex<()>>,
     identity: usize,
     path: PathBuf,
 }
@@ -146,7 +152,7 @@ impl AsyncSqlite {
         Ok(AsyncSqlite {
             jobs,
             limit,
-            gate: Mutex::new(()),
+            gate: Arc::default(),
             identity: IDENTITIES.fetch_add(1, Ordering::Relaxed),
             path,
         })
@@ -188,16 +194,21 @@ impl AsyncSqlite {
         .await?
     }
 
-    /// The connection for this task's call: the gate, unless the task is
-    /// inside this connection's `atomic` block, which holds it.
-    async fn gate(&self) -> Option<MutexGuard<'_, ()>> {
-        let inside = INSIDE
-            .try_with(|inside| inside.contains(&self.identity))
-            .unwrap_or(false);
-        match inside {
-            true => None,
-            false => Some(self.gate.lock().await),
-        }
+    /// The connection for this task's call: the gate, or inside this
+    /// connection's `atomic` block (which holds the gate) the block's own.
+    async fn gate(&self) -> OwnedMutexGuard<()> {
+        let gate = INSIDE
+            .try_with(|inside| {
+                inside
+                    .iter()
+                    .rev()
+                    .find(|(identity, _)| *identity == self.identity)
+                    .map(|(_, gate)| Arc::clone(gate))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Arc::clone(&self.gate));
+        gate.lock_owned().await
     }
 
     fn send(&self, job: impl FnOnce(&mut Connection) + Send + 'static) -> Result<()> {
@@ -588,7 +599,10 @@ impl Exec for Lite<'_> {
     }
 
     async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<Scope>> {
-        let (ScopeKind::Read { statements } | ScopeKind::Write { statements, .. }) = kind;
+        let statements = match kind {
+            ScopeKind::Read { statements } | ScopeKind::Write { statements, .. } => statements,
+            ScopeKind::Migration { .. } => usize::MAX,
+        };
         if statements <= 1 {
             // `Conn::open` opens nothing for one statement on SQLite: no
             // trip to the thread to learn it.
@@ -653,13 +667,18 @@ impl AsyncAtomic for AsyncSqlite {
             let mut block = self
                 .open_with(|conn| SqliteBlock::begin(conn).map(Some))
                 .await?;
-            inside.push(self.identity);
+            // Recorded as the sync block's statements are.
+            if let Some(end) = &block.end {
+                crate::guard::note_async(&end.begun());
+            }
+            inside.push((self.identity, Arc::default()));
             let out = INSIDE.scope(inside, f(self)).await;
             let Some(end) = block.end.take() else {
                 return Err(Error::Internal("an atomic block ended twice"));
             };
             match out {
                 Ok(value) => {
+                    crate::guard::note_async(&end.committing());
                     self.ask(move |conn| {
                         let committed = end.commit(conn);
                         if committed.is_err() {
@@ -671,6 +690,9 @@ impl AsyncAtomic for AsyncSqlite {
                     Ok(value)
                 }
                 Err(e) => {
+                    for sql in end.rolling_back() {
+                        crate::guard::note_async(&sql);
+                    }
                     // The block's error is the one to report.
                     let _ = self.ask(move |conn| end.rollback(conn)).await;
                     Err(e)
