@@ -35,6 +35,7 @@ const NONE: usize = usize::MAX;
 
 impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
     /// One empty output per slot, and the groups of the slots' keys.
+    #[inline]
     pub(super) fn collect<T>(
         slot_keys: impl ExactSizeIterator<Item = Option<&'k K>>,
         empty: impl Fn() -> T,
@@ -149,6 +150,7 @@ impl<T> Ranked<T> {
         }
     }
 
+    #[inline]
     pub(super) fn finish(self, slots: &mut [Vec<T>]) {
         for (slot, mut rows) in self.stray {
             rows.sort_by_key(|&(rank, _)| rank);

@@ -100,6 +100,7 @@ pub(crate) struct Sql<'q> {
 
 /// The next power of two at or above `n`, at most `max`: statements for 20,
 /// 21 or 30 keys (or list values) share one text and one cached statement.
+#[inline]
 pub(crate) fn bucket(n: usize, max: usize) -> usize {
     n.checked_next_power_of_two().unwrap_or(max).min(max)
 }
