@@ -516,6 +516,7 @@ fn a_rebuilt_parent_keeps_its_cascading_children_with_foreign_keys_on() -> R {
 /// Review: a foreign key dropped from a column whose table and column names
 /// are long (PostgreSQL shortens the name it gives the constraint to 63
 /// bytes its own way, keeping `_fkey`).
+#[cfg(feature = "postgres")]
 mod v6 {
     use orm_core::{ForeignKey, Model};
 
