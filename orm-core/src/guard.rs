@@ -94,6 +94,14 @@ where
     C: Recordable + ?Sized,
 {
     let (out, seen) = record_queries(conn, f);
+    expect_statements(expected, &seen);
+    out
+}
+
+/// Panics, listing the SQL of every statement seen, unless there are
+/// `expected` of them.
+#[track_caller]
+fn expect_statements(expected: usize, seen: &[String]) {
     if seen.len() != expected {
         let mut list = String::new();
         for (i, sql) in seen.iter().enumerate() {
@@ -104,7 +112,6 @@ where
             seen.len()
         );
     }
-    out
 }
 
 /// The statements seen by the open recording scopes of one connection.
@@ -367,16 +374,7 @@ mod in_task {
     /// panics, listing the statements, unless `f` ran exactly `expected`.
     pub async fn assert_queries_async<F: Future>(expected: usize, f: F) -> F::Output {
         let (out, seen) = record_queries_async(f).await;
-        if seen.len() != expected {
-            let mut list = String::new();
-            for (i, sql) in seen.iter().enumerate() {
-                list.push_str(&format!("\n  {}. {sql}", i + 1));
-            }
-            panic!(
-                "expected {expected} statement(s), {} ran:{list}",
-                seen.len()
-            );
-        }
+        super::expect_statements(expected, &seen);
         out
     }
 
