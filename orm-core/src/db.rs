@@ -148,23 +148,6 @@ macro_rules! plan_methods {
 }
 pub(crate) use plan_methods;
 
-/// A plan that is already done: its value, on any connection.
-pub(crate) struct Ready<T>(pub(crate) Result<T>);
-
-impl<T: Send> Plan for Ready<T> {
-    type Output = T;
-    fn __sync(self, _: Conn<'_>) -> Result<T> {
-        self.0
-    }
-    #[cfg(feature = "tokio")]
-    fn __async<'a>(self, _: crate::backend::AsyncConn<'a>) -> BoxFuture<'a, Result<T>>
-    where
-        Self: 'a,
-    {
-        Box::pin(std::future::ready(self.0))
-    }
-}
-
 /// Runs a plan on a sync connection: its requests are answered at once, so
 /// it completes in its first poll.
 ///

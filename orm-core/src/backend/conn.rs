@@ -96,12 +96,12 @@ impl<'c> Conn<'c> {
             "ROLLBACK TO orm_write; RELEASE orm_write",
         ];
         let [begin, commit, rollback] = match (self, kind) {
-            (Conn::Sqlite(conn), ScopeKind::Read { statements })
-                if statements > 1 && conn.is_autocommit() =>
+            (Conn::Sqlite(conn), ScopeKind::Read { .. })
+                if kind.several() && conn.is_autocommit() =>
             {
                 TRANSACTION
             }
-            (Conn::Sqlite(conn), ScopeKind::Write { statements, .. }) if statements > 1 => {
+            (Conn::Sqlite(conn), ScopeKind::Write { .. }) if kind.several() => {
                 if conn.is_autocommit() {
                     TRANSACTION
                 } else {
@@ -120,26 +120,8 @@ impl<'c> Conn<'c> {
                 }
             }
             #[cfg(feature = "postgres")]
-            (Conn::Postgres(pg), ScopeKind::Migration { .. }) if pg.in_transaction() => [
-                "SAVEPOINT orm_write",
-                "RELEASE SAVEPOINT orm_write",
-                "ROLLBACK TO SAVEPOINT orm_write; RELEASE SAVEPOINT orm_write",
-            ],
-            #[cfg(feature = "postgres")]
-            (Conn::Postgres(_), ScopeKind::Migration { .. }) => TRANSACTION,
-            #[cfg(feature = "postgres")]
-            (Conn::Postgres(pg), ScopeKind::Write { statements, rows })
-                if statements > 1 || (rows > 1 && pg.in_transaction()) =>
-            {
-                if pg.in_transaction() {
-                    [
-                        "SAVEPOINT orm_write",
-                        "RELEASE SAVEPOINT orm_write",
-                        "ROLLBACK TO SAVEPOINT orm_write; RELEASE SAVEPOINT orm_write",
-                    ]
-                } else {
-                    TRANSACTION
-                }
+            (Conn::Postgres(pg), _) if super::postgres::needs_scope(kind, pg.in_transaction()) => {
+                super::postgres::scope_statements(pg.in_transaction())
             }
             _ => return Ok(None),
         };

@@ -383,6 +383,17 @@ pub(crate) enum ScopeKind {
     Migration { foreign_keys: bool },
 }
 
+impl ScopeKind {
+    /// Whether the scope spans more than one statement: SQLite opens no
+    /// snapshot or savepoint for one.
+    pub(crate) fn several(self) -> bool {
+        match self {
+            ScopeKind::Read { statements } | ScopeKind::Write { statements, .. } => statements > 1,
+            ScopeKind::Migration { .. } => true,
+        }
+    }
+}
+
 /// The driver seam: what a plan asks of a connection, sync or async.
 ///
 /// A plan (the loader, the query layer, the writes) is an `async fn`

@@ -369,9 +369,9 @@ async fn in_transaction<E: Exec>(
     };
     match run.await {
         Ok(ran) => {
-            if let Some(scope) = scope {
-                conn.close(scope).await.map_err(|e| failed(&file.name, e))?;
-            }
+            exec::close(conn, scope)
+                .await
+                .map_err(|e| failed(&file.name, e))?;
             Ok(ran)
         }
         Err(e) => {
@@ -408,10 +408,7 @@ async fn record_table<E: Exec>(conn: &E) -> Result<()> {
         .await?;
     conn.batch(LOCK, ctx).await?;
     conn.batch(&create, ctx).await?;
-    match scope {
-        Some(scope) => conn.close(scope).await,
-        None => Ok(()),
-    }
+    exec::close(conn, scope).await
 }
 
 fn changed(file: &Migration) -> Error {

@@ -295,7 +295,7 @@ impl<M: Model, X> Query<M, X> {
             .map(|a| (a.column, a.value))
             .collect();
         if assignments.is_empty() {
-            return db.__run(crate::db::Ready(Ok(0)));
+            return D::Mode::__ready(Ok(0));
         }
         let changed = db.__run(exec::WriteMany::<M> {
             shape: &self.shape,

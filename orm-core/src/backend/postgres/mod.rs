@@ -9,7 +9,7 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
-use crate::backend::{Conn, Ctx, Db, Param, Row};
+use crate::backend::{Conn, Ctx, Db, Param, Row, ScopeKind};
 
 /// The async connection, over tokio-postgres.
 #[cfg(feature = "tokio")]
@@ -430,6 +430,33 @@ impl Recordable for Postgres {
 /// Whether a statement failed because it was prepared before its table
 /// changed shape (`cached plan must not change result type`): prepared
 /// again, it runs.
+/// Whether `kind` needs a scope on a PostgreSQL connection inside a
+/// transaction or not: never for reads (each statement sees its own
+/// snapshot, as before scopes existed); for writes of several statements,
+/// or of several rows in one statement inside a transaction, whose failure
+/// would otherwise abort it; always for a migration.
+pub(crate) fn needs_scope(kind: ScopeKind, in_transaction: bool) -> bool {
+    match kind {
+        ScopeKind::Read { .. } => false,
+        ScopeKind::Write { statements, rows } => statements > 1 || (rows > 1 && in_transaction),
+        ScopeKind::Migration { .. } => true,
+    }
+}
+
+/// A scope's begin, commit and rollback: a savepoint inside a transaction,
+/// else a transaction.
+pub(crate) fn scope_statements(in_transaction: bool) -> [&'static str; 3] {
+    if in_transaction {
+        [
+            "SAVEPOINT orm_write",
+            "RELEASE SAVEPOINT orm_write",
+            "ROLLBACK TO SAVEPOINT orm_write; RELEASE SAVEPOINT orm_write",
+        ]
+    } else {
+        ["BEGIN", "COMMIT", "ROLLBACK"]
+    }
+}
+
 pub(crate) fn stale_plan(e: &postgres::Error) -> bool {
     e.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
         && e.as_db_error()

@@ -559,26 +559,11 @@ impl<'c> Exec for Pg<'c> {
     /// PostgreSQL's statements each read their own snapshot, as the sync
     /// connection's: no read scope.
     async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<PgScope<'c>>> {
-        match kind {
-            ScopeKind::Read { .. } => return Ok(None),
-            ScopeKind::Write { statements, rows } => {
-                let in_block = self.0.gate.depth() > 0;
-                if statements <= 1 && !(rows > 1 && in_block) {
-                    return Ok(None);
-                }
-            }
-            ScopeKind::Migration { .. } => {}
+        if !super::needs_scope(kind, self.0.gate.depth() > 0) {
+            return Ok(None);
         }
         let turn = self.0.gate.exclusive(self.0).await;
-        let (begin, commit, rollback) = if turn.depth() > 0 {
-            (
-                "SAVEPOINT orm_write",
-                "RELEASE SAVEPOINT orm_write",
-                "ROLLBACK TO SAVEPOINT orm_write; RELEASE SAVEPOINT orm_write",
-            )
-        } else {
-            ("BEGIN", "COMMIT", "ROLLBACK")
-        };
+        let [begin, commit, rollback] = super::scope_statements(turn.depth() > 0);
         let mut scope = PgScope {
             conn: self.0,
             ctx,

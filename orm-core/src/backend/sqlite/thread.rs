@@ -599,11 +599,7 @@ impl Exec for Lite<'_> {
     }
 
     async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<Scope>> {
-        let statements = match kind {
-            ScopeKind::Read { statements } | ScopeKind::Write { statements, .. } => statements,
-            ScopeKind::Migration { .. } => usize::MAX,
-        };
-        if statements <= 1 {
+        if !kind.several() {
             // `Conn::open` opens nothing for one statement on SQLite: no
             // trip to the thread to learn it.
             return Ok(None);
