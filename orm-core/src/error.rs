@@ -1,5 +1,6 @@
 //! The one error type of the crate.
 
+use crate::backend::DriverError;
 use crate::value::ValueError;
 
 /// What can go wrong when loading or storing models.
@@ -292,7 +293,7 @@ impl Error {
             Error::Postgres(e) | Error::TransactionAborted { source: e } => {
                 e.code().map(|c| c.code().to_owned())
             }
-            Error::Sqlite(e) => DbError::sqlite_code(e),
+            Error::Sqlite(e) => e.sqlstate(),
             Error::Query { source, .. }
             | Error::NoSuchColumn { source, .. }
             | Error::UniqueViolation { source, .. }
@@ -343,110 +344,31 @@ impl DbError {
     /// The SQLSTATE code of a PostgreSQL error (`23505` for a unique
     /// violation), or SQLite's extended result code as a number.
     pub fn sqlstate(&self) -> Option<String> {
-        match self {
-            DbError::Sqlite(e) => Self::sqlite_code(e),
-            #[cfg(feature = "postgres")]
-            DbError::Postgres(e) => e.code().map(|c| c.code().to_owned()),
-        }
+        self.driver().sqlstate()
     }
 
-    fn sqlite_code(e: &rusqlite::Error) -> Option<String> {
-        match e {
-            rusqlite::Error::SqliteFailure(e, _) => Some(e.extended_code.to_string()),
-            _ => None,
+    /// What the driver's error says, read by the driver's own rules.
+    fn driver(&self) -> &dyn DriverError {
+        match self {
+            DbError::Sqlite(e) => e,
+            #[cfg(feature = "postgres")]
+            DbError::Postgres(e) => e,
         }
     }
 
     /// The name of the column the statement named but the table lacks.
     pub(crate) fn missing_column(&self) -> Option<String> {
-        match self {
-            // rusqlite reports a failed prepare with the statement and offset.
-            DbError::Sqlite(
-                rusqlite::Error::SqliteFailure(_, Some(msg))
-                | rusqlite::Error::SqlInputError { msg, .. },
-            ) => msg.strip_prefix("no such column: ").map(str::to_owned),
-            DbError::Sqlite(_) => None,
-            #[cfg(feature = "postgres")]
-            DbError::Postgres(e) => {
-                let db = e.as_db_error()?;
-                if *db.code() != postgres::error::SqlState::UNDEFINED_COLUMN {
-                    return None;
-                }
-                // `column t.name does not exist`
-                let message = db.message();
-                let name = message
-                    .strip_prefix("column ")?
-                    .strip_suffix(" does not exist")?;
-                Some(name.to_owned())
-            }
-        }
+        self.driver().missing_column()
     }
 
     /// A unique or primary-key violation: the constraint's name where the
     /// database gives one, and the columns its message lists.
     pub(crate) fn unique_violation(&self) -> Option<UniqueViolation> {
-        match self {
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, msg)) => {
-                if !matches!(
-                    e.extended_code,
-                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                ) {
-                    return None;
-                }
-                // `UNIQUE constraint failed: issues.project_id, issues.number`,
-                // or `...: index 'name'` for an index on expressions.
-                let listed = msg.as_deref().and_then(|m| m.split_once("failed: "));
-                let index = listed.and_then(|(_, l)| l.strip_prefix("index '")?.strip_suffix('\''));
-                if let Some(index) = index {
-                    return Some(UniqueViolation {
-                        constraint: Some(index.to_owned()),
-                        listed: None,
-                        columns: Vec::new(),
-                    });
-                }
-                let columns = listed.map_or_else(Vec::new, |(_, list)| {
-                    list.split(", ")
-                        .map(|c| c.split_once('.').map_or(c, |(_, c)| c).to_owned())
-                        .collect()
-                });
-                Some(UniqueViolation {
-                    constraint: None,
-                    listed: listed.map(|(_, list)| list.to_owned()),
-                    columns,
-                })
-            }
-            DbError::Sqlite(_) => None,
-            #[cfg(feature = "postgres")]
-            DbError::Postgres(e) => {
-                let db = e.as_db_error()?;
-                if *db.code() != postgres::error::SqlState::UNIQUE_VIOLATION {
-                    return None;
-                }
-                // `Key (project_id, number)=(1, 7) already exists.`
-                let columns = db
-                    .detail()
-                    .and_then(|d| d.strip_prefix("Key ("))
-                    .and_then(|d| d.split_once(")=("))
-                    .map_or_else(Vec::new, |(list, _)| {
-                        list.split(", ")
-                            .map(|c| c.trim_matches('"').to_owned())
-                            .collect()
-                    });
-                Some(UniqueViolation {
-                    constraint: db.constraint().map(str::to_owned),
-                    listed: None,
-                    columns,
-                })
-            }
-        }
+        self.driver().unique_violation()
     }
 
+    /// The database was busy or locked by another connection.
     pub(crate) fn is_busy(&self) -> bool {
-        matches!(
-            self,
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-        )
+        self.driver().is_busy()
     }
 }

@@ -171,7 +171,7 @@ fn sqlite_frames(identity: usize) -> Option<Shared> {
 
 impl Recordable for Connection {
     fn __start_recording(&mut self) {
-        let identity = Conn::Sqlite(self).identity();
+        let identity = Db::__conn(self).identity();
         if let Some(frames) = sqlite_frames(identity) {
             lock(&frames).push();
             return;
@@ -192,7 +192,7 @@ impl Recordable for Connection {
     }
 
     fn __stop_recording(&mut self) -> Vec<String> {
-        let identity = Conn::Sqlite(self).identity();
+        let identity = Db::__conn(self).identity();
         let Some(frames) = sqlite_frames(identity) else {
             return Vec::new();
         };

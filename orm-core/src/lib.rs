@@ -117,12 +117,16 @@
 //! 4. the seam, `db`: [`Database`], its [`Mode`] and the plan each function
 //!    hands it; a sync connection polls the plan once (its driver answers at
 //!    once), an async one awaits it;
-//! 5. drivers, `backend`: the driver trait `Exec` (`backend/mod.rs`), run
-//!    on a sync connection (`conn.rs`) or an async one (`async_conn.rs`), and
-//!    one directory per backend holding what that backend knows: its type
-//!    conversions, limits and quirks (SQLite's affinity and JSON list trick,
-//!    PostgreSQL's arrays and binary COPY), its sync driver (`mod.rs`) and its
-//!    async one (`sqlite/thread.rs`, `postgres/nonblocking.rs`).
+//! 5. drivers, `backend`: the driver trait `Exec` (`backend/mod.rs`); what
+//!    a driver provides, `SyncDriver` or `AsyncDriver` (`driver.rs`); the
+//!    sync drivers' common logging and scopes (`conn.rs`); and one directory
+//!    per backend holding what that backend knows: its type conversions,
+//!    limits and quirks (SQLite's affinity and JSON list trick, PostgreSQL's
+//!    arrays and binary COPY), its sync driver (`mod.rs`) and its async one
+//!    (`sqlite/thread.rs`, `postgres/nonblocking.rs`). The drivers are listed
+//!    once, in `backend/mod.rs`'s `drivers!`, which writes every type and
+//!    `match` that names them (`register.rs`): a new driver is its directory
+//!    and one line there.
 //!
 //! # Across modules and crates
 //!

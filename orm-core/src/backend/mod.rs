@@ -13,17 +13,34 @@ pub(crate) mod sqlite;
 pub(crate) mod postgres;
 
 mod conn;
+mod driver;
 #[cfg(feature = "tokio")]
-pub(crate) use conn::Scope;
-
-#[cfg(feature = "tokio")]
-mod async_conn;
-#[cfg(feature = "tokio")]
-pub use async_conn::AsyncConn;
+pub(crate) use driver::{AsyncDriver, RegisteredAsync};
+pub(crate) use driver::{Driver, DriverError, DriverRow, Registered, RegisteredSync, SyncDriver};
 
 // Driver-neutral; only the PostgreSQL driver shares a connection among tasks so far.
 #[cfg(all(feature = "tokio", feature = "postgres"))]
 pub(crate) mod gate;
+
+#[macro_use]
+mod register;
+
+// The drivers. Each is a directory (its connection, statements, rows,
+// scopes, type conversions, limits) and one line here, which gives it its
+// variant of `Conn` or `AsyncConn` and of the rows a plan reads.
+drivers! {
+    sync {
+        Sqlite(sqlite::Driver),
+        #[cfg(feature = "postgres")]
+        Postgres(postgres::Driver),
+    }
+    async {
+        #[cfg(feature = "tokio")]
+        AsyncSqlite(sqlite::thread::Driver),
+        #[cfg(all(feature = "tokio", feature = "postgres"))]
+        AsyncPostgres(postgres::nonblocking::Driver),
+    }
+}
 
 use crate::constraint::Index;
 use crate::db::{Blocking, Database};
@@ -65,21 +82,10 @@ pub trait Db: Database<Mode = Blocking> {
     fn __conn(&self) -> Conn<'_>;
 }
 
-/// A borrowed connection of one backend. Not public API.
-#[doc(hidden)]
-#[derive(Clone, Copy)]
-pub enum Conn<'c> {
-    #[doc(hidden)]
-    Sqlite(&'c rusqlite::Connection),
-    #[doc(hidden)]
-    #[cfg(feature = "postgres")]
-    Postgres(&'c crate::Postgres),
-}
-
 impl crate::sealed::Sealed for Conn<'_> {}
 impl Db for Conn<'_> {
     fn __conn(&self) -> Conn<'_> {
-        *self
+        self.reborrow()
     }
 }
 crate::db::blocking! {
@@ -276,83 +282,24 @@ pub struct Row<'a> {
     inner: RowInner<'a>,
 }
 
-enum RowInner<'a> {
-    Sqlite(&'a rusqlite::Row<'a>),
-    #[cfg(feature = "postgres")]
-    /// A row, and how to read each column when the query worked it out.
-    Postgres(&'a ::postgres::Row, Option<&'a [postgres::Kind]>),
-    /// A row an async SQLite connection's thread read into owned values.
-    #[cfg(feature = "tokio")]
-    Owned(sqlite::thread::OwnedRow<'a>),
-}
-
-impl<'a> From<&'a rusqlite::Row<'a>> for Row<'a> {
-    fn from(row: &'a rusqlite::Row<'a>) -> Self {
-        Row {
-            inner: RowInner::Sqlite(row),
-        }
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl<'a> Row<'a> {
-    /// A row of a statement whose columns' kinds are known.
-    pub(crate) fn postgres(row: &'a ::postgres::Row, kinds: &'a [postgres::Kind]) -> Self {
-        Row {
-            inner: RowInner::Postgres(row, Some(kinds)),
-        }
-    }
-}
-
-#[cfg(feature = "postgres")]
-impl<'a> From<&'a ::postgres::Row> for Row<'a> {
-    fn from(row: &'a ::postgres::Row) -> Self {
-        Row {
-            inner: RowInner::Postgres(row, None),
-        }
-    }
-}
-
 impl Row<'_> {
     /// The value of column `index` (from 0).
     #[inline(always)]
     pub fn value(&self, index: usize) -> Result<Value<'_>, ValueError> {
-        match &self.inner {
-            RowInner::Sqlite(row) => sqlite::value(row, index),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(row, kinds) => postgres::value(row, *kinds, index),
-            #[cfg(feature = "tokio")]
-            RowInner::Owned(row) => row.value(index),
-        }
+        self.inner.value(index)
     }
 
     /// Column `index` (from 0) read as `T`.
     #[inline(always)]
     pub fn get<T: SqlType>(&self, index: usize) -> Result<T, ValueError> {
-        // Converted in each arm, so each backend's read and the conversion
-        // fuse into one match: through `value`, a value from either backend
-        // would be matched once more to convert it (60 instructions a row
-        // of four on SQLite with the `postgres` feature on).
-        match &self.inner {
-            RowInner::Sqlite(row) => T::from_value(sqlite::value(row, index)?),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(row, kinds) => T::from_value(postgres::value(row, *kinds, index)?),
-            #[cfg(feature = "tokio")]
-            RowInner::Owned(row) => T::from_value(row.value(index)?),
-        }
+        self.inner.get(index)
     }
 
     /// How SQLite's `=` would compare a value with column `index`.
     /// PostgreSQL compares typed values exactly, as a column without
     /// affinity does.
     pub(crate) fn affinity(&self, index: usize) -> sqlite::Affinity {
-        match &self.inner {
-            RowInner::Sqlite(row) => sqlite::affinity(row, index),
-            #[cfg(feature = "postgres")]
-            RowInner::Postgres(..) => sqlite::Affinity::Blob,
-            #[cfg(feature = "tokio")]
-            RowInner::Owned(row) => row.affinity(index),
-        }
+        self.inner.affinity(index)
     }
 }
 

@@ -9,7 +9,10 @@ use postgres::error::SqlState;
 use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
-use crate::backend::{Conn, Ctx, Db, Param, Row, ScopeKind};
+use crate::backend::{
+    Caps, Conn, Ctx, Db, DriverRow, Param, Registered, RegisteredSync, Row, ScopeKind,
+};
+use crate::render::Dialect;
 
 /// The async connection, over tokio-postgres.
 #[cfg(feature = "tokio")]
@@ -375,7 +378,10 @@ impl Postgres {
         let kinds = Kind::of_columns(stmt);
         // By value: each row's buffer is freed once read, not all at the end.
         for row in rows {
-            on_row(&Row::postgres(&row, &kinds))?;
+            on_row(&Driver::row(PgRow {
+                row: &row,
+                kinds: Some(&kinds),
+            }))?;
         }
         Ok(n)
     }
@@ -406,11 +412,157 @@ impl Postgres {
     }
 }
 
+impl crate::backend::DriverError for postgres::Error {
+    fn sqlstate(&self) -> Option<String> {
+        self.code().map(|c| c.code().to_owned())
+    }
+
+    fn missing_column(&self) -> Option<String> {
+        let db = self.as_db_error()?;
+        if *db.code() != SqlState::UNDEFINED_COLUMN {
+            return None;
+        }
+        // `column t.name does not exist`
+        let name = db
+            .message()
+            .strip_prefix("column ")?
+            .strip_suffix(" does not exist")?;
+        Some(name.to_owned())
+    }
+
+    fn unique_violation(&self) -> Option<crate::error::UniqueViolation> {
+        let db = self.as_db_error()?;
+        if *db.code() != SqlState::UNIQUE_VIOLATION {
+            return None;
+        }
+        // `Key (project_id, number)=(1, 7) already exists.`
+        let columns = db
+            .detail()
+            .and_then(|d| d.strip_prefix("Key ("))
+            .and_then(|d| d.split_once(")=("))
+            .map_or_else(Vec::new, |(list, _)| {
+                list.split(", ")
+                    .map(|c| c.trim_matches('"').to_owned())
+                    .collect()
+            });
+        Some(crate::error::UniqueViolation {
+            constraint: db.constraint().map(str::to_owned),
+            listed: None,
+            columns,
+        })
+    }
+}
+
+/// The sync PostgreSQL driver: a borrowed [`Postgres`].
+pub(crate) struct Driver;
+
+/// A row of a PostgreSQL result, and how to read each column when the
+/// statement worked it out.
+#[derive(Clone, Copy)]
+pub(crate) struct PgRow<'r> {
+    pub(crate) row: &'r ::postgres::Row,
+    pub(crate) kinds: Option<&'r [Kind]>,
+}
+
+impl DriverRow for PgRow<'_> {
+    #[inline(always)]
+    fn value(&self, index: usize) -> Result<Value<'_>, ValueError> {
+        value(self.row, self.kinds, index)
+    }
+
+    /// Typed values compare exactly, as a column without affinity does.
+    fn affinity(&self, _: usize) -> crate::backend::sqlite::Affinity {
+        crate::backend::sqlite::Affinity::Blob
+    }
+}
+
+impl<'a> From<&'a ::postgres::Row> for Row<'a> {
+    fn from(row: &'a ::postgres::Row) -> Self {
+        Driver::row(PgRow { row, kinds: None })
+    }
+}
+
+impl crate::backend::Driver for Driver {
+    type Row<'r> = PgRow<'r>;
+}
+
+impl crate::backend::SyncDriver for Driver {
+    const SYSTEM: &'static str = "postgresql";
+    const DIALECT: Dialect = Dialect::Postgres;
+    // Statements are counted by their text and prepared again from it.
+    const KEEPS_TEXT: bool = true;
+
+    type Conn<'c> = &'c Postgres;
+    type Stmt<'c> = Statement;
+
+    fn caps(_: &Postgres) -> Result<Caps> {
+        Ok(Caps::Arrays)
+    }
+
+    fn identity(pg: &Postgres) -> usize {
+        std::ptr::from_ref::<Postgres>(pg) as usize
+    }
+
+    fn prepare<'c>(pg: Self::Conn<'c>, sql: &str, ctx: &Ctx) -> Result<Self::Stmt<'c>> {
+        pg.prepare_cached(sql, ctx)
+    }
+
+    fn query<'c, F>(
+        pg: Self::Conn<'c>,
+        stmt: &mut Self::Stmt<'c>,
+        sql: &str,
+        params: Vec<Param<'_>>,
+        ctx: &Ctx,
+        on_row: F,
+    ) -> Result<usize>
+    where
+        F: FnMut(&Row<'_>) -> Result<()>,
+    {
+        pg.run_query(stmt, sql, params, ctx, on_row)
+    }
+
+    fn execute(
+        pg: &Postgres,
+        stmt: &mut Statement,
+        sql: &str,
+        params: &[Param<'_>],
+        ctx: &Ctx,
+    ) -> Result<u64> {
+        pg.run_execute(stmt, sql, params, ctx)
+    }
+
+    fn batch(pg: &Postgres, sql: &str, ctx: &Ctx) -> Result<()> {
+        pg.run_batch(sql, ctx)
+    }
+
+    fn copy_in(
+        pg: &Postgres,
+        copy: &str,
+        columns: &str,
+        values: &[Value<'_>],
+        ctx: &Ctx,
+    ) -> Result<u64> {
+        pg.copy_in(copy, columns, values, ctx)
+    }
+
+    fn scope(pg: &Postgres, kind: ScopeKind) -> Option<[&'static str; 3]> {
+        needs_scope(kind, pg.in_transaction()).then(|| scope_statements(pg.in_transaction()))
+    }
+
+    fn run_own(pg: &Postgres, sql: &str, ctx: &Ctx) -> Result<()> {
+        pg.run_own(sql, ctx)
+    }
+
+    fn atomic<T>(pg: &Postgres, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        pg.transaction(|_| f())
+    }
+}
+
 impl crate::sealed::Sealed for Postgres {}
 
 impl Db for Postgres {
     fn __conn(&self) -> Conn<'_> {
-        Conn::Postgres(self)
+        Driver::conn(self)
     }
 }
 crate::db::blocking! {

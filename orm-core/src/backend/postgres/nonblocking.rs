@@ -11,7 +11,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use super::{stale_plan, BinaryCopy, Kind};
 use crate::backend::gate::{first_polled, Exclusive, Gate, Undo};
-use crate::backend::{AsyncConn, Caps, Ctx, Exec, Param, Row, ScopeKind};
+use crate::backend::{Caps, Ctx, Exec, Param, Registered, RegisteredAsync, Row, ScopeKind};
 use crate::db::{Async, BoxFuture, Database, Plan};
 use crate::error::{DbError, Error, Result};
 use crate::log;
@@ -205,7 +205,10 @@ impl AsyncPostgres {
             .await
             .map_err(|e| ctx.error(DbError::Postgres(e)))?
         {
-            on_row(&Row::postgres(&row, &kinds))?;
+            on_row(&Driver::row(super::PgRow {
+                row: &row,
+                kinds: Some(&kinds),
+            }))?;
             n += 1;
         }
         Ok(n)
@@ -416,7 +419,7 @@ impl Database for AsyncPostgres {
     type Mode = Async;
 
     fn __run<'a, P: Plan + 'a>(&'a self, plan: P) -> BoxFuture<'a, Result<P::Output>> {
-        self.run_plan(plan.__async(AsyncConn::Postgres(Pg(self))))
+        self.run_plan(plan.__async(Driver::conn(Pg(self))))
     }
 }
 
@@ -431,10 +434,20 @@ impl crate::atomic::AsyncAtomic for AsyncPostgres {
     }
 }
 
+/// The async PostgreSQL driver: a borrowed [`AsyncPostgres`].
+pub(crate) struct Driver;
+
+impl crate::backend::Driver for Driver {
+    type Row<'r> = super::PgRow<'r>;
+}
+
+impl crate::backend::AsyncDriver for Driver {
+    type Conn<'c> = Pg<'c>;
+}
+
 /// A borrowed [`AsyncPostgres`], as the driver seam sees it.
-#[doc(hidden)]
 #[derive(Clone, Copy)]
-pub struct Pg<'c>(pub(crate) &'c AsyncPostgres);
+pub(crate) struct Pg<'c>(pub(crate) &'c AsyncPostgres);
 
 /// A prepared statement of an [`AsyncPostgres`], with its text (to prepare
 /// it again) and its model (for its errors and log events).

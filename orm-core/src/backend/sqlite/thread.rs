@@ -5,7 +5,7 @@
 //! (tokio-rusqlite's model): requests travel there as closures over one
 //! channel, in order, and answers come back on a oneshot, so a runtime
 //! worker only ever waits. The thread runs the sync driver's own code
-//! (`Conn::prepare`, `Stmt::query`, `Conn::open`, ...), so both kinds of
+//! (its statements and scopes, `backend/conn.rs`), so both kinds of
 //! connection prepare, bind, scope and log alike; rows come back as owned
 //! values and the plan decodes them on its own task.
 
@@ -19,9 +19,11 @@ use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
+use super::block::SqliteBlock;
 use super::{self as sqlite, Affinity};
-use crate::atomic::{AsyncAtomic, SqliteBlock};
-use crate::backend::{AsyncConn, Caps, Conn, Ctx, Exec, Param, Row, RowInner, ScopeKind};
+use crate::atomic::AsyncAtomic;
+use crate::backend::conn::Stmt as SyncStmt;
+use crate::backend::{Caps, Ctx, Exec, Param, Registered, RegisteredAsync, Row, ScopeKind};
 use crate::db::{Async, BoxFuture, Database, Out, Plan};
 use crate::error::{Error, Result};
 use crate::log;
@@ -316,7 +318,7 @@ impl<E: Undo> Drop for Open<E> {
     }
 }
 
-/// A plan's scope ([`Conn::open`]) as the thread ends it.
+/// A plan's scope (the sync driver's) as the thread ends it.
 pub(crate) struct ScopeEnd {
     ctx: Ctx,
     commit: &'static str,
@@ -325,9 +327,9 @@ pub(crate) struct ScopeEnd {
 
 impl ScopeEnd {
     /// The sync driver's scope, to end on the thread.
-    fn on(self, conn: &Connection) -> crate::backend::Scope<'_> {
-        crate::backend::Scope {
-            conn: Conn::Sqlite(conn),
+    fn on(self, conn: &Connection) -> crate::backend::conn::Scope<'_, sqlite::Driver> {
+        crate::backend::conn::Scope {
+            conn,
             ctx: self.ctx,
             commit: self.commit,
             rollback: self.rollback,
@@ -403,7 +405,7 @@ struct Rows {
 
 impl Rows {
     fn push(&mut self, row: &Row<'_>) -> Result<()> {
-        let RowInner::Sqlite(row) = row.inner else {
+        let Some(&row) = sqlite::Driver::unrow(row) else {
             return Err(Error::Internal(
                 "a SQLite statement returned another kind of row",
             ));
@@ -427,12 +429,10 @@ impl Rows {
                 .cells
                 .get(i * self.width..(i + 1) * self.width)
                 .unwrap_or_default();
-            on_row(&Row {
-                inner: RowInner::Owned(OwnedRow {
-                    cells,
-                    affinities: &self.affinities,
-                }),
-            })?;
+            on_row(&Driver::row(OwnedRow {
+                cells,
+                affinities: &self.affinities,
+            }))?;
         }
         Ok(self.count)
     }
@@ -443,6 +443,17 @@ impl Rows {
 pub(crate) struct OwnedRow<'a> {
     cells: &'a [Cell],
     affinities: &'a [Affinity],
+}
+
+impl crate::backend::DriverRow for OwnedRow<'_> {
+    #[inline]
+    fn value(&self, index: usize) -> Result<Value<'_>, ValueError> {
+        OwnedRow::value(self, index)
+    }
+
+    fn affinity(&self, index: usize) -> Affinity {
+        OwnedRow::affinity(self, index)
+    }
 }
 
 impl<'a> OwnedRow<'a> {
@@ -507,10 +518,21 @@ fn bound(params: &mut [OwnedParam]) -> Vec<Param<'_>> {
         .collect()
 }
 
+/// The async SQLite driver: a borrowed [`AsyncSqlite`], whose thread runs
+/// the sync driver's statements.
+pub(crate) struct Driver;
+
+impl crate::backend::Driver for Driver {
+    type Row<'r> = OwnedRow<'r>;
+}
+
+impl crate::backend::AsyncDriver for Driver {
+    type Conn<'c> = Lite<'c>;
+}
+
 /// A borrowed [`AsyncSqlite`], as the driver seam sees it.
-#[doc(hidden)]
 #[derive(Clone, Copy)]
-pub struct Lite<'c>(pub(crate) &'c AsyncSqlite);
+pub(crate) struct Lite<'c>(pub(crate) &'c AsyncSqlite);
 
 impl Exec for Lite<'_> {
     type Stmt = Stmt;
@@ -532,7 +554,7 @@ impl Exec for Lite<'_> {
         let sql: Arc<str> = sql.into();
         let text = Arc::clone(&sql);
         self.0
-            .run(move |conn| Conn::Sqlite(conn).prepare(&text, ctx).map(drop))
+            .run(move |conn| SyncStmt::<sqlite::Driver>::prepare(conn, &text, ctx).map(drop))
             .await?;
         Ok(Stmt { sql, ctx })
     }
@@ -547,8 +569,7 @@ impl Exec for Lite<'_> {
             .0
             .run(move |conn| {
                 let mut rows = Rows::default();
-                Conn::Sqlite(conn)
-                    .prepare(&sql, ctx)?
+                SyncStmt::<sqlite::Driver>::prepare(conn, &sql, ctx)?
                     .query(bound(&mut params), |row| rows.push(row))?;
                 Ok(rows)
             })
@@ -561,9 +582,7 @@ impl Exec for Lite<'_> {
         let (sql, ctx) = (Arc::clone(&stmt.sql), stmt.ctx);
         self.0
             .run(move |conn| {
-                Conn::Sqlite(conn)
-                    .prepare(&sql, ctx)?
-                    .execute(&bound(&mut params))
+                SyncStmt::<sqlite::Driver>::prepare(conn, &sql, ctx)?.execute(&bound(&mut params))
             })
             .await
     }
@@ -574,8 +593,7 @@ impl Exec for Lite<'_> {
         self.0
             .run(move |conn| {
                 let values: Vec<Value<'_>> = values.iter().map(Owned::as_value).collect();
-                let changed = Conn::Sqlite(conn)
-                    .prepare(&sql, ctx)?
+                let changed = SyncStmt::<sqlite::Driver>::prepare(conn, &sql, ctx)?
                     .execute_values(&values)?;
                 Ok((changed, conn.last_insert_rowid()))
             })
@@ -585,7 +603,7 @@ impl Exec for Lite<'_> {
     async fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
         let sql = sql.to_owned();
         self.0
-            .run(move |conn| Conn::Sqlite(conn).batch(&sql, ctx))
+            .run(move |conn| crate::backend::conn::batch::<sqlite::Driver>(conn, &sql, ctx))
             .await
     }
 
@@ -594,28 +612,34 @@ impl Exec for Lite<'_> {
         // SQLite has no bulk copy: the sync driver's error, logged.
         let copy = copy.to_owned();
         self.0
-            .run(move |conn| Conn::Sqlite(conn).copy_in(&copy, "", &[], ctx))
+            .run(move |conn| {
+                crate::backend::conn::copy_in::<sqlite::Driver>(conn, &copy, "", &[], ctx)
+            })
             .await
     }
 
     async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<Scope>> {
         if !kind.several() {
-            // `Conn::open` opens nothing for one statement on SQLite: no
+            // The sync driver opens nothing for one statement on SQLite: no
             // trip to the thread to learn it.
             return Ok(None);
         }
         let open = self
             .0
             .open_with(move |conn| {
-                Ok(Conn::Sqlite(conn).open(kind, ctx)?.map(|mut scope| {
-                    // Ended by the `Scope` sent back, not here.
-                    scope.done = true;
-                    ScopeEnd {
-                        ctx,
-                        commit: scope.commit,
-                        rollback: scope.rollback,
-                    }
-                }))
+                Ok(
+                    crate::backend::conn::Scope::<sqlite::Driver>::open(conn, kind, ctx)?.map(
+                        |mut scope| {
+                            // Ended by the `Scope` sent back, not here.
+                            scope.done = true;
+                            ScopeEnd {
+                                ctx,
+                                commit: scope.commit,
+                                rollback: scope.rollback,
+                            }
+                        },
+                    ),
+                )
             })
             .await?;
         Ok(open.end.is_some().then_some(open))
@@ -638,7 +662,7 @@ impl Database for AsyncSqlite {
     fn __run<'a, P: Plan + 'a>(&'a self, plan: P) -> Out<'a, Self, P::Output> {
         // The plan's future does nothing before its first poll, which
         // waits for the gate; made here, it need not hold a `P` (not `Send`).
-        let run = plan.__async(AsyncConn::Sqlite(Lite(self)));
+        let run = plan.__async(Driver::conn(Lite(self)));
         Box::pin(async move {
             let _gate = self.gate().await;
             run.await

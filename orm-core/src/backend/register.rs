@@ -1,0 +1,394 @@
+//! `drivers!`: the registration of the drivers, and everything that lists
+//! them. From one line per driver it writes the variants of [`Conn`] (sync
+//! drivers) and `AsyncConn` (async ones), of their statements and scopes,
+//! and of the rows a plan reads, and the `match`es that hand each call to
+//! the driver it is for. Nothing else in the crate names a driver's variant.
+
+/// Registers the drivers: `sync { Name(path::Driver), ... }` for
+/// [`SyncDriver`](super::SyncDriver)s, `async { Name(path::Driver), ... }`
+/// for [`AsyncDriver`](super::AsyncDriver)s, each with an optional
+/// `#[cfg(..)]`.
+macro_rules! drivers {
+    (
+        sync { $($(#[cfg($sc:meta)])? $sync:ident($sd:ty),)+ }
+        async { $($(#[cfg($ac:meta)])? $asy:ident($ad:ty),)+ }
+    ) => {
+        /// A borrowed sync connection of one driver: what a plan runs on
+        /// when the connection is a [`Db`]. Not public API.
+        #[doc(hidden)]
+        #[derive(Clone, Copy)]
+        pub struct Conn<'c>(ConnInner<'c>);
+
+        #[derive(Clone, Copy)]
+        enum ConnInner<'c> {
+            $($(#[cfg($sc)])? $sync(<$sd as SyncDriver>::Conn<'c>),)+
+        }
+
+        /// A prepared statement of a [`Conn`].
+        pub(crate) enum ConnStmt<'c> {
+            $($(#[cfg($sc)])? $sync(conn::Stmt<'c, $sd>),)+
+        }
+
+        /// An open scope of a [`Conn`].
+        pub(crate) enum ConnScope<'c> {
+            $($(#[cfg($sc)])? $sync(conn::Scope<'c, $sd>),)+
+        }
+
+        /// A row of any driver.
+        enum RowInner<'r> {
+            $($(#[cfg($sc)])? $sync(<$sd as Driver>::Row<'r>),)+
+            $($(#[cfg($ac)])? $asy(<$ad as Driver>::Row<'r>),)+
+        }
+
+        $(
+            $(#[cfg($sc)])?
+            impl Registered for $sd {
+                #[inline(always)]
+                fn row<'r>(row: Self::Row<'r>) -> Row<'r> {
+                    Row { inner: RowInner::$sync(row) }
+                }
+                #[allow(unreachable_patterns)]
+                fn unrow<'a, 'r>(row: &'a Row<'r>) -> Option<&'a Self::Row<'r>> {
+                    match &row.inner {
+                        RowInner::$sync(row) => Some(row),
+                        _ => None,
+                    }
+                }
+            }
+            $(#[cfg($sc)])?
+            impl RegisteredSync for $sd {
+                #[inline(always)]
+                fn conn(conn: Self::Conn<'_>) -> Conn<'_> {
+                    Conn(ConnInner::$sync(conn))
+                }
+            }
+        )+
+        $(
+            $(#[cfg($ac)])?
+            impl Registered for $ad {
+                #[inline(always)]
+                fn row<'r>(row: Self::Row<'r>) -> Row<'r> {
+                    Row { inner: RowInner::$asy(row) }
+                }
+                #[allow(unreachable_patterns)]
+                fn unrow<'a, 'r>(row: &'a Row<'r>) -> Option<&'a Self::Row<'r>> {
+                    match &row.inner {
+                        RowInner::$asy(row) => Some(row),
+                        _ => None,
+                    }
+                }
+            }
+            $(#[cfg($ac)])?
+            impl RegisteredAsync for $ad {
+                #[inline(always)]
+                fn conn(conn: Self::Conn<'_>) -> AsyncConn<'_> {
+                    AsyncConn(AsyncConnInner::$asy(conn))
+                }
+            }
+        )+
+
+        impl RowInner<'_> {
+            #[inline(always)]
+            fn value(&self, index: usize) -> Result<Value<'_>, ValueError> {
+                match self {
+                    $($(#[cfg($sc)])? RowInner::$sync(row) => row.value(index),)+
+                    $($(#[cfg($ac)])? RowInner::$asy(row) => row.value(index),)+
+                }
+            }
+
+            // Converted in each arm, so each driver's read and the
+            // conversion fuse into one match: through `value`, a value from
+            // any driver would be matched once more to convert it (60
+            // instructions a row of four on SQLite with the `postgres`
+            // feature on).
+            #[inline(always)]
+            fn get<T: SqlType>(&self, index: usize) -> Result<T, ValueError> {
+                match self {
+                    $($(#[cfg($sc)])? RowInner::$sync(row) => T::from_value(row.value(index)?),)+
+                    $($(#[cfg($ac)])? RowInner::$asy(row) => T::from_value(row.value(index)?),)+
+                }
+            }
+
+            fn affinity(&self, index: usize) -> sqlite::Affinity {
+                match self {
+                    $($(#[cfg($sc)])? RowInner::$sync(row) => row.affinity(index),)+
+                    $($(#[cfg($ac)])? RowInner::$asy(row) => row.affinity(index),)+
+                }
+            }
+        }
+
+        impl<'c> Conn<'c> {
+            /// The same connection, borrowed for less long (`Conn` is
+            /// invariant: its variants are named through the drivers).
+            #[inline(always)]
+            pub(crate) fn reborrow(&self) -> Conn<'_> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => Conn(ConnInner::$sync(c)),)+
+                }
+            }
+
+            pub(crate) fn dialect(&self) -> Dialect {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(_) => <$sd as SyncDriver>::DIALECT,)+
+                }
+            }
+
+            pub(crate) fn caps(&self) -> Result<Caps> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::caps(c),)+
+                }
+            }
+
+            /// Identifies the connection (the same for a connection and its
+            /// transactions) while it is borrowed.
+            pub(crate) fn identity(&self) -> usize {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::identity(c),)+
+                }
+            }
+
+            /// Prepares `sql` (cached by text, per connection). A statement
+            /// that fails to prepare (a missing table or column) is
+            /// reported to the log as a failed statement.
+            pub(crate) fn prepare(&self, sql: &str, ctx: Ctx) -> Result<ConnStmt<'c>> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
+                        conn::Stmt::<$sd>::prepare(c, sql, ctx).map(ConnStmt::$sync)
+                    })+
+                }
+            }
+
+            /// Opens the scope `kind` needs here, if any ([`conn::Scope::open`]).
+            pub(crate) fn open(self, kind: ScopeKind, ctx: Ctx) -> Result<Option<ConnScope<'c>>> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
+                        Ok(conn::Scope::<$sd>::open(c, kind, ctx)?.map(ConnScope::$sync))
+                    })+
+                }
+            }
+
+            /// The rowid of the row the last `INSERT` on this connection
+            /// wrote; 0 on a backend without rowids.
+            pub(crate) fn last_insert_rowid(&self) -> i64 {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::last_insert_rowid(c),)+
+                }
+            }
+
+            /// Runs statements that return nothing (DDL), separated by `;`.
+            pub(crate) fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => conn::batch::<$sd>(c, sql, ctx),)+
+                }
+            }
+
+            /// A bulk copy ([`conn::copy_in`]).
+            #[cfg(feature = "postgres")]
+            pub(crate) fn copy_in(
+                &self,
+                copy: &str,
+                columns: &str,
+                values: &[Value<'_>],
+                ctx: Ctx,
+            ) -> Result<u64> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
+                        conn::copy_in::<$sd>(c, copy, columns, values, ctx)
+                    })+
+                }
+            }
+
+            /// Runs `f` in a transaction (a savepoint inside one).
+            pub(crate) fn atomic<T>(self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::atomic(c, f),)+
+                }
+            }
+        }
+
+        impl ConnStmt<'_> {
+            #[inline]
+            pub(crate) fn query<F>(&mut self, params: Vec<Param<'_>>, on_row: F) -> Result<usize>
+            where
+                F: FnMut(&Row<'_>) -> Result<()>,
+            {
+                match self {
+                    $($(#[cfg($sc)])? ConnStmt::$sync(s) => s.query(params, on_row),)+
+                }
+            }
+
+            pub(crate) fn execute(&mut self, params: &[Param<'_>]) -> Result<u64> {
+                match self {
+                    $($(#[cfg($sc)])? ConnStmt::$sync(s) => s.execute(params),)+
+                }
+            }
+
+            pub(crate) fn execute_values(&mut self, values: &[Value<'_>]) -> Result<u64> {
+                match self {
+                    $($(#[cfg($sc)])? ConnStmt::$sync(s) => s.execute_values(values),)+
+                }
+            }
+        }
+
+        impl ConnScope<'_> {
+            pub(crate) fn close(self) -> Result<()> {
+                match self {
+                    $($(#[cfg($sc)])? ConnScope::$sync(s) => s.close(),)+
+                }
+            }
+        }
+
+        /// A borrowed async connection of one driver: what
+        /// [`Plan::__async`](crate::db::Plan) runs on. Not public API.
+        #[cfg(feature = "tokio")]
+        #[doc(hidden)]
+        #[derive(Clone, Copy)]
+        pub struct AsyncConn<'c>(AsyncConnInner<'c>);
+
+        #[cfg(feature = "tokio")]
+        #[derive(Clone, Copy)]
+        enum AsyncConnInner<'c> {
+            $($(#[cfg($ac)])? $asy(<$ad as AsyncDriver>::Conn<'c>),)+
+        }
+
+        /// A prepared statement of an [`AsyncConn`], with its text for the
+        /// task's recording scopes.
+        #[cfg(feature = "tokio")]
+        pub(crate) struct AsyncStmt<'c> {
+            inner: AsyncStmtInner<'c>,
+            sql: Box<str>,
+        }
+
+        #[cfg(feature = "tokio")]
+        enum AsyncStmtInner<'c> {
+            $($(#[cfg($ac)])? $asy(<<$ad as AsyncDriver>::Conn<'c> as Exec>::Stmt),)+
+        }
+
+        /// An open scope of an [`AsyncConn`].
+        #[cfg(feature = "tokio")]
+        pub(crate) enum AsyncScope<'c> {
+            $($(#[cfg($ac)])? $asy(<<$ad as AsyncDriver>::Conn<'c> as Exec>::Scope),)+
+        }
+
+        // Each call handed to the driver, the statement noted for the
+        // task's recording scopes. A statement or scope of another
+        // connection than the one given can only be the crate's mistake.
+        #[cfg(feature = "tokio")]
+        #[allow(unreachable_patterns)]
+        impl<'c> Exec for AsyncConn<'c> {
+            type Stmt = AsyncStmt<'c>;
+            type Scope = AsyncScope<'c>;
+
+            fn dialect(&self) -> Dialect {
+                match self.0 {
+                    $($(#[cfg($ac)])? AsyncConnInner::$asy(c) => c.dialect(),)+
+                }
+            }
+
+            fn caps(&self) -> Result<Caps> {
+                match self.0 {
+                    $($(#[cfg($ac)])? AsyncConnInner::$asy(c) => c.caps(),)+
+                }
+            }
+
+            fn identity(&self) -> usize {
+                match self.0 {
+                    $($(#[cfg($ac)])? AsyncConnInner::$asy(c) => c.identity(),)+
+                }
+            }
+
+            async fn prepare(&self, sql: &str, ctx: Ctx) -> Result<AsyncStmt<'c>> {
+                let inner = match self.0 {
+                    $($(#[cfg($ac)])? AsyncConnInner::$asy(c) => {
+                        AsyncStmtInner::$asy(c.prepare(sql, ctx).await?)
+                    })+
+                };
+                Ok(AsyncStmt { inner, sql: sql.into() })
+            }
+
+            async fn query<F>(
+                &self,
+                stmt: &mut Self::Stmt,
+                params: Vec<Param<'_>>,
+                on_row: F,
+            ) -> Result<usize>
+            where
+                F: FnMut(&Row<'_>) -> Result<()>,
+            {
+                crate::guard::note_async(&stmt.sql);
+                match (self.0, &mut stmt.inner) {
+                    $($(#[cfg($ac)])? (AsyncConnInner::$asy(c), AsyncStmtInner::$asy(s)) => {
+                        c.query(s, params, on_row).await
+                    })+
+                    _ => Err(Error::Internal("a statement of another connection")),
+                }
+            }
+
+            async fn execute(&self, stmt: &mut Self::Stmt, params: &[Param<'_>]) -> Result<u64> {
+                crate::guard::note_async(&stmt.sql);
+                match (self.0, &mut stmt.inner) {
+                    $($(#[cfg($ac)])? (AsyncConnInner::$asy(c), AsyncStmtInner::$asy(s)) => {
+                        c.execute(s, params).await
+                    })+
+                    _ => Err(Error::Internal("a statement of another connection")),
+                }
+            }
+
+            async fn execute_values(
+                &self,
+                stmt: &mut Self::Stmt,
+                values: &[Value<'_>],
+            ) -> Result<(u64, i64)> {
+                crate::guard::note_async(&stmt.sql);
+                match (self.0, &mut stmt.inner) {
+                    $($(#[cfg($ac)])? (AsyncConnInner::$asy(c), AsyncStmtInner::$asy(s)) => {
+                        c.execute_values(s, values).await
+                    })+
+                    _ => Err(Error::Internal("a statement of another connection")),
+                }
+            }
+
+            async fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
+                for statement in sql.split(";\n") {
+                    crate::guard::note_async(statement);
+                }
+                match self.0 {
+                    $($(#[cfg($ac)])? AsyncConnInner::$asy(c) => c.batch(sql, ctx).await,)+
+                }
+            }
+
+            #[cfg(feature = "postgres")]
+            async fn copy_in(
+                &self,
+                copy: &str,
+                columns: &str,
+                values: &[Value<'_>],
+                ctx: Ctx,
+            ) -> Result<u64> {
+                crate::guard::note_async(copy);
+                match self.0 {
+                    $($(#[cfg($ac)])? AsyncConnInner::$asy(c) => {
+                        c.copy_in(copy, columns, values, ctx).await
+                    })+
+                }
+            }
+
+            async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<AsyncScope<'c>>> {
+                Ok(match self.0 {
+                    $($(#[cfg($ac)])? AsyncConnInner::$asy(c) => {
+                        c.open(kind, ctx).await?.map(AsyncScope::$asy)
+                    })+
+                })
+            }
+
+            async fn close(&self, scope: AsyncScope<'c>) -> Result<()> {
+                match (self.0, scope) {
+                    $($(#[cfg($ac)])? (AsyncConnInner::$asy(c), AsyncScope::$asy(s)) => {
+                        c.close(s).await
+                    })+
+                    _ => Err(Error::Internal("a scope of another connection")),
+                }
+            }
+        }
+    };
+}
