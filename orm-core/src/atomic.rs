@@ -12,7 +12,7 @@ use crate::error::Result;
 /// savepoint: an inner failure undoes only the inner block. `Ok` always means
 /// committed: on PostgreSQL a statement that failed inside the block (its
 /// error ignored) has aborted the transaction, which is then rolled back and
-/// reported as [`Error::TransactionAborted`]; on SQLite, a transaction the
+/// reported as [`Error::TransactionAborted`](crate::Error::TransactionAborted); on SQLite, a transaction the
 /// database ended by itself (after an I/O or disk-full error) is an error too.
 ///
 /// ```
