@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::render::Dialect;
+use crate::dialect::Dialect;
 
 /// What the database does to a child row when its parent row is deleted:
 /// `#[foreign_key(on_delete = "cascade")]`.

@@ -1,6 +1,8 @@
 //! The one error type of the crate.
 
-use crate::backend::DriverError;
+use std::fmt;
+
+use crate::constraint::OnDelete;
 use crate::value::ValueError;
 
 /// What can go wrong when loading or storing models.
@@ -246,7 +248,7 @@ pub enum Error {
     /// The live table differs from the model:
     /// [`Model::check_table`](crate::Model::check_table) lists every difference.
     #[error("{0}")]
-    Schema(#[from] crate::schema::SchemaError),
+    Schema(#[from] SchemaError),
 
     /// A single-instance relation accessor was called inside [`strict`](crate::strict).
     #[error(
@@ -300,6 +302,26 @@ impl Error {
             | Error::Busy { source, .. } => source.sqlstate(),
             _ => None,
         }
+    }
+}
+
+/// What a driver's error says about itself, by the driver's rules: what
+/// [`DbError`](crate::DbError) and the crate's most specific errors
+/// ([`Error::NoSuchColumn`](crate::Error::NoSuchColumn),
+/// [`Error::UniqueViolation`](crate::Error::UniqueViolation),
+/// [`Error::Busy`](crate::Error::Busy)) are read from.
+pub(crate) trait DriverError {
+    /// The database's code for the failure (PostgreSQL's SQLSTATE, SQLite's
+    /// extended result code as a number).
+    fn sqlstate(&self) -> Option<String>;
+    /// The column a statement named but its table lacks.
+    fn missing_column(&self) -> Option<String>;
+    /// A violated unique or primary-key constraint.
+    fn unique_violation(&self) -> Option<UniqueViolation>;
+    /// Whether another connection held the database (SQLite's busy or
+    /// locked); a server backend waits for its locks instead.
+    fn is_busy(&self) -> bool {
+        false
     }
 }
 
@@ -370,5 +392,222 @@ impl DbError {
     /// The database was busy or locked by another connection.
     pub(crate) fn is_busy(&self) -> bool {
         self.driver().is_busy()
+    }
+}
+
+/// A live table differs from its model, in every way listed.
+///
+/// ```
+/// use orm_core::{Error, Model};
+/// #[derive(Model)]
+/// struct Book { id: i64, title: String, year: Option<i64> }
+///
+/// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+/// conn.execute_batch("CREATE TABLE book (id INTEGER PRIMARY KEY, name TEXT NOT NULL, year TEXT)")?;
+/// let Err(Error::Schema(e)) = Book::check_table(&conn) else { panic!("the table differs") };
+/// assert_eq!(e.to_string(), "Book: table `book` differs from the struct:\n\
+///     - column `title` is missing\n\
+///     - column `year` is TEXT, the field needs INTEGER\n\
+///     - column `name` is not in the struct");
+/// # Ok::<(), orm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// The model.
+    pub model: &'static str,
+    /// Its table.
+    pub table: &'static str,
+    /// Every difference found.
+    pub differences: Vec<Difference>,
+}
+
+impl std::error::Error for SchemaError {}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: table `{}` differs from the struct:",
+            self.model, self.table
+        )?;
+        for d in &self.differences {
+            write!(f, "\n- {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One way a live table differs from its model.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    /// The table does not exist.
+    MissingTable,
+    /// A column the struct has is not in the table.
+    MissingColumn(String),
+    /// A column of the table is not in the struct.
+    ExtraColumn(String),
+    /// A column's declared type reads differently from the field's type
+    /// (compared by SQLite's type affinity, or by PostgreSQL type).
+    Type {
+        /// The column.
+        column: String,
+        /// The type the field needs.
+        expected: String,
+        /// The declared type.
+        found: String,
+    },
+    /// A column is `NOT NULL` where the field is an `Option`, or nullable
+    /// where it is not (reading a NULL into it would fail).
+    Nullability {
+        /// The column.
+        column: String,
+        /// Whether the field allows NULL.
+        field_nullable: bool,
+    },
+    /// The primary key is another column, or more than one.
+    PrimaryKey {
+        /// The field's column.
+        expected: String,
+        /// The table's key columns.
+        found: Vec<String>,
+    },
+    /// A foreign key references another table or column, or nothing.
+    ForeignKey {
+        /// The column.
+        column: String,
+        /// The table and column the field points at.
+        expected: (String, String),
+        /// What the table declares, if anything.
+        found: Option<(String, String)>,
+    },
+    /// A foreign-key column has no index starting with it, so every batch
+    /// load scans the table.
+    MissingIndex {
+        /// The column.
+        column: String,
+        /// The index `create_table` would make.
+        index: String,
+    },
+    /// A unique constraint of the model is not in the table: no unique index
+    /// has exactly its columns.
+    MissingUnique {
+        /// Its columns.
+        columns: Vec<String>,
+        /// The index `create_table` would make.
+        index: String,
+    },
+    /// An index of the model is not in the table: no index starts with its
+    /// columns, in order.
+    MissingIndexOn {
+        /// Its columns.
+        columns: Vec<String>,
+        /// The index `create_table` would make.
+        index: String,
+    },
+    /// A column's default differs from the field's `#[column(default = ...)]`,
+    /// or only one of them has one.
+    Default {
+        /// The column.
+        column: String,
+        /// The field's default, as the DDL writes it.
+        expected: Option<String>,
+        /// The column's default, as the database reports it.
+        found: Option<String>,
+    },
+    /// A foreign key's `ON DELETE` action differs from the field's.
+    OnDelete {
+        /// The column.
+        column: String,
+        /// The field's `on_delete`.
+        expected: OnDelete,
+        /// The table's action, as the database spells it.
+        found: String,
+    },
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::MissingTable => write!(f, "the table does not exist"),
+            Difference::MissingColumn(c) => write!(f, "column `{c}` is missing"),
+            Difference::ExtraColumn(c) => write!(f, "column `{c}` is not in the struct"),
+            Difference::Type {
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "column `{column}` is {found}, the field needs {expected}"
+            ),
+            Difference::Nullability {
+                column,
+                field_nullable: true,
+            } => write!(f, "column `{column}` is NOT NULL, the field is an Option"),
+            Difference::Nullability { column, .. } => write!(
+                f,
+                "column `{column}` allows NULL, the field is not an Option"
+            ),
+            Difference::PrimaryKey { expected, found } => write!(
+                f,
+                "the primary key is ({}), the struct's is `{expected}`",
+                found.join(", ")
+            ),
+            Difference::ForeignKey {
+                column,
+                expected: (table, key),
+                found,
+            } => match found {
+                Some((t, k)) => write!(
+                    f,
+                    "column `{column}` references `{t}`.`{k}`, the field `{table}`.`{key}`"
+                ),
+                None => write!(
+                    f,
+                    "column `{column}` has no foreign key; the field references `{table}`.`{key}`"
+                ),
+            },
+            Difference::MissingIndex { column, index } => write!(
+                f,
+                "column `{column}` has no index (create_table would make `{index}`)"
+            ),
+            Difference::MissingUnique { columns, index } => write!(
+                f,
+                "no unique constraint on ({}) (create_table would make `{index}`)",
+                columns.join(", ")
+            ),
+            Difference::MissingIndexOn { columns, index } => write!(
+                f,
+                "no index on ({}) (create_table would make `{index}`)",
+                columns.join(", ")
+            ),
+            Difference::Default {
+                column,
+                expected,
+                found,
+            } => match (found, expected) {
+                (None, Some(e)) => {
+                    write!(f, "column `{column}` has no default, the field's is {e}")
+                }
+                (Some(found), None) => write!(
+                    f,
+                    "column `{column}` has default {found}, the field has none"
+                ),
+                (found, expected) => write!(
+                    f,
+                    "column `{column}` has default {}, the field's is {}",
+                    found.as_deref().unwrap_or("-"),
+                    expected.as_deref().unwrap_or("-")
+                ),
+            },
+            Difference::OnDelete {
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "foreign key `{column}` is ON DELETE {found}, the field's is ON DELETE {expected}"
+            ),
+        }
     }
 }

@@ -5,9 +5,10 @@ use std::marker::PhantomData;
 
 use crate::backend::{Caps, Ctx, Exec, Param, Row, ScopeKind};
 use crate::db::Plan;
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::query::{Extras, Layout};
-use crate::render::{self, Dialect, Slot, Sql};
+use crate::render::{self, Slot, Sql};
 use crate::statement::{Agg, CmpOp, Expr, Projection, Select, Shape, Table, Write};
 use crate::value::{Owned, Value, ValueError};
 use crate::{Model, SqlType};

@@ -103,30 +103,34 @@
 //!
 //! # The house
 //!
-//! From the bottom up, each layer using only those below it (the modules are
-//! private; the names are for readers of the source):
+//! Five layers, from the bottom up; a module uses only modules of its own
+//! layer and of those below (the modules are private; the names are for
+//! readers of the source; `scripts/module-graph --check`, run by CI, holds
+//! the code to this list):
 //!
-//! 1. values and column types: `value`, `types`, `constraint`;
+//! 1. base, depending on nothing above it: `value` (neutral values),
+//!    `types` (column types and how Rust types map to them), `dialect`,
+//!    `constraint` (unique constraints, indexes, `ON DELETE`, defaults),
+//!    `column` (a model's column as the derive describes it), `error`;
 //! 2. the statement IR and its renderer: `statement`, `render` (text and
 //!    parameter slots for each dialect of SQL);
-//! 3. plans: `loader` (batch loads), `exec` (queries and writes), `relation`,
-//!    `query`, `schema`, `raw`: each call's work as an `async fn` generic
-//!    over the crate-private driver trait `backend::Exec`, which renders
-//!    statements, asks the driver to run them and reads the rows it hands
-//!    back, never naming a driver;
-//! 4. the seam, `db`: [`Database`], its [`Mode`] and the plan each function
-//!    hands it; a sync connection polls the plan once (its driver answers at
-//!    once), an async one awaits it;
-//! 5. drivers, `backend`: the driver trait `Exec` (`backend/mod.rs`); what
-//!    a driver provides, `SyncDriver` or `AsyncDriver` (`driver.rs`); the
-//!    sync drivers' common logging and scopes (`conn.rs`); and one directory
-//!    per backend holding what that backend knows: its type conversions,
-//!    limits and quirks (SQLite's affinity and JSON list trick, PostgreSQL's
-//!    arrays and binary COPY), its sync driver (`mod.rs`) and its async one
-//!    (`sqlite/thread.rs`, `postgres/nonblocking.rs`). The drivers are listed
-//!    once, in `backend/mod.rs`'s `drivers!`, which writes every type and
-//!    `match` that names them (`register.rs`): a new driver is its directory
-//!    and one line there.
+//! 3. the seam and the drivers: `backend` (the crate-private driver trait
+//!    `Exec`; what a driver provides, `SyncDriver` or `AsyncDriver`; the
+//!    `drivers!` list, one line per driver, which writes every type and
+//!    `match` that names them; one directory per backend holding what that
+//!    backend knows: its type conversions, limits and quirks (SQLite's
+//!    affinity and JSON list trick, PostgreSQL's arrays and binary COPY), its
+//!    sync driver (`mod.rs`) and its async one (`sqlite/thread.rs`,
+//!    `postgres/nonblocking.rs`)), `db` ([`Database`], its [`Mode`] and the
+//!    plan each function hands it: a sync connection polls the plan once,
+//!    its driver answering at once, an async one awaits it), `atomic`,
+//!    `guard`, `log`;
+//! 4. plans: `loader` (batch loads), `exec` (queries and writes),
+//!    `relation`, `query`, `schema`, `raw`, `migrate`, `model`: each call's
+//!    work as an `async fn` generic over `Exec`, which renders statements,
+//!    asks the driver to run them and reads the rows it hands back, never
+//!    naming a driver;
+//! 5. connections chosen at run time: `any` ([`AnyDb`]), the pools.
 //!
 //! # Across modules and crates
 //!
@@ -147,8 +151,10 @@ mod any;
 pub mod async_pool;
 mod atomic;
 mod backend;
+mod column;
 mod constraint;
 mod db;
+mod dialect;
 mod error;
 mod exec;
 mod foreign_key;
@@ -182,16 +188,18 @@ pub use backend::postgres::Postgres;
 #[cfg(feature = "tokio")]
 pub use backend::sqlite::thread::AsyncSqlite;
 pub use backend::{Db, Row};
+pub use column::Column;
 pub use constraint::{index_name, Index, Literal, OnDelete};
 #[cfg(feature = "tokio")]
 pub use db::AsyncDb;
 pub use db::{Async, Blocking, BoxFuture, Database, Mode, Out};
-pub use error::{DbError, Error, Result};
+pub use dialect::Dialect;
+pub use error::{DbError, Difference, Error, Result, SchemaError};
 pub use foreign_key::{ForeignKey, ForeignKeyField};
 pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict, Recordable};
 #[cfg(feature = "tokio")]
 pub use guard::{assert_queries_async, count_queries_async, record_queries_async, strict_async};
-pub use model::{Column, Model};
+pub use model::Model;
 pub use nested::Nested;
 pub use query::{
     AggValue, Aggregate, Aggregates, Aggregation, Annotated, Annotation, Annotations, Assignable,
@@ -200,8 +208,6 @@ pub use query::{
     Relation, Selection, TextColumn, ValueFor,
 };
 pub use raw::{Bind, FromRaw, Params, Raw, RawQuery};
-pub use render::Dialect;
-pub use schema::{Difference, SchemaError};
 pub use types::{ColumnType, SqlType};
 pub use value::{Value, ValueError};
 

@@ -7,8 +7,8 @@ use std::marker::PhantomData;
 
 use crate::backend::{Ctx, Exec, Param, Row};
 use crate::db::{Database, Mode, Out, Plan};
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
-use crate::render::Dialect;
 use crate::value::Owned;
 use crate::{Model, SqlType};
 

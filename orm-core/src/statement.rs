@@ -2,9 +2,8 @@
 //! text in it. [`render`](crate::render) turns one into text for a dialect,
 //! together with what its reader needs to know about the rows.
 
-use crate::model::Column;
+use crate::column::Column;
 use crate::value::Owned;
-use crate::Model;
 
 /// A model's table as a statement sees it.
 #[derive(Debug, Clone, Copy)]
@@ -15,14 +14,6 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    pub(crate) fn of<M: Model>() -> Self {
-        Table {
-            name: M::TABLE,
-            columns: M::COLUMNS,
-            primary_key: M::PRIMARY_KEY,
-        }
-    }
-
     pub(crate) fn key_column(&self) -> &'static str {
         self.columns[self.primary_key].name()
     }

@@ -3,9 +3,9 @@
 //! [`Conn`], which answers every request at once.
 
 use super::{Caps, Conn, ConnScope, ConnStmt, Ctx, Exec, Param, Row, ScopeKind, SyncDriver};
+use crate::dialect::Dialect;
 use crate::error::Result;
 use crate::log;
-use crate::render::Dialect;
 use crate::value::Value;
 
 impl<'c> Exec for Conn<'c> {

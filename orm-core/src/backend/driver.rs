@@ -11,8 +11,8 @@
 //! writes: a new driver is its directory and one line there.
 
 use super::{Caps, Ctx, Param, Row, ScopeKind};
+use crate::dialect::Dialect;
 use crate::error::Result;
-use crate::render::Dialect;
 use crate::value::{Value, ValueError};
 
 /// What every driver names: the rows it hands to a plan.
@@ -29,26 +29,6 @@ pub(crate) trait DriverRow {
     /// backend that compares typed values exactly answers `Blob` (no
     /// affinity).
     fn affinity(&self, index: usize) -> super::sqlite::Affinity;
-}
-
-/// What a driver's error says about itself, by the driver's rules: what
-/// [`DbError`](crate::DbError) and the crate's most specific errors
-/// ([`Error::NoSuchColumn`](crate::Error::NoSuchColumn),
-/// [`Error::UniqueViolation`](crate::Error::UniqueViolation),
-/// [`Error::Busy`](crate::Error::Busy)) are read from.
-pub(crate) trait DriverError {
-    /// The database's code for the failure (PostgreSQL's SQLSTATE, SQLite's
-    /// extended result code as a number).
-    fn sqlstate(&self) -> Option<String>;
-    /// The column a statement named but its table lacks.
-    fn missing_column(&self) -> Option<String>;
-    /// A violated unique or primary-key constraint.
-    fn unique_violation(&self) -> Option<crate::error::UniqueViolation>;
-    /// Whether another connection held the database (SQLite's busy or
-    /// locked); a server backend waits for its locks instead.
-    fn is_busy(&self) -> bool {
-        false
-    }
 }
 
 /// A driver whose connection answers at once: every call runs the

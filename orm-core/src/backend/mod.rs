@@ -3,7 +3,7 @@
 //! Everything above this module (the derive's code, the query layer, the
 //! loader) sees a [`Conn`]: a borrowed connection of some backend. It asks
 //! the connection what it can do ([`Caps`]), prepares statement text
-//! rendered for its [`Dialect`](crate::render::Dialect), binds neutral
+//! rendered for its [`Dialect`](crate::dialect::Dialect), binds neutral
 //! [`Param`]s and reads neutral [`Row`]s. Only the modules below name a
 //! driver type.
 
@@ -14,9 +14,10 @@ pub(crate) mod postgres;
 
 mod conn;
 mod driver;
+mod native;
 #[cfg(feature = "tokio")]
 pub(crate) use driver::{AsyncDriver, RegisteredAsync};
-pub(crate) use driver::{Driver, DriverError, DriverRow, Registered, RegisteredSync, SyncDriver};
+pub(crate) use driver::{Driver, DriverRow, Registered, RegisteredSync, SyncDriver};
 
 // Driver-neutral; only the PostgreSQL driver shares a connection among tasks so far.
 #[cfg(all(feature = "tokio", feature = "postgres"))]
@@ -42,11 +43,11 @@ drivers! {
     }
 }
 
+use crate::column::Column;
 use crate::constraint::Index;
 use crate::db::{Blocking, Database};
+use crate::dialect::Dialect;
 use crate::error::{DbError, Error, Result, UniqueViolation};
-use crate::model::Column;
-use crate::render::Dialect;
 use crate::value::{Value, ValueError};
 use crate::SqlType;
 
@@ -191,15 +192,6 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn of<M: crate::Model>() -> Self {
-        Ctx {
-            model: M::NAME,
-            table: M::TABLE,
-            columns: M::COLUMNS,
-            indexes: M::INDEXES,
-        }
-    }
-
     /// A failed statement, as the most specific error the driver's error allows.
     pub(crate) fn error(&self, source: DbError) -> Error {
         if let Some(column) = source.missing_column() {

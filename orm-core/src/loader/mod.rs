@@ -332,7 +332,7 @@ mod tests {
     /// index arm reports.
     fn probe(conn: &rusqlite::Connection, keys: &[i64]) -> (Vec<Vec<i64>>, bool) {
         use crate::backend::{Conn, Ctx, Db};
-        use crate::model::Column;
+        use crate::column::Column;
         use crate::statement::{KeyColumn, Shape, Table};
         use crate::types::ColumnType;
         const COLUMNS: &[Column] = &[

@@ -8,7 +8,8 @@
 use super::def::{ColumnDef, IndexDef, TableDef};
 use super::ops::{Op, State};
 use crate::constraint::OnDelete;
-use crate::render::{push_ident, Dialect};
+use crate::dialect::Dialect;
+use crate::render::push_ident;
 
 fn ident(name: &str) -> String {
     let mut out = String::new();

@@ -2,7 +2,8 @@
 //! has built, with owned names, so that both can be compared and diffed.
 
 use crate::constraint::{Literal, OnDelete};
-use crate::render::{all_indexes, Dialect};
+use crate::dialect::Dialect;
+use crate::render::all_indexes;
 use crate::statement::Table;
 use crate::{ColumnType, Model};
 

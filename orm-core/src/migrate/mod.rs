@@ -59,9 +59,9 @@ pub use text::{parse, write};
 
 use crate::backend::{Ctx, Exec, ScopeKind};
 use crate::db::{Database, Out, Plan};
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::exec;
-use crate::render::Dialect;
 use crate::statement::Shape;
 
 /// The table that records applied migrations.

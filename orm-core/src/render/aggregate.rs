@@ -2,7 +2,8 @@
 //! projections of some of their columns; the aggregate call itself, which
 //! the relation aggregates of `filter.rs` share.
 
-use super::{Dialect, Sql, Writer};
+use super::{Sql, Writer};
+use crate::dialect::Dialect;
 use crate::statement::{Agg, AggFunc, Shape, Table};
 use crate::types::ColumnType;
 

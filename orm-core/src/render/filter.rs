@@ -5,7 +5,8 @@
 //! executor know before rendering whether a statement fits the backend's
 //! limit.
 
-use super::{bucket, Dialect, Slot, Writer, INLINE_LIST};
+use super::{bucket, Slot, Writer, INLINE_LIST};
+use crate::dialect::Dialect;
 use crate::statement::{
     CmpOp, Expr, Extra, FoldOp, OrderKey, RelAgg, Shape, Sub, Table, TextOp, Via,
 };

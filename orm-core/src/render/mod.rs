@@ -11,7 +11,7 @@
 //! The walk is one `Writer` whose methods are spread over the files by
 //! what they write:
 //!
-//! - `mod.rs`: the `Dialect`, what a rendered statement is (`Sql`,
+//! - `mod.rs`: what a rendered statement is (`Sql`,
 //!   `Slot`), the writer's own parts (placeholders, quoted identifiers,
 //!   qualified columns, tables and junctions) and the helpers they share;
 //!   `all_indexes`, the indexes a `create_table` makes.
@@ -36,21 +36,11 @@ pub(crate) use select::select;
 pub(crate) use write::{copy_in, draw_keys};
 pub(crate) use write::{insert_many, write};
 
+use crate::column::Column;
 use crate::constraint::Index;
-use crate::model::Column;
+use crate::dialect::Dialect;
 use crate::statement::{Junction, Table};
 use crate::value::Owned;
-
-/// The SQL dialects the crate renders: what
-/// [`Model::create_table_sql_for`](crate::Model::create_table_sql_for) writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Dialect {
-    /// SQLite's.
-    Sqlite,
-    /// PostgreSQL's.
-    Postgres,
-}
 
 /// `is_in` lists up to this long are bound value by value on SQLite (the
 /// statement text rounds the length up to a power of two, so that lists of

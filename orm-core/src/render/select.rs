@@ -5,7 +5,8 @@
 //! as a sub-select, `ORDER BY` with the primary key last, `LIMIT`/`OFFSET`,
 //! the joined parents' and the annotations' columns, and the joins.
 
-use super::{push_ident, saturating_i64, Dialect, Slot, Sql, Writer};
+use super::{push_ident, saturating_i64, Slot, Sql, Writer};
+use crate::dialect::Dialect;
 use crate::statement::{Extra, KeyColumn, OrderKey, OrderTerm, Projection, Select, Shape, Table};
 use crate::types::ColumnType;
 

@@ -2,8 +2,9 @@
 //! selects; SQLite's multi-row insert; PostgreSQL's `COPY` and the keys it
 //! draws from a sequence for the rows it writes.
 
-use super::{push_ident, Dialect, Slot, Sql, Writer};
-use crate::model::Column;
+use super::{push_ident, Slot, Sql, Writer};
+use crate::column::Column;
+use crate::dialect::Dialect;
 use crate::statement::{Shape, Table, Write};
 
 /// A write.

@@ -12,7 +12,7 @@ use postgres::{Client, NoTls, Statement};
 use crate::backend::{
     Caps, Conn, Ctx, Db, DriverRow, Param, Registered, RegisteredSync, Row, ScopeKind,
 };
-use crate::render::Dialect;
+use crate::dialect::Dialect;
 
 /// The async connection, over tokio-postgres.
 #[cfg(feature = "tokio")]
@@ -412,7 +412,7 @@ impl Postgres {
     }
 }
 
-impl crate::backend::DriverError for postgres::Error {
+impl crate::error::DriverError for postgres::Error {
     fn sqlstate(&self) -> Option<String> {
         self.code().map(|c| c.code().to_owned())
     }

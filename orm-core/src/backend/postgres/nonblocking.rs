@@ -13,9 +13,9 @@ use super::{stale_plan, BinaryCopy, Kind};
 use crate::backend::gate::{first_polled, Exclusive, Gate, Undo};
 use crate::backend::{Caps, Ctx, Exec, Param, Registered, RegisteredAsync, Row, ScopeKind};
 use crate::db::{Async, BoxFuture, Database, Plan};
+use crate::dialect::Dialect;
 use crate::error::{DbError, Error, Result};
 use crate::log;
-use crate::render::Dialect;
 use crate::value::Value;
 
 /// At most this many prepared statements are kept per connection; past it

@@ -9,8 +9,8 @@ use rusqlite::{CachedStatement, Connection, Savepoint, ToSql, Transaction};
 use crate::backend::{
     Caps, Conn, Ctx, Db, DriverRow, Param, Registered, RegisteredSync, Row, ScopeKind,
 };
+use crate::dialect::Dialect;
 use crate::error::{DbError, Result, UniqueViolation};
-use crate::render::Dialect;
 use crate::value::{Owned, Value, ValueError};
 
 pub(crate) mod block;
@@ -160,7 +160,7 @@ impl crate::backend::SyncDriver for Driver {
     }
 }
 
-impl crate::backend::DriverError for rusqlite::Error {
+impl crate::error::DriverError for rusqlite::Error {
     fn sqlstate(&self) -> Option<String> {
         match self {
             rusqlite::Error::SqliteFailure(e, _) => Some(e.extended_code.to_string()),

@@ -25,9 +25,9 @@ use crate::atomic::AsyncAtomic;
 use crate::backend::conn::Stmt as SyncStmt;
 use crate::backend::{Caps, Ctx, Exec, Param, Registered, RegisteredAsync, Row, ScopeKind};
 use crate::db::{Async, BoxFuture, Database, Out, Plan};
+use crate::dialect::Dialect;
 use crate::error::{Error, Result};
 use crate::log;
-use crate::render::Dialect;
 use crate::value::{Owned, Value, ValueError};
 
 /// A request, run on the connection's thread.
