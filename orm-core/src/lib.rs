@@ -195,7 +195,10 @@ pub use db::AsyncDb;
 pub use db::{Async, Blocking, BoxFuture, Database, Mode, Out};
 pub use dialect::Dialect;
 pub use error::{DbError, Difference, Error, Result, SchemaError};
-pub use foreign_key::{ForeignKey, ForeignKeyField};
+pub use foreign_key::ForeignKey;
+// Only the crate's own bounds (`join`, `has`) name it: hidden from users.
+#[doc(hidden)]
+pub use foreign_key::ForeignKeyField;
 pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict, Recordable};
 #[cfg(feature = "tokio")]
 pub use guard::{assert_queries_async, count_queries_async, record_queries_async, strict_async};
