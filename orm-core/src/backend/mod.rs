@@ -15,6 +15,8 @@ pub(crate) mod postgres;
 mod conn;
 mod driver;
 mod native;
+#[cfg(test)]
+mod probe;
 #[cfg(feature = "tokio")]
 pub(crate) use driver::{AsyncDriver, RegisteredAsync};
 pub(crate) use driver::{Driver, DriverRow, Registered, RegisteredSync, SyncDriver};
@@ -34,6 +36,8 @@ drivers! {
         Sqlite(sqlite::Driver),
         #[cfg(feature = "postgres")]
         Postgres(postgres::Driver),
+        #[cfg(test)]
+        Probe(probe::Driver),
     }
     async {
         #[cfg(feature = "tokio")]
