@@ -242,7 +242,11 @@ impl crate::db::Database for AsyncAnyDb {
 
 #[cfg(feature = "tokio")]
 impl crate::AsyncAtomic for AsyncAnyDb {
-    fn atomic<'a, T, F, Fut>(&'a self, f: F) -> crate::db::BoxFuture<'a, Result<T>>
+    fn atomic_with<'a, T, F, Fut>(
+        &'a self,
+        begin: crate::Begin,
+        f: F,
+    ) -> crate::db::BoxFuture<'a, Result<T>>
     where
         F: FnOnce(&'a Self) -> Fut + Send + 'a,
         Fut: std::future::Future<Output = Result<T>> + Send + 'a,
@@ -251,9 +255,9 @@ impl crate::AsyncAtomic for AsyncAnyDb {
         // The block's statements on `self` go to the same connection from
         // the same task: they belong to the transaction.
         match self {
-            AsyncAnyDb::Sqlite(db) => db.atomic(move |_| f(self)),
+            AsyncAnyDb::Sqlite(db) => db.atomic_with(begin, move |_| f(self)),
             #[cfg(feature = "postgres")]
-            AsyncAnyDb::Postgres(db) => db.atomic(move |_| f(self)),
+            AsyncAnyDb::Postgres(db) => db.atomic_with(begin, move |_| f(self)),
         }
     }
 }

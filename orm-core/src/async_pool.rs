@@ -248,7 +248,7 @@ where
     M::Type: AsyncAtomic,
     Object<M>: Send + Sync,
 {
-    fn atomic<'a, T, F, Fut>(&'a self, f: F) -> BoxFuture<'a, Result<T>>
+    fn atomic_with<'a, T, F, Fut>(&'a self, begin: crate::Begin, f: F) -> BoxFuture<'a, Result<T>>
     where
         F: FnOnce(&'a Self) -> Fut + Send + 'a,
         Fut: Future<Output = Result<T>> + Send + 'a,
@@ -256,6 +256,6 @@ where
     {
         // The block's statements on the pooled connection reach the same
         // connection from the same task: they belong to the transaction.
-        (**self).atomic(move |_| f(self))
+        (**self).atomic_with(begin, move |_| f(self))
     }
 }

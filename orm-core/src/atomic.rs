@@ -37,7 +37,83 @@ use crate::error::Result;
 pub trait Atomic: Db {
     /// Runs `f` in a transaction (a savepoint when one is open already).
     fn atomic<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
-        self.__conn().atomic(|| f(self))
+        self.atomic_with(Begin::Default, f)
+    }
+
+    /// Runs `f` in a transaction of the kind `begin` asks for: a block that
+    /// will write ([`Begin::Write`]), a read-only snapshot
+    /// ([`Begin::ReadSnapshot`]), a serializable one
+    /// ([`Begin::Serializable`]). Inside a transaction already open it is
+    /// [`Error::NestedBegin`](crate::Error::NestedBegin) (the open
+    /// transaction's kind holds; nest with [`atomic`](Atomic::atomic)),
+    /// except for [`Begin::Default`], a savepoint as `atomic`'s.
+    ///
+    /// ```
+    /// use orm_core::{Atomic, Begin, Error, Model};
+    /// #[derive(Model, Debug, PartialEq)] struct Acct { id: i64, bal: i64 }
+    ///
+    /// let conn = orm_core::rusqlite::Connection::open_in_memory()?;
+    /// Acct::create_table(&conn)?;
+    /// conn.atomic_with(Begin::Write, |tx| Acct { id: 1, bal: 100 }.insert(tx))?;
+    /// let total = conn.atomic_with(Begin::ReadSnapshot, |tx| {
+    ///     // Both reads see the same data; a write here would fail.
+    ///     assert!(Acct { id: 2, bal: 1 }.insert(tx).is_err());
+    ///     Ok(Acct::all(tx)?.iter().map(|a| a.bal).sum::<i64>())
+    /// })?;
+    /// assert_eq!(total, 100);
+    /// let nested = conn.atomic(|tx| tx.atomic_with(Begin::Write, |_| Ok(())));
+    /// assert!(matches!(nested, Err(Error::NestedBegin { .. })));
+    /// # Ok::<(), orm_core::Error>(())
+    /// ```
+    fn atomic_with<T>(&self, begin: Begin, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        self.__conn().atomic(begin, || f(self))
+    }
+}
+
+/// The kind of transaction an `atomic_with` block begins
+/// ([`Atomic::atomic_with`], `AsyncAtomic::atomic_with`), on both backends.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Begin {
+    /// What `atomic` begins: SQLite's deferred `BEGIN` (the write lock is
+    /// taken at the block's first write), PostgreSQL's `BEGIN` (`READ
+    /// COMMITTED`: each statement sees the data committed when it starts).
+    #[default]
+    Default,
+    /// A block that will write. SQLite takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): the block waits for another writer at its start
+    /// (the connection's busy timeout) instead of failing with "database is
+    /// locked" when it first writes after reading. PostgreSQL: `BEGIN`, as
+    /// `atomic`'s (its rows lock as they are written).
+    Write,
+    /// A read-only snapshot: every statement of the block sees the data as
+    /// of its first read, and a write fails. SQLite: `BEGIN` with `PRAGMA
+    /// query_only` on until the block ends; PostgreSQL: `BEGIN ISOLATION
+    /// LEVEL REPEATABLE READ, READ ONLY`.
+    ReadSnapshot,
+    /// As if the blocks ran one after another. PostgreSQL: `BEGIN ISOLATION
+    /// LEVEL SERIALIZABLE`, where a conflict with another transaction fails
+    /// a statement or the commit with SQLSTATE `40001` (run the block
+    /// again); SQLite's transactions always are, and this takes its write
+    /// lock at once, as [`Begin::Write`].
+    Serializable,
+}
+
+impl Begin {
+    /// Its name, for [`Error::NestedBegin`](crate::Error::NestedBegin).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Begin::Default => "Default",
+            Begin::Write => "Write",
+            Begin::ReadSnapshot => "ReadSnapshot",
+            Begin::Serializable => "Serializable",
+        }
+    }
+
+    /// The error for a kind asked for inside an open transaction; `None`
+    /// for [`Begin::Default`], a savepoint.
+    pub(crate) fn nested(self) -> Option<crate::Error> {
+        (self != Begin::Default).then(|| crate::Error::NestedBegin { begin: self.name() })
     }
 }
 
@@ -58,6 +134,21 @@ impl<D: Db + ?Sized> Atomic for D {}
 pub trait AsyncAtomic: crate::db::AsyncDb {
     /// Runs `f` in a transaction (a savepoint when one is open already).
     fn atomic<'a, T, F, Fut>(&'a self, f: F) -> crate::db::BoxFuture<'a, Result<T>>
+    where
+        F: FnOnce(&'a Self) -> Fut + Send + 'a,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'a,
+        T: Send + 'a,
+    {
+        self.atomic_with(Begin::Default, f)
+    }
+
+    /// Runs `f` in a transaction of the kind `begin` asks for, as the sync
+    /// [`Atomic::atomic_with`]: `db.atomic_with(Begin::ReadSnapshot, async |tx| ..)`.
+    fn atomic_with<'a, T, F, Fut>(
+        &'a self,
+        begin: Begin,
+        f: F,
+    ) -> crate::db::BoxFuture<'a, Result<T>>
     where
         F: FnOnce(&'a Self) -> Fut + Send + 'a,
         Fut: std::future::Future<Output = Result<T>> + Send + 'a,

@@ -283,6 +283,14 @@ pub enum Error {
         /// How many entries came back.
         got: usize,
     },
+    /// `atomic_with` asked for a kind of transaction inside one already
+    /// open: the open transaction's kind holds. Nest with `atomic` (a
+    /// savepoint).
+    #[error("atomic_with(Begin::{begin}) inside a transaction already open: its kind holds; nest with `atomic`")]
+    NestedBegin {
+        /// The kind asked for.
+        begin: &'static str,
+    },
 }
 
 impl Error {

@@ -180,7 +180,7 @@ pub use any::AnyDb;
 pub use any::AsyncAnyDb;
 #[cfg(feature = "tokio")]
 pub use atomic::AsyncAtomic;
-pub use atomic::Atomic;
+pub use atomic::{Atomic, Begin};
 #[cfg(all(feature = "tokio", feature = "postgres"))]
 pub use backend::postgres::nonblocking::AsyncPostgres;
 #[cfg(feature = "postgres")]

@@ -9,7 +9,7 @@ use orm_core::async_pool::deadpool::managed::{BuildError, Object, PoolError};
 use orm_core::async_pool::deadpool::Runtime;
 use orm_core::async_pool::{AnyManager, AnyPool};
 use orm_core::rusqlite::{self, Connection, ErrorCode};
-use orm_core::{count_queries_async, AsyncAtomic, Raw};
+use orm_core::{count_queries_async, AsyncAtomic, Begin};
 
 /// The pool every handler draws from.
 pub type Pool = AnyPool;
@@ -74,28 +74,20 @@ fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
 /// ran. The transaction makes the statements of a page see one snapshot, so
 /// a product count never disagrees with the list beside it.
 ///
-/// Only `f`'s statements are counted: the transaction's `BEGIN` and `COMMIT`
-/// are the library's own and never counted, and on PostgreSQL the
-/// `SET TRANSACTION` that asks for the snapshot runs before the count starts.
-/// On SQLite a transaction is a snapshot already (from its first read on, in
-/// WAL mode); on PostgreSQL the default `READ COMMITTED` takes a new snapshot
-/// per statement, hence `REPEATABLE READ`, and `READ ONLY` since a page
-/// writes nothing.
+/// Only `f`'s statements are counted: the transaction's own statements are
+/// the library's and never counted. The block is a read-only snapshot
+/// (`Begin::ReadSnapshot`): on SQLite a transaction is one already (from its
+/// first read on, in WAL mode); on PostgreSQL the default `READ COMMITTED`
+/// would take a new snapshot per statement, so the block begins
+/// `REPEATABLE READ, READ ONLY`. A page writes nothing; a write there would
+/// fail on both.
 pub async fn counted_read<'c, T, F, Fut>(conn: &'c PooledConn, f: F) -> orm_core::Result<(T, usize)>
 where
     F: FnOnce(&'c PooledConn) -> Fut + Send + 'c,
     Fut: Future<Output = orm_core::Result<T>> + Send + 'c,
     T: Send + 'c,
 {
-    conn.atomic(async move |tx| {
-        if tx.backend() == "postgres" {
-            tx.raw(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-                (),
-            )
-            .execute()
-            .await?;
-        }
+    conn.atomic_with(Begin::ReadSnapshot, async move |tx| {
         let (out, statements) = count_queries_async(f(tx)).await;
         Ok((out?, statements))
     })

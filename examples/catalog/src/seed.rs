@@ -1,6 +1,6 @@
 //! The demo data, written once into an empty database.
 
-use orm_core::{AsyncAnyDb, AsyncAtomic, AsyncDb, ForeignKey, Model, Raw};
+use orm_core::{AsyncAnyDb, AsyncAtomic, AsyncDb, Begin, ForeignKey, Model, Raw};
 
 use crate::models::{Category, Product, Review};
 
@@ -114,7 +114,9 @@ const OPINIONS: [(i64, &str); 5] = [
 /// the same empty database waits for: it then finds the data and does not
 /// write it again.
 pub async fn seed_if_empty(db: &AsyncAnyDb) -> orm_core::Result<bool> {
-    db.atomic(async |tx| {
+    // On SQLite a block that will write takes the write lock as it begins
+    // (`BEGIN IMMEDIATE`); the pool's `busy_timeout` bounds the wait.
+    db.atomic_with(Begin::Write, async |tx| {
         lock_against_other_seeders(tx).await?;
         if Category::query().exists(tx).await? {
             return Ok(false);
@@ -125,26 +127,17 @@ pub async fn seed_if_empty(db: &AsyncAnyDb) -> orm_core::Result<bool> {
     .await
 }
 
-/// The lock of [`seed_if_empty`], taken inside its transaction and held
-/// until it ends. Readers are not blocked.
+/// On PostgreSQL, where rows lock as they are written, the lock of
+/// [`seed_if_empty`], taken inside its transaction and held until it ends:
+/// a mode that conflicts with itself and with writers, not readers.
 async fn lock_against_other_seeders(tx: &AsyncAnyDb) -> orm_core::Result<()> {
-    let sql = if tx.backend() == "postgres" {
-        // A mode that conflicts with itself and with writers, not readers.
-        format!(
+    if tx.backend() == "postgres" {
+        let sql = format!(
             r#"LOCK TABLE "{}" IN SHARE ROW EXCLUSIVE MODE"#,
             Category::TABLE
-        )
-    } else {
-        // SQLite: a write statement takes the database's write lock when it
-        // starts, whether or not it changes a row; the `BEGIN IMMEDIATE` an
-        // `atomic` block has no way to ask for. The pool's `busy_timeout`
-        // bounds the wait.
-        format!(
-            r#"UPDATE "{}" SET "name" = "name" WHERE 0"#,
-            Category::TABLE
-        )
-    };
-    tx.raw(&sql, ()).execute().await?;
+        );
+        tx.raw(&sql, ()).execute().await?;
+    }
     Ok(())
 }
 

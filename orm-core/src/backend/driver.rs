@@ -114,9 +114,13 @@ pub(crate) trait SyncDriver: Driver {
     /// Runs one of the crate's own statements (a scope's begin, commit or
     /// rollback): never counted as the user's.
     fn run_own(conn: Self::Conn<'_>, sql: &str, ctx: &Ctx) -> Result<()>;
-    /// Runs `f` in a transaction, a savepoint inside one: the sync
-    /// [`atomic`](crate::Atomic::atomic).
-    fn atomic<T>(conn: Self::Conn<'_>, f: impl FnOnce() -> Result<T>) -> Result<T>;
+    /// Runs `f` in a transaction of the kind `begin` asks for, a savepoint
+    /// inside one: the sync [`atomic_with`](crate::Atomic::atomic_with).
+    fn atomic<T>(
+        conn: Self::Conn<'_>,
+        begin: crate::Begin,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T>;
 }
 
 /// A driver whose connection awaits: its borrowed connection implements the

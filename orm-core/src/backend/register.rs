@@ -198,10 +198,15 @@ macro_rules! drivers {
                 }
             }
 
-            /// Runs `f` in a transaction (a savepoint inside one).
-            pub(crate) fn atomic<T>(self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+            /// Runs `f` in a transaction of the kind `begin` asks for (a
+            /// savepoint inside one).
+            pub(crate) fn atomic<T>(
+                self,
+                begin: crate::Begin,
+                f: impl FnOnce() -> Result<T>,
+            ) -> Result<T> {
                 match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::atomic(c, f),)+
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::atomic(c, begin, f),)+
                 }
             }
         }

@@ -202,6 +202,18 @@ impl Postgres {
     /// # Ok::<(), orm_core::Error>(())
     /// ```
     pub fn transaction<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        self.transaction_with(crate::Begin::Default, f)
+    }
+
+    /// [`transaction`](Postgres::transaction) of the kind `begin` asks for
+    /// (`REPEATABLE READ, READ ONLY` for [`Begin::ReadSnapshot`](crate::Begin::ReadSnapshot),
+    /// `SERIALIZABLE` for [`Begin::Serializable`](crate::Begin::Serializable)); inside a
+    /// transaction only [`Begin::Default`](crate::Begin::Default), a savepoint.
+    pub fn transaction_with<T>(
+        &self,
+        begin: crate::Begin,
+        f: impl FnOnce(&Self) -> Result<T>,
+    ) -> Result<T> {
         struct Scope<'a> {
             pg: &'a Postgres,
             depth: u32,
@@ -220,8 +232,13 @@ impl Postgres {
             }
         }
         let depth = self.depth.get();
+        if depth > 0 {
+            if let Some(nested) = begin.nested() {
+                return Err(nested);
+            }
+        }
         self.batch_execute(&match depth {
-            0 => "BEGIN".to_owned(),
+            0 => begin_sql(begin).to_owned(),
             d => format!("SAVEPOINT orm_{d}"),
         })?;
         self.depth.set(depth + 1);
@@ -553,8 +570,8 @@ impl crate::backend::SyncDriver for Driver {
         pg.run_own(sql, ctx)
     }
 
-    fn atomic<T>(pg: &Postgres, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        pg.transaction(|_| f())
+    fn atomic<T>(pg: &Postgres, begin: crate::Begin, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        pg.transaction_with(begin, |_| f())
     }
 }
 
@@ -592,6 +609,15 @@ pub(crate) fn needs_scope(kind: ScopeKind, in_transaction: bool) -> bool {
         ScopeKind::Read { .. } => false,
         ScopeKind::Write { statements, rows } => statements > 1 || (rows > 1 && in_transaction),
         ScopeKind::Migration { .. } => true,
+    }
+}
+
+/// How a transaction of the kind `begin` asks for begins.
+pub(crate) fn begin_sql(begin: crate::Begin) -> &'static str {
+    match begin {
+        crate::Begin::Default | crate::Begin::Write => "BEGIN",
+        crate::Begin::ReadSnapshot => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        crate::Begin::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
     }
 }
 

@@ -257,15 +257,24 @@ impl AsyncPostgres {
     }
 
     /// Runs `f` in a transaction; see [`AsyncAtomic`](crate::AsyncAtomic).
-    async fn transaction<'a, T, Fut>(&'a self, f: impl FnOnce(&'a Self) -> Fut) -> Result<T>
+    async fn transaction<'a, T, Fut>(
+        &'a self,
+        kind: crate::Begin,
+        f: impl FnOnce(&'a Self) -> Fut,
+    ) -> Result<T>
     where
         Fut: std::future::Future<Output = Result<T>>,
     {
         let turn = self.gate.exclusive(self).await;
         let depth = turn.depth();
+        if depth > 0 {
+            if let Some(nested) = kind.nested() {
+                return Err(nested);
+            }
+        }
         let (begin, end, rollback) = match depth {
             0 => (
-                "BEGIN".to_owned(),
+                super::begin_sql(kind).to_owned(),
                 "SELECT 1; COMMIT".to_owned(),
                 "ROLLBACK".to_owned(),
             ),
@@ -424,13 +433,13 @@ impl Database for AsyncPostgres {
 }
 
 impl crate::atomic::AsyncAtomic for AsyncPostgres {
-    fn atomic<'a, T, F, Fut>(&'a self, f: F) -> BoxFuture<'a, Result<T>>
+    fn atomic_with<'a, T, F, Fut>(&'a self, begin: crate::Begin, f: F) -> BoxFuture<'a, Result<T>>
     where
         F: FnOnce(&'a Self) -> Fut + Send + 'a,
         Fut: std::future::Future<Output = Result<T>> + Send + 'a,
         T: Send + 'a,
     {
-        Box::pin(self.transaction(f))
+        Box::pin(self.transaction(begin, f))
     }
 }
 

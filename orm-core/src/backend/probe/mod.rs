@@ -138,8 +138,12 @@ impl SyncDriver for Driver {
             .map_err(|e| ctx.error(DbError::Sqlite(e)))
     }
 
-    fn atomic<T>(probe: Self::Conn<'_>, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        sqlite::block::atomic(&probe.conn, f)
+    fn atomic<T>(
+        probe: Self::Conn<'_>,
+        begin: crate::Begin,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        sqlite::block::atomic(&probe.conn, begin, f)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
+use crate::Begin;
 
 /// Savepoint names, unique within the process.
 static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
@@ -12,20 +13,58 @@ static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
 /// one: what the sync `atomic` runs, and the async driver on its thread.
 pub(crate) struct SqliteBlock {
     savepoint: Option<String>,
+    begin: Begin,
 }
 
+/// Turns `PRAGMA query_only` on for a read-only block ([`Begin::ReadSnapshot`]).
+const READ_ONLY: &str = "PRAGMA query_only = ON";
+/// Turns it off again, however the block ends.
+const WRITABLE: &str = "PRAGMA query_only = OFF";
+
 impl SqliteBlock {
-    /// `BEGIN`, or inside a transaction a savepoint of a name of its own.
-    pub(crate) fn begin(conn: &rusqlite::Connection) -> Result<Self> {
+    /// The transaction `begin` asks for (`BEGIN`; `BEGIN IMMEDIATE` for a
+    /// block that will write; with `query_only` on for a read-only
+    /// snapshot), or inside a transaction a savepoint of a name of its own,
+    /// which only [`Begin::Default`] may ask for.
+    pub(crate) fn begin(conn: &rusqlite::Connection, begin: Begin) -> Result<Self> {
         let savepoint = if conn.is_autocommit() {
-            conn.execute_batch("BEGIN")?;
+            conn.execute_batch(Self::begin_sql(begin))?;
+            if begin == Begin::ReadSnapshot {
+                if let Err(e) = conn.execute_batch(READ_ONLY) {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
+            }
             None
         } else {
+            if let Some(nested) = begin.nested() {
+                return Err(nested);
+            }
             let name = format!("orm_{}", SAVEPOINTS.fetch_add(1, Ordering::Relaxed));
             conn.execute_batch(&format!("SAVEPOINT \"{name}\""))?;
             Some(name)
         };
-        Ok(SqliteBlock { savepoint })
+        Ok(SqliteBlock { savepoint, begin })
+    }
+
+    fn begin_sql(begin: Begin) -> &'static str {
+        match begin {
+            Begin::Write | Begin::Serializable => "BEGIN IMMEDIATE",
+            Begin::Default | Begin::ReadSnapshot => "BEGIN",
+        }
+    }
+
+    /// Whether the block turned `query_only` on (a read-only transaction).
+    fn read_only(&self) -> bool {
+        self.savepoint.is_none() && self.begin == Begin::ReadSnapshot
+    }
+
+    /// Turns `query_only` off again after a read-only transaction.
+    fn writable(&self, conn: &rusqlite::Connection) -> Result<()> {
+        if self.read_only() {
+            conn.execute_batch(WRITABLE)?;
+        }
+        Ok(())
     }
 
     /// Commits the block (releases its savepoint). When this fails the
@@ -48,7 +87,12 @@ impl SqliteBlock {
                     )),
                 })
             }
-            None => conn.execute_batch("COMMIT")?,
+            None => {
+                // Writable again before the commit, so that a failure to
+                // turn it back is the block's error, nothing committed.
+                self.writable(conn)?;
+                conn.execute_batch("COMMIT")?;
+            }
         }
         Ok(())
     }
@@ -57,20 +101,24 @@ impl SqliteBlock {
     /// connection's recording sees them: an async block notes them for
     /// `record_queries_async` on the task.
     #[cfg(feature = "tokio")]
-    pub(crate) fn begun(&self) -> String {
+    pub(crate) fn begun(&self) -> Vec<String> {
         match &self.savepoint {
-            Some(name) => format!("SAVEPOINT \"{name}\""),
-            None => "BEGIN".to_owned(),
+            Some(name) => vec![format!("SAVEPOINT \"{name}\"")],
+            None if self.read_only() => {
+                vec![Self::begin_sql(self.begin).to_owned(), READ_ONLY.to_owned()]
+            }
+            None => vec![Self::begin_sql(self.begin).to_owned()],
         }
     }
 
     /// The statements [`commit`](SqliteBlock::commit) runs, as
     /// [`begun`](SqliteBlock::begun) gives them.
     #[cfg(feature = "tokio")]
-    pub(crate) fn committing(&self) -> String {
+    pub(crate) fn committing(&self) -> Vec<String> {
         match &self.savepoint {
-            Some(name) => format!("RELEASE \"{name}\""),
-            None => "COMMIT".to_owned(),
+            Some(name) => vec![format!("RELEASE \"{name}\"")],
+            None if self.read_only() => vec![WRITABLE.to_owned(), "COMMIT".to_owned()],
+            None => vec!["COMMIT".to_owned()],
         }
     }
 
@@ -84,6 +132,7 @@ impl SqliteBlock {
                 format!("ROLLBACK TO \"{name}\""),
                 format!(" RELEASE \"{name}\""),
             ],
+            None if self.read_only() => vec!["ROLLBACK".to_owned(), WRITABLE.to_owned()],
             None => vec!["ROLLBACK".to_owned()],
         }
     }
@@ -100,6 +149,8 @@ impl SqliteBlock {
             None if !conn.is_autocommit() => conn.execute_batch("ROLLBACK"),
             None => Ok(()),
         };
+        // On again for the connection's next user whatever happened above.
+        let _ = self.writable(conn);
     }
 }
 
@@ -118,10 +169,15 @@ impl Drop for Undo<'_> {
     }
 }
 
-pub(crate) fn atomic<T>(conn: &rusqlite::Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+/// The sync `atomic_with` on a SQLite connection.
+pub(crate) fn atomic<T>(
+    conn: &rusqlite::Connection,
+    begin: Begin,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     let mut undo = Undo {
         conn,
-        block: SqliteBlock::begin(conn)?,
+        block: SqliteBlock::begin(conn, begin)?,
         done: false,
     };
     let out = f()?;

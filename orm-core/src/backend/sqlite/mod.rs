@@ -155,8 +155,12 @@ impl crate::backend::SyncDriver for Driver {
             .map_err(|e| ctx.error(DbError::Sqlite(e)))
     }
 
-    fn atomic<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        block::atomic(conn, f)
+    fn atomic<T>(
+        conn: &Connection,
+        begin: crate::Begin,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        block::atomic(conn, begin, f)
     }
 }
 

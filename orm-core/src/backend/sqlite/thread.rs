@@ -671,7 +671,7 @@ impl Database for AsyncSqlite {
 }
 
 impl AsyncAtomic for AsyncSqlite {
-    fn atomic<'a, T, F, Fut>(&'a self, f: F) -> BoxFuture<'a, Result<T>>
+    fn atomic_with<'a, T, F, Fut>(&'a self, begin: crate::Begin, f: F) -> BoxFuture<'a, Result<T>>
     where
         F: FnOnce(&'a Self) -> Fut + Send + 'a,
         Fut: Future<Output = Result<T>> + Send + 'a,
@@ -685,11 +685,13 @@ impl AsyncAtomic for AsyncSqlite {
             // Declared after the gate: dropped first, its rollback is sent
             // before another task gets the connection.
             let mut block = self
-                .open_with(|conn| SqliteBlock::begin(conn).map(Some))
+                .open_with(move |conn| SqliteBlock::begin(conn, begin).map(Some))
                 .await?;
             // Recorded as the sync block's statements are.
             if let Some(end) = &block.end {
-                crate::guard::note_async(&end.begun());
+                for sql in end.begun() {
+                    crate::guard::note_async(&sql);
+                }
             }
             inside.push((self.identity, Arc::default()));
             let out = INSIDE.scope(inside, f(self)).await;
@@ -698,7 +700,9 @@ impl AsyncAtomic for AsyncSqlite {
             };
             match out {
                 Ok(value) => {
-                    crate::guard::note_async(&end.committing());
+                    for sql in end.committing() {
+                        crate::guard::note_async(&sql);
+                    }
                     self.ask(move |conn| {
                         let committed = end.commit(conn);
                         if committed.is_err() {
