@@ -240,33 +240,8 @@ fn the_pinned_sync_calls() -> Result<(), BoxError> {
 }
 
 mod three_levels {
+    use crate::common::music::{Album, Artist, Take, Track};
     use orm_core::{AsyncSqlite, ForeignKey, Model, Nested, Result};
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Artist {
-        id: i64,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Album {
-        id: i64,
-        #[foreign_key(related_name = "albums")]
-        artist: ForeignKey<Artist>,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Track {
-        id: i64,
-        #[foreign_key(related_name = "tracks")]
-        album: ForeignKey<Album>,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Take {
-        id: i64,
-        #[foreign_key(related_name = "takes")]
-        track: ForeignKey<Track>,
-    }
 
     /// `Nested` on an async connection, with a closure that nests further,
     /// in a spawned task.

@@ -186,38 +186,12 @@ on_each_backend! {
     }
 }
 
-/// Relations nested four models deep, which the shop is not.
 mod music {
     use super::*;
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Artist {
-        pub id: i64,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Album {
-        pub id: i64,
-        #[foreign_key(related_name = "albums")]
-        pub artist: ForeignKey<Artist>,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Track {
-        pub id: i64,
-        #[foreign_key(related_name = "tracks")]
-        pub album: ForeignKey<Album>,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct InvoiceLine {
-        pub id: i64,
-        #[foreign_key]
-        pub track: ForeignKey<Track>,
-    }
+    use crate::common::music::{Album, Artist, Take, Track};
 
     pub fn store(conn: &impl Backend) -> R {
-        Artist::create_table(conn)?;
-        Album::create_table(conn)?;
-        Track::create_table(conn)?;
-        InvoiceLine::create_table(conn)?;
+        common::music::create_tables(conn)?;
         for id in 1..=4 {
             Artist { id }.insert(conn)?;
         }
@@ -237,7 +211,7 @@ mod music {
             .insert(conn)?;
         }
         for (id, t) in [(5, 1002), (6, 1000), (7, 1002)] {
-            InvoiceLine {
+            Take {
                 id,
                 track: ForeignKey::new(t),
             }
@@ -246,7 +220,7 @@ mod music {
         Ok(())
     }
 
-    type Tree = Vec<(Artist, Vec<(Album, Vec<(Track, Vec<InvoiceLine>)>)>)>;
+    type Tree = Vec<(Artist, Vec<(Album, Vec<(Track, Vec<Take>)>)>)>;
 
     type Shape = Vec<(i64, Vec<(i64, Vec<(i64, Vec<i64>)>)>)>;
 
@@ -274,7 +248,7 @@ mod music {
                 let pick = |id: i64| all.iter().find(|a| a.id == id).cloned().expect("artist");
                 let artists: Vec<Artist> = [3, 1, 4, 2, 1].into_iter().map(pick).collect();
                 Artist::prefetch_albums(conn, artists)?.nested(conn, |conn, albums| {
-                    Album::prefetch_tracks(conn, albums)?.nested(conn, Track::prefetch_invoice_line_set)
+                    Album::prefetch_tracks(conn, albums)?.nested(conn, Track::prefetch_takes)
                 })
             });
             let tree = tree?;
