@@ -6,6 +6,7 @@ mod backends;
 mod common;
 
 use backends::Backend;
+use common::ledger::{acct, Acct};
 use common::{category, product, Product};
 use orm_core::{count_queries, Error, Model, Raw};
 
@@ -142,18 +143,6 @@ fn any_db_opens_postgres_from_a_url() -> R {
     db.raw(&format!("SET search_path TO {schema}"), ())
         .execute()?;
     through_any(&mut db)
-}
-
-/// An account, for blocks that move money: the suite's atomic tests are
-/// about transactions, not relations.
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Acct {
-    id: i64,
-    bal: i64,
-}
-
-fn acct(id: i64, bal: i64) -> Acct {
-    Acct { id, bal }
 }
 
 /// `atomic` on every backend.
