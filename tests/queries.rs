@@ -6,7 +6,7 @@ mod backends;
 mod common;
 
 use backends::Backend;
-use common::{Category, Product};
+use common::{Category, Product, Ticket};
 use orm_core::rusqlite::limits::Limit;
 use orm_core::{count_queries, record_queries, Condition, Db, Error, ForeignKey, Model};
 
@@ -75,14 +75,6 @@ struct Node {
     id: i64,
     #[foreign_key(related_name = "children")]
     parent: Option<ForeignKey<Node>>,
-}
-
-/// A key the database assigns.
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Ticket {
-    #[primary_key(auto)]
-    id: i64,
-    title: String,
 }
 
 on_each_backend! {

@@ -4,6 +4,7 @@
 //! Category 1─n Product n─1 Brand (nullable)
 //!              Product n─m Tag    through ProductTag
 //! Category n─m Label              through CategoryLabel
+//! Ticket (alone, its key assigned by the database)
 //! ```
 
 use orm_core::{ForeignKey, Model};
@@ -77,4 +78,12 @@ pub struct CategoryLabel {
     pub category: ForeignKey<Category>,
     #[foreign_key(related_name = "label_categories", many_to_many = "categories")]
     pub label: ForeignKey<Label>,
+}
+
+/// A key the database assigns: `id` is ignored on insert.
+#[derive(Model, Debug, Clone, PartialEq)]
+pub struct Ticket {
+    #[primary_key(auto)]
+    pub id: i64,
+    pub title: String,
 }
