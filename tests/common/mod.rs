@@ -1,8 +1,8 @@
 //! The models every suite shares and the helpers that fill them: the shop
 //! (`models.rs`, re-exported here), for nesting [`music`], and for
-//! transactions [`ledger`]. A suite
-//! keeps a model of its own only when its test is about that model's shape
-//! (a key type, a column, the macro's features).
+//! transactions [`ledger`]. A suite keeps a model of its own only when its
+//! test is about that model's shape (a key type, a column, the macro's
+//! features).
 #![allow(dead_code)]
 
 pub mod ledger;
