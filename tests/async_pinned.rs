@@ -3,44 +3,13 @@
 //! must be `Send`, and every result checked. Run under
 //! `scripts/with-postgres`, which sets `ORM_POSTGRES_URL`.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use common::{Brand, Category, CategoryLabel, Label, Product};
 use orm_core::rusqlite::Connection;
 use orm_core::*;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    #[primary_key]
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    #[primary_key]
-    id: i64,
-    name: String,
-    price: f64,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Label {
-    #[primary_key]
-    id: i64,
-    text: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct CategoryLabel {
-    #[primary_key]
-    id: i64,
-    #[foreign_key(related_name = "category_labels", many_to_many = "labels")]
-    category: ForeignKey<Category>,
-    #[foreign_key(related_name = "label_categories", many_to_many = "categories")]
-    label: ForeignKey<Label>,
-}
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -95,17 +64,17 @@ fn product(id: i64, price: f64, category: i64) -> Product {
         id,
         name: format!("p{id}"),
         price,
+        stock: None,
+        note: None,
         category: ForeignKey::new(category),
+        brand: None,
     }
 }
 
 /// The shop on any async connection: Books (2 products, labels 1 and 2),
 /// Bikes (1 product, label 2), Cars (none).
 async fn fill(db: &impl AsyncDb) -> Result<()> {
-    Category::create_table(db).await?;
-    Product::create_table(db).await?;
-    Label::create_table(db).await?;
-    CategoryLabel::create_table(db).await?;
+    common::create_tables_async(db).await?;
     Category::insert_all(
         db,
         &[
@@ -129,11 +98,11 @@ async fn fill(db: &impl AsyncDb) -> Result<()> {
         &[
             Label {
                 id: 1,
-                text: "paper".into(),
+                name: "paper".into(),
             },
             Label {
                 id: 2,
-                text: "sport".into(),
+                name: "sport".into(),
             },
         ],
     )
@@ -180,7 +149,10 @@ async fn the_pinned_async_calls_in_spawned_tasks() -> Result<(), BoxError> {
             id: 13,
             name: "Bell".into(),
             price: 12.5,
+            stock: None,
+            note: None,
             category: ForeignKey::new(2),
+            brand: None,
         }
         .insert(&pg)
         .await?;
@@ -243,6 +215,7 @@ fn the_pinned_sync_calls() -> Result<(), BoxError> {
     let dir = temp_dir("sync");
     let conn = Connection::open(dir.join("shop.db"))?;
     Category::create_table(&conn)?;
+    Brand::create_table(&conn)?;
     Product::create_table(&conn)?;
     category(1, "Books").insert(&conn)?;
     let a = product(10, 4.0, 1);
@@ -267,33 +240,8 @@ fn the_pinned_sync_calls() -> Result<(), BoxError> {
 }
 
 mod three_levels {
+    use crate::common::music::{Album, Artist, Take, Track};
     use orm_core::{AsyncSqlite, ForeignKey, Model, Nested, Result};
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Artist {
-        id: i64,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Album {
-        id: i64,
-        #[foreign_key(related_name = "albums")]
-        artist: ForeignKey<Artist>,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Track {
-        id: i64,
-        #[foreign_key(related_name = "tracks")]
-        album: ForeignKey<Album>,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    struct Take {
-        id: i64,
-        #[foreign_key(related_name = "takes")]
-        track: ForeignKey<Track>,
-    }
 
     /// `Nested` on an async connection, with a closure that nests further,
     /// in a spawned task.

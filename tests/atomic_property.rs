@@ -12,18 +12,14 @@
 //! and the blocks around it go on.
 
 mod backends;
+mod common;
 
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 
+use common::ledger::Acct;
 use orm_core::{Atomic, Db, Error, Model};
 use proptest::prelude::*;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Acct {
-    id: i64,
-    bal: i64,
-}
 
 /// One step of a block.
 #[derive(Debug, Clone)]

@@ -3,6 +3,8 @@
 //! database is a clear error, and a writer killed mid-transaction loses
 //! nothing that was committed.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -10,23 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{category, product, Category, Product};
 use orm_core::rusqlite::limits::Limit;
 use orm_core::rusqlite::{Connection, TransactionBehavior};
 use orm_core::{count_queries, Error, ForeignKey, Model};
 
 type R = orm_core::Result<()>;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-}
 
 /// A fresh directory for this test's database files.
 fn scratch(name: &str) -> PathBuf {
@@ -46,20 +37,11 @@ fn open(path: &Path) -> orm_core::Result<Connection> {
 /// `categories` categories and `products` products spread over them.
 fn shop(path: &Path, categories: i64, products: i64) -> orm_core::Result<Connection> {
     let mut conn = open(path)?;
-    Category::create_table(&conn)?;
-    Product::create_table(&conn)?;
+    common::create_tables(&conn)?;
     let tx = conn.transaction()?;
-    Category::insert_all(
-        &tx,
-        &(1..=categories)
-            .map(|id| Category { id })
-            .collect::<Vec<_>>(),
-    )?;
+    Category::insert_all(&tx, &(1..=categories).map(category).collect::<Vec<_>>())?;
     let rows: Vec<Product> = (1..=products)
-        .map(|id| Product {
-            id,
-            category: ForeignKey::new(id % categories + 1),
-        })
+        .map(|id| product(id, id % categories + 1))
         .collect();
     Product::insert_all(&tx, &rows)?;
     tx.commit()?;
@@ -77,7 +59,7 @@ fn a_load_split_over_several_statements_reads_one_snapshot() -> R {
     reader.execute("UPDATE product SET category_id = id % 100 + 1", [])?;
     // 100 of 1000 categories probe the index; at 20 variables, 5 statements.
     reader.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 20)?;
-    let cats: Vec<Category> = (1..=100).map(|id| Category { id }).collect();
+    let cats: Vec<Category> = (1..=100).map(category).collect();
     let (_, n) = count_queries(&mut reader, |c| Category::load_products(c, &cats));
     assert_eq!(n, 5);
 
@@ -125,17 +107,8 @@ fn a_locked_database_is_a_clear_error_after_the_busy_timeout() -> R {
     let other = open(&path)?;
     other.busy_timeout(Duration::from_millis(50))?;
     let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    Product {
-        id: 10,
-        category: ForeignKey::new(1),
-    }
-    .insert(&tx)?;
-    let err = Product {
-        id: 11,
-        category: ForeignKey::new(1),
-    }
-    .insert(&other)
-    .unwrap_err();
+    product(10, 1).insert(&tx)?;
+    let err = product(11, 1).insert(&other).unwrap_err();
     assert!(
         matches!(
             err,
@@ -168,11 +141,7 @@ fn killed_writer() -> R {
     let mut conn = open(Path::new(&path))?;
     let tx = conn.transaction()?;
     for id in 1000..1100 {
-        Product {
-            id,
-            category: ForeignKey::new(1),
-        }
-        .insert(&tx)?;
+        product(id, 1).insert(&tx)?;
     }
     let f = Product::fields();
     Product::query().filter(f.id.le(5)).delete(&tx)?;
@@ -226,11 +195,7 @@ fn a_writer_killed_mid_transaction_loses_nothing() -> R {
     assert_eq!(Product::all(&after)?, before);
     let check: String = after.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     assert_eq!(check, "ok");
-    Product {
-        id: 2000,
-        category: ForeignKey::new(2),
-    }
-    .insert(&after)?;
+    product(2000, 2).insert(&after)?;
     assert_eq!(Product::all(&after)?.len(), before.len() + 1);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -281,10 +246,7 @@ fn pooled_readers_and_a_writer() -> R {
         for batch in 0..50 {
             let tx = conn.transaction()?;
             let rows: Vec<Product> = (0..10)
-                .map(|i| Product {
-                    id: 1000 + batch * 10 + i,
-                    category: ForeignKey::new(i % 50 + 1),
-                })
+                .map(|i| product(1000 + batch * 10 + i, i % 50 + 1))
                 .collect();
             Product::insert_all(&tx, &rows)?;
             tx.commit()?;

@@ -5,70 +5,27 @@
 use orm_core::rusqlite::limits::Limit;
 #[macro_use]
 mod backends;
+mod common;
 
 use backends::Backend;
+use common::{category, product, Category, Product, ProductTag, Tag};
 use orm_core::{count_queries, record_queries, Error, ForeignKey, Model};
 
 type R = orm_core::Result<()>;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    name: String,
-    price: f64,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Post {
-    id: i64,
-    title: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Tag {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct PostTag {
-    id: i64,
-    #[foreign_key(related_name = "post_tags", many_to_many = "tags")]
-    post: ForeignKey<Post>,
-    #[foreign_key(related_name = "tag_posts", many_to_many = "posts")]
-    tag: ForeignKey<Tag>,
-}
-
-fn category(id: i64) -> Category {
-    Category {
-        id,
-        name: format!("c{id}"),
-    }
-}
 
 /// Categories 1..=6; category c has products priced 1.0 .. 2c (0.5 steps,
 /// so ties appear in pairs by rounding), inserted in a scrambled order.
 /// Category 5 has none; 6 is not stored.
 fn shop(conn: &impl Backend) -> R {
-    Category::create_table(conn)?;
-    Product::create_table(conn)?;
+    common::create_tables(conn)?;
     Category::insert_all(conn, &(1..=5).map(category).collect::<Vec<_>>())?;
     let mut rows = Vec::new();
     for c in [1, 2, 3, 4] {
         for k in 1..=(2 * c) {
             rows.push(Product {
-                id: c * 100 + k,
                 name: format!("p{c}-{k}"),
                 price: (k as f64 / 2.0).ceil(),
-                category: ForeignKey::new(c),
+                ..product(c * 100 + k, c)
             });
         }
     }
@@ -92,7 +49,7 @@ fn expected(
     limit: usize,
 ) -> Vec<Vec<i64>> {
     let sql = format!(
-        "SELECT id, name, price, category_id FROM product WHERE category_id = $1 \
+        "SELECT * FROM product WHERE category_id = $1 \
          AND price > {min:?} ORDER BY price DESC, id LIMIT $2 OFFSET $3"
     );
     cats.iter()
@@ -100,16 +57,12 @@ fn expected(
         .collect()
 }
 
-fn blog(conn: &impl Backend) -> R {
-    Post::create_table(conn)?;
-    Tag::create_table(conn)?;
-    PostTag::create_table(conn)?;
+/// Products 1..=3, in category 1, tagged.
+fn tagged(conn: &impl Backend) -> R {
+    common::create_tables(conn)?;
+    category(1).insert(conn)?;
     for id in 1..=3 {
-        Post {
-            id,
-            title: format!("post {id}"),
-        }
-        .insert(conn)?;
+        product(id, 1).insert(conn)?;
     }
     for (id, name) in [(1, "rust"), (2, "sql"), (3, "orm"), (4, "async")] {
         Tag {
@@ -118,11 +71,11 @@ fn blog(conn: &impl Backend) -> R {
         }
         .insert(conn)?;
     }
-    // Post 1: tags 3, 1, 4 and 3 again; post 2: tag 2; post 3: none.
-    for (id, post, tag) in [(1, 1, 3), (2, 1, 1), (3, 2, 2), (4, 1, 4), (5, 1, 3)] {
-        PostTag {
+    // Product 1: tags 3, 1, 4 and 3 again; product 2: tag 2; product 3: none.
+    for (id, product, tag) in [(1, 1, 3), (2, 1, 1), (3, 2, 2), (4, 1, 4), (5, 1, 3)] {
+        ProductTag {
             id,
-            post: ForeignKey::new(post),
+            product: ForeignKey::new(product),
             tag: ForeignKey::new(tag),
         }
         .insert(conn)?;
@@ -364,11 +317,11 @@ on_each_backend! {
 
 
     fn many_to_many_with_a_query(conn) -> R {
-        blog(&conn)?;
+        tagged(&conn)?;
         let t = Tag::fields();
-        let posts = Post::all(&conn)?;
+        let products = Product::all(&conn)?;
         let (tags, n) = count_queries(&mut conn, |c| {
-            Post::prefetch_tags_with(c, posts.clone(), Tag::query().order_by(t.name.asc()))
+            Product::prefetch_tags_with(c, products.clone(), Tag::query().order_by(t.name.asc()))
         });
         assert_eq!(n, 1);
         let names: Vec<Vec<String>> = tags?
@@ -380,10 +333,10 @@ on_each_backend! {
             names,
             [vec!["async", "orm", "orm", "rust"], vec!["sql"], vec![]]
         );
-        // Filtered and capped per post.
-        let lists = Post::load_tags_with(
+        // Filtered and capped per product.
+        let lists = Product::load_tags_with(
             &conn,
-            &posts,
+            &products,
             Tag::query()
                 .filter(t.name.ne("async"))
                 .order_by(t.name.desc())
@@ -394,15 +347,15 @@ on_each_backend! {
             .map(|l| l.iter().map(|t| t.name.as_str()).collect())
             .collect();
         assert_eq!(names, [vec!["rust", "orm"], vec!["sql"], vec![]]);
-        assert_eq!(Post::count_tags(&conn, &posts)?, [4, 1, 0]);
+        assert_eq!(Product::count_tags(&conn, &products)?, [4, 1, 0]);
         assert_eq!(
-            Post::count_tags_with(&conn, &posts, Tag::query().filter(t.name.eq("orm")))?,
+            Product::count_tags_with(&conn, &products, Tag::query().filter(t.name.eq("orm")))?,
             [2, 0, 0]
         );
         // The other side, and the pinned spelling.
         let tags_all = Tag::all(&conn)?;
-        let p = Post::fields();
-        let by_tag = Tag::load_posts_with(&conn, &tags_all, Post::query().filter(p.id.ne(1)))?;
+        let p = Product::fields();
+        let by_tag = Tag::load_products_with(&conn, &tags_all, Product::query().filter(p.id.ne(1)))?;
         assert_eq!(
             by_tag.iter().map(Vec::len).collect::<Vec<_>>(),
             [0, 1, 0, 0]

@@ -6,50 +6,13 @@
 
 #[macro_use]
 mod backends;
+mod common;
 
 use backends::Backend;
+use common::{Brand, Category, Product, ProductTag, Tag};
 use orm_core::{count_queries, record_queries, Error, ForeignKey, Model};
 
 type R = orm_core::Result<()>;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Brand {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    name: String,
-    price: f64,
-    note: Option<String>,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-    #[foreign_key(related_name = "products")]
-    brand: Option<ForeignKey<Brand>>,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Tag {
-    id: i64,
-    label: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct ProductTag {
-    id: i64,
-    #[foreign_key(many_to_many = "tags")]
-    product: ForeignKey<Product>,
-    #[foreign_key(many_to_many = "products")]
-    tag: ForeignKey<Tag>,
-}
 
 fn product(
     id: i64,
@@ -63,6 +26,7 @@ fn product(
         id,
         name: name.into(),
         price,
+        stock: None,
         note: note.map(str::to_owned),
         category: ForeignKey::new(cat),
         brand: brand.map(ForeignKey::new),
@@ -73,11 +37,7 @@ fn product(
 /// Games (2): Go board 40.0 Acme, Chess 25.0 -; Music (3): Blue 12.0 Zenith;
 /// Garden (4): nothing.
 fn shop(conn: &impl Backend) -> R {
-    Category::create_table(conn)?;
-    Brand::create_table(conn)?;
-    Product::create_table(conn)?;
-    Tag::create_table(conn)?;
-    ProductTag::create_table(conn)?;
+    common::create_tables(conn)?;
     for (id, name) in [(1, "Books"), (2, "Games"), (3, "Music"), (4, "Garden")] {
         Category {
             id,
@@ -103,10 +63,10 @@ fn shop(conn: &impl Backend) -> R {
             product(6, "Blue", 12.0, None, 3, Some(2)),
         ],
     )?;
-    for (id, label) in [(1, "new"), (2, "sale")] {
+    for (id, name) in [(1, "new"), (2, "sale")] {
         Tag {
             id,
-            label: label.into(),
+            name: name.into(),
         }
         .insert(conn)?;
     }
@@ -205,7 +165,7 @@ on_each_backend! {
         let p = Product::fields();
         let err = Product::query().join(p.category).all(&conn).unwrap_err();
         assert!(
-            matches!(&err, Error::MissingParent { model: "Product", column: "category_id", table: "category", key } if key == "99"),
+            matches!(&err, Error::MissingParent { model: "Product", column: "category_id", table: "categories", key } if key == "99"),
             "{err}"
         );
         let err = Product::query().join(p.brand).all(&conn).unwrap_err();
@@ -305,7 +265,7 @@ on_each_backend! {
         assert_eq!(ids(&zenith), [1, 3]);
         // Many-to-many, combined with `or` and another condition.
         let tagged = Product::query()
-            .filter(Product::TAGS.any(t.label.eq("sale")) | p.price.gt(35.0))
+            .filter(Product::TAGS.any(t.name.eq("sale")) | p.price.gt(35.0))
             .all(&conn)?;
         assert_eq!(ids(&tagged), [1, 4]);
         let brands_with_books = Brand::query()

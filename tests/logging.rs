@@ -2,30 +2,19 @@
 //! `orm_core::query`, DEBUG (WARN past the slow threshold), with the SQL, the
 //! model, the rows and the time; bound values only when asked for.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{product, Category, Product};
 use orm_core::rusqlite::Connection;
-use orm_core::{ForeignKey, Model};
+use orm_core::Model;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    secret: String,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-}
 
 /// One event as seen by a subscriber.
 #[derive(Debug, Clone)]
@@ -71,8 +60,7 @@ fn recorded<T>(f: impl FnOnce() -> T) -> (T, Vec<Seen>) {
 
 fn shop() -> orm_core::Result<Connection> {
     let conn = Connection::open_in_memory()?;
-    Category::create_table(&conn)?;
-    Product::create_table(&conn)?;
+    common::create_tables(&conn)?;
     Category {
         id: 1,
         name: "Books".into(),
@@ -80,9 +68,8 @@ fn shop() -> orm_core::Result<Connection> {
     .insert(&conn)?;
     for id in 1..=3 {
         Product {
-            id,
-            secret: format!("password{id}"),
-            category: ForeignKey::new(1),
+            note: Some(format!("password{id}")),
+            ..product(id, 1)
         }
         .insert(&conn)?;
     }
@@ -121,7 +108,7 @@ fn every_statement_is_one_event() -> orm_core::Result<()> {
     let (changed, seen) = recorded(|| {
         Product::query()
             .filter(f.id.le(2))
-            .update(&conn, [f.secret.set("hunter2")])
+            .update(&conn, [f.note.set("hunter2")])
     });
     assert_eq!(changed?, 2);
     assert_eq!(seen.len(), 1);
@@ -131,7 +118,7 @@ fn every_statement_is_one_event() -> orm_core::Result<()> {
     assert!(seen[0].fields["db.statement"].starts_with("CREATE TABLE"));
 
     orm_core::log::set_log_values(true);
-    let (_, seen) = recorded(|| Product::query().filter(f.secret.eq("hunter2")).count(&conn));
+    let (_, seen) = recorded(|| Product::query().filter(f.note.eq("hunter2")).count(&conn));
     orm_core::log::set_log_values(false);
     assert!(seen[0].fields["db.params"].contains("hunter2"), "{seen:?}");
 
@@ -153,14 +140,14 @@ fn every_statement_is_one_event() -> orm_core::Result<()> {
     });
     assert!(dup.is_err());
     assert_eq!(seen.len(), 1, "{seen:#?}");
-    assert!(seen[0].fields["db.statement"].starts_with("INSERT INTO \"category\""));
+    assert!(seen[0].fields["db.statement"].starts_with("INSERT INTO \"categories\""));
     assert!(seen[0].fields["error"].contains("UNIQUE"), "{seen:?}");
-    conn.execute_batch("ALTER TABLE product RENAME COLUMN secret TO hidden")?;
+    conn.execute_batch("ALTER TABLE product RENAME COLUMN note TO hidden")?;
     let (missing, seen) = recorded(|| Product::all(&conn));
     assert!(matches!(missing, Err(orm_core::Error::NoSuchColumn { .. })));
     assert_eq!(seen.len(), 1, "{seen:#?}");
     assert_eq!(seen[0].fields["model"], "Product");
-    assert!(seen[0].fields["error"].contains("secret"), "{seen:?}");
+    assert!(seen[0].fields["error"].contains("note"), "{seen:?}");
     // A statement that succeeds has no `error` field.
     let (_, seen) = recorded(|| Category::all(&conn));
     assert!(!seen[0].fields.contains_key("error"));

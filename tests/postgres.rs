@@ -5,12 +5,15 @@
 #![cfg(feature = "postgres")]
 
 mod backends;
+mod common;
 
 use backends::postgres;
+use common::{Category, Product};
 use orm_core::{count_queries, strict, Error, ForeignKey, Model, Postgres};
 
 type R = orm_core::Result<()>;
 
+/// One column of each Rust type PostgreSQL stores, at its limits.
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Reading {
     #[primary_key(auto)]
@@ -179,7 +182,7 @@ fn errors_name_the_model_and_carry_the_sqlstate() -> R {
             &err,
             Error::UniqueViolation {
                 model: "Category",
-                table: "category",
+                table: "categories",
                 columns,
                 ..
             } if columns[..] == ["id"]
@@ -208,31 +211,17 @@ fn errors_name_the_model_and_carry_the_sqlstate() -> R {
     Ok(())
 }
 
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    price: f64,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-}
-
 /// `categories` categories with three products each, made by the server
 /// (a row-by-row insert of 160,000 rows would be most of the test).
 fn shop(pg: &Postgres, categories: i64) -> R {
-    Category::create_table(pg)?;
-    Product::create_table(pg)?;
+    common::create_tables(pg)?;
     pg.execute(
-        "INSERT INTO category SELECT i, 'c' || i FROM generate_series(1, $1::bigint) i",
+        "INSERT INTO categories SELECT i, 'c' || i FROM generate_series(1, $1::bigint) i",
         &[&categories],
     )?;
     pg.execute(
-        "INSERT INTO product SELECT i, i, i % $1::bigint + 1 FROM generate_series(1, 3 * $1::bigint) i",
+        "INSERT INTO product (id, name, price, category_id) \
+         SELECT i, 'p' || i, i, i % $1::bigint + 1 FROM generate_series(1, 3 * $1::bigint) i",
         &[&categories],
     )?;
     Ok(())
@@ -282,8 +271,8 @@ fn scans_of(pg: &Postgres, table: &str) -> orm_core::Result<i64> {
 fn many_keys_scan_few_keys_probe() -> R {
     let pg = postgres();
     shop(&pg, 3_000)?;
-    // The test analyzes `category` itself, when it means to.
-    pg.batch_execute("ALTER TABLE category SET (autovacuum_enabled = false)")?;
+    // The test analyzes `categories` itself, when it means to.
+    pg.batch_execute("ALTER TABLE categories SET (autovacuum_enabled = false)")?;
     let cats = Category::all(&pg)?;
     let f = Product::fields();
     let dear = Product::query().filter(f.price.gt(4_000.0));
@@ -301,34 +290,34 @@ fn many_keys_scan_few_keys_probe() -> R {
     assert_eq!(scans(&pg)?, before + 1, "all the keys: one scan");
     assert_eq!(all, oracle(&cats)?);
     assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 5_000);
-    let before = (scans(&pg)?, scans_of(&pg, "category")?);
+    let before = (scans(&pg)?, scans_of(&pg, "categories")?);
     let two = Category::load_products_with(&pg, &cats[..2], dear.clone())?;
     assert_eq!(two, oracle(&cats[..2])?);
     // Never analyzed: the parent's rows are counted (a few per key).
     assert_eq!(
-        (scans(&pg)?, scans_of(&pg, "category")?),
+        (scans(&pg)?, scans_of(&pg, "categories")?),
         (before.0, before.1 + 1),
         "two keys: the index, after counting the parent"
     );
     // Analyzed: the planner's estimate says the parent is far larger than
     // two keys need, and nothing is counted.
-    pg.batch_execute("ANALYZE category")?;
-    let before = (scans(&pg)?, scans_of(&pg, "category")?);
+    pg.batch_execute("ANALYZE categories")?;
+    let before = (scans(&pg)?, scans_of(&pg, "categories")?);
     assert_eq!(
         Category::load_products_with(&pg, &cats[..2], dear.clone())?,
         two
     );
-    assert_eq!((scans(&pg)?, scans_of(&pg, "category")?), before);
+    assert_eq!((scans(&pg)?, scans_of(&pg, "categories")?), before);
     // 200 keys of 3,000 parents: the threshold is 600 and the estimate more
     // than twice that, so still nothing is counted, and the index answers.
-    let before = (scans(&pg)?, scans_of(&pg, "category")?);
+    let before = (scans(&pg)?, scans_of(&pg, "categories")?);
     let some = Category::load_products_with(&pg, &cats[..200], dear.clone())?;
-    assert_eq!((scans(&pg)?, scans_of(&pg, "category")?), before);
+    assert_eq!((scans(&pg)?, scans_of(&pg, "categories")?), before);
     assert_eq!(some, oracle(&cats[..200])?);
     // An estimate that is too high (rows deleted since) keeps the probe, and
     // the answer.
     pg.batch_execute(
-        "DELETE FROM product WHERE category_id > 2; DELETE FROM category WHERE id > 2",
+        "DELETE FROM product WHERE category_id > 2; DELETE FROM categories WHERE id > 2",
     )?;
     let before = scans(&pg)?;
     assert_eq!(Category::load_products_with(&pg, &cats[..2], dear)?, two);
@@ -416,7 +405,7 @@ fn a_table_that_changes_shape_under_a_cached_statement() -> R {
     assert_eq!(Category::all(&pg)?.len(), 2);
     // Another connection changes the table the cached statement reads.
     let other = postgres_same_schema(&pg)?;
-    other.batch_execute("ALTER TABLE category ALTER COLUMN name TYPE varchar(50)")?;
+    other.batch_execute("ALTER TABLE categories ALTER COLUMN name TYPE varchar(50)")?;
     assert_eq!(Category::all(&pg)?.len(), 2);
     Ok(())
 }
@@ -430,6 +419,7 @@ fn postgres_same_schema(pg: &Postgres) -> orm_core::Result<Postgres> {
     Ok(other)
 }
 
+/// A text key, which the tests give a locale's collation.
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Item {
     #[primary_key]
@@ -446,7 +436,7 @@ fn text_keys_order_bytewise_whatever_the_collation() -> R {
     Category::create_table(&pg)?;
     pg.batch_execute(
         "CREATE TABLE item (sku TEXT COLLATE \"en-US-x-icu\" PRIMARY KEY, \
-         category_id BIGINT NOT NULL REFERENCES category (id));",
+         category_id BIGINT NOT NULL REFERENCES categories (id));",
     )?;
     Category {
         id: 1,
@@ -625,7 +615,7 @@ fn text_comparisons_are_bytewise_whatever_the_collation() -> R {
     Category::create_table(&pg)?;
     pg.batch_execute(
         "CREATE TABLE item (sku TEXT COLLATE \"en-US-x-icu\" PRIMARY KEY, \
-         category_id BIGINT NOT NULL REFERENCES category (id));",
+         category_id BIGINT NOT NULL REFERENCES categories (id));",
     )?;
     Category {
         id: 1,

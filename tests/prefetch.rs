@@ -248,6 +248,7 @@ fn works_inside_a_transaction() -> R {
 mod text_keys {
     use super::*;
 
+    /// Keyed by its text, unlike the shop's `Tag` it shadows here.
     #[derive(Model, Debug, Clone, PartialEq)]
     pub struct Tag {
         #[primary_key]

@@ -3,12 +3,16 @@
 
 #[macro_use]
 mod backends;
+mod common;
 
 use backends::Backend;
+use common::{product, Product, ProductTag, Tag};
 use orm_core::{count_queries, ForeignKey, Model};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
+// A bare parent and a child with a nullable key and nothing else: the
+// rows the strategies draw, NULL and dangling keys among them.
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Parent {
     id: i64,
@@ -262,26 +266,6 @@ proptest! {
     }
 }
 
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Post {
-    id: i64,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Tag {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct PostTag {
-    id: i64,
-    #[foreign_key(related_name = "post_tags", many_to_many = "tags")]
-    post: ForeignKey<Post>,
-    #[foreign_key(related_name = "tag_posts", many_to_many = "posts")]
-    tag: ForeignKey<Tag>,
-}
-
 /// Many-to-many and forward prefetch against one hand-written query per row.
 fn through_case<B: Backend>(
     mut conn: B,
@@ -291,9 +275,7 @@ fn through_case<B: Backend>(
     limit: i32,
 ) -> Result<(), TestCaseError> {
     conn.without_foreign_keys().unwrap();
-    Post::create_table(&conn).unwrap();
-    Tag::create_table(&conn).unwrap();
-    PostTag::create_table(&conn).unwrap();
+    common::create_tables(&conn).unwrap();
     let stored: Vec<Tag> = tags
         .iter()
         .map(|&id| Tag {
@@ -302,31 +284,31 @@ fn through_case<B: Backend>(
         })
         .collect();
     Tag::insert_all(&conn, &stored).unwrap();
-    let links: Vec<PostTag> = pairs
+    let links: Vec<ProductTag> = pairs
         .iter()
         .enumerate()
-        .map(|(i, &(post, tag))| PostTag {
+        .map(|(i, &(product, tag))| ProductTag {
             id: (i as i64 * 7919) % 1009,
-            post: ForeignKey::new(post),
+            product: ForeignKey::new(product),
             tag: ForeignKey::new(tag),
         })
         .collect();
-    PostTag::insert_all(&conn, &links).unwrap();
+    ProductTag::insert_all(&conn, &links).unwrap();
     conn.set_variable_limit(limit);
-    let posts: Vec<Post> = input.iter().map(|&id| Post { id }).collect();
+    let products: Vec<Product> = input.iter().map(|&id| product(id, 0)).collect();
 
-    // Oracle: the far rows of each post, in tag key order, once per junction row.
-    let expected: Vec<Vec<Tag>> = posts
+    // Oracle: the far rows of each product, in tag key order, once per junction row.
+    let expected: Vec<Vec<Tag>> = products
         .iter()
         .map(|p| {
             conn.rows(
-                "SELECT t.id, t.name FROM post_tag j JOIN tag t ON t.id = j.tag_id \
-                 WHERE j.post_id = $1 ORDER BY t.id",
+                "SELECT t.id, t.name FROM product_tag j JOIN tag t ON t.id = j.tag_id \
+                 WHERE j.product_id = $1 ORDER BY t.id",
                 &[p.id],
             )
         })
         .collect();
-    let (got, n) = count_queries(&mut conn, |c| Post::load_tags(c, &posts));
+    let (got, n) = count_queries(&mut conn, |c| Product::load_tags(c, &products));
     let distinct = input.iter().collect::<std::collections::HashSet<_>>().len();
     prop_assert!(
         statements_ok::<B>(n, distinct, limit, false),
@@ -337,8 +319,8 @@ fn through_case<B: Backend>(
     prop_assert_eq!(got.unwrap(), expected);
 
     // Forward: each junction row's tag, or the error naming the dangling key.
-    let links = PostTag::all(&conn).unwrap();
-    let forward = PostTag::load_tag(&conn, &links);
+    let links = ProductTag::all(&conn).unwrap();
+    let forward = ProductTag::load_tag(&conn, &links);
     let dangling = links.iter().find(|l| !tags.contains(l.tag.key()));
     match (forward, dangling) {
         (Ok(found), None) => {

@@ -3,8 +3,10 @@
 
 #[macro_use]
 mod backends;
+mod common;
 
 use backends::Backend;
+use common::{Category, Product, Ticket};
 use orm_core::rusqlite::limits::Limit;
 use orm_core::{count_queries, record_queries, Condition, Db, Error, ForeignKey, Model};
 
@@ -12,23 +14,6 @@ type R = orm_core::Result<()>;
 
 fn backend<B: Backend>(_: &B) -> &'static str {
     B::NAME
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    name: String,
-    price: f64,
-    stock: Option<i64>,
-    note: Option<String>,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
 }
 
 fn product(
@@ -46,12 +31,12 @@ fn product(
         stock,
         note: note.map(str::to_owned),
         category: ForeignKey::new(cat),
+        brand: None,
     }
 }
 
 fn shop(conn: &impl Backend) -> R {
-    Category::create_table(conn)?;
-    Product::create_table(conn)?;
+    common::create_tables(conn)?;
     for (id, name) in [(1, "Books"), (2, "Games"), (3, "Music"), (4, "Garden")] {
         Category {
             id,
@@ -84,18 +69,12 @@ fn ids(rows: &[Product]) -> Vec<i64> {
     rows.iter().map(|p| p.id).collect()
 }
 
+/// A tree: a nullable key to its own table.
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Node {
     id: i64,
     #[foreign_key(related_name = "children")]
     parent: Option<ForeignKey<Node>>,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Ticket {
-    #[primary_key(auto)]
-    id: i64,
-    title: String,
 }
 
 on_each_backend! {

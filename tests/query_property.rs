@@ -13,6 +13,8 @@ use orm_core::{count_queries, Condition, ForeignKey, Model, Query};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
+// Not the shop's: one column of each kind the random conditions cover (a
+// number, a nullable one, text, nullable text, a nullable key), short-named.
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Owner {
     id: i64,

@@ -3,22 +3,18 @@
 
 #[macro_use]
 mod backends;
+mod common;
 
 use backends::Backend;
+use common::ledger::{acct, Acct};
+use common::{category, product, Product};
 use orm_core::{count_queries, Error, Model, Raw};
 
 type R = orm_core::Result<()>;
 
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    name: String,
-    price: f64,
-    note: Option<String>,
-}
-
 fn shop(conn: &impl Backend) -> R {
-    Product::create_table(conn)?;
+    common::create_tables(conn)?;
+    category(1).insert(conn)?;
     for (id, name, price, note) in [
         (1, "Dune", 9.5, None),
         (2, "Go board", 40.0, Some("big")),
@@ -29,6 +25,7 @@ fn shop(conn: &impl Backend) -> R {
             name: name.into(),
             price,
             note: note.map(str::to_owned),
+            ..product(id, 1)
         }
         .insert(conn)?;
     }
@@ -76,12 +73,14 @@ on_each_backend! {
 
 /// The same calls on the backend a URL names.
 fn through_any(db: &mut orm_core::AnyDb) -> R {
-    Product::create_table(&*db)?;
+    common::create_tables(&*db)?;
+    category(1).insert(&*db)?;
     Product {
         id: 1,
         name: "Dune".into(),
         price: 9.5,
         note: None,
+        ..product(1, 1)
     }
     .insert(&*db)?;
     let f = Product::fields();
@@ -144,16 +143,6 @@ fn any_db_opens_postgres_from_a_url() -> R {
     db.raw(&format!("SET search_path TO {schema}"), ())
         .execute()?;
     through_any(&mut db)
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Acct {
-    id: i64,
-    bal: i64,
-}
-
-fn acct(id: i64, bal: i64) -> Acct {
-    Acct { id, bal }
 }
 
 /// `atomic` on every backend.

@@ -9,49 +9,14 @@ use std::collections::BTreeMap;
 
 #[macro_use]
 mod backends;
+mod common;
 
 use backends::Backend;
+use common::{product, Brand, Category, Product, ProductTag, Tag};
 use orm_core::{Annotation, Condition, Error, Field, ForeignKey, Model, Order, Query};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Brand {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    price: f64,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-    #[foreign_key(related_name = "products")]
-    brand: Option<ForeignKey<Brand>>,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Tag {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct ProductTag {
-    id: i64,
-    #[foreign_key(many_to_many = "tags")]
-    product: ForeignKey<Product>,
-    #[foreign_key(many_to_many = "products")]
-    tag: ForeignKey<Tag>,
-}
 
 // ---- the rows -------------------------------------------------------------
 
@@ -143,7 +108,6 @@ impl World {
             .iter()
             .enumerate()
             .map(|(i, &(halves, cat_pick, cat, brand_pick, brand))| Product {
-                id: product_id(i),
                 price: f64::from(halves) * 0.5,
                 // One in sixteen dangles (all when no category is stored),
                 // past the ids drawn.
@@ -158,6 +122,7 @@ impl World {
                     _ if brand_ids.is_empty() => None,
                     _ => Some(ForeignKey::new(brand_ids[brand.index(brand_ids.len())])),
                 },
+                ..product(product_id(i), 0)
             })
             .collect();
         let links = links
@@ -185,11 +150,7 @@ impl World {
 
     fn store<B: Backend>(&self, conn: &B) {
         conn.without_foreign_keys().unwrap();
-        Category::create_table(conn).unwrap();
-        Brand::create_table(conn).unwrap();
-        Product::create_table(conn).unwrap();
-        Tag::create_table(conn).unwrap();
-        ProductTag::create_table(conn).unwrap();
+        common::create_tables(conn).unwrap();
         let cats: Vec<Category> = self.categories.values().cloned().collect();
         Category::insert_all(conn, &cats).unwrap();
         let brands: Vec<Brand> = self.brands.values().cloned().collect();
@@ -555,7 +516,7 @@ impl World {
         self.categories
             .get(&key)
             .cloned()
-            .ok_or(("category_id", "category", key.to_string()))
+            .ok_or(("category_id", "categories", key.to_string()))
     }
 
     fn brand_of(&self, p: &Product) -> Result<Option<Brand>, Missing> {

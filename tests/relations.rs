@@ -6,7 +6,7 @@ mod backends;
 mod common;
 
 use backends::Backend;
-use common::in_list_len;
+use common::{in_list_len, product, Category, CategoryLabel, Label, Product};
 use orm_core::rusqlite::limits::Limit;
 use orm_core::rusqlite::Connection;
 use orm_core::{
@@ -16,34 +16,12 @@ use orm_core::{
 
 type R = orm_core::Result<()>;
 
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Category {
-    id: i64,
-    name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Product {
-    id: i64,
-    #[foreign_key(related_name = "products")]
-    category: ForeignKey<Category>,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-struct Label {
-    id: i64,
-    #[foreign_key(related_name = "labels")]
-    category: ForeignKey<Category>,
-}
-
 fn ids<M: Model<Key = i64>>(rows: &[M]) -> Vec<i64> {
     rows.iter().map(|r| *r.primary_key()).collect()
 }
 
 fn catalog(conn: &impl Backend) -> R {
-    Category::create_table(conn)?;
-    Product::create_table(conn)?;
-    Label::create_table(conn)?;
+    common::create_tables(conn)?;
     for id in 1..=3 {
         Category {
             id,
@@ -52,16 +30,20 @@ fn catalog(conn: &impl Backend) -> R {
         .insert(conn)?;
     }
     for (id, c) in [(10, 1), (11, 2), (12, 1), (13, 3)] {
-        Product {
+        product(id, c).insert(conn)?;
+    }
+    for id in 1..=2 {
+        Label {
             id,
-            category: ForeignKey::new(c),
+            name: format!("l{id}"),
         }
         .insert(conn)?;
     }
-    for (id, c) in [(20, 2), (21, 2)] {
-        Label {
+    for (id, c, l) in [(20, 2, 1), (21, 2, 2)] {
+        CategoryLabel {
             id,
             category: ForeignKey::new(c),
+            label: ForeignKey::new(l),
         }
         .insert(conn)?;
     }
@@ -81,7 +63,7 @@ on_each_backend! {
         let ((products, labels), n) = count_queries(&mut conn, |c| {
             (
                 Category::load_products(c, &cats),
-                Category::load_labels(c, &cats),
+                Category::load_category_labels(c, &cats),
             )
         });
         assert_eq!(n, 2);
@@ -97,7 +79,7 @@ on_each_backend! {
             loaded.iter().map(|p| ids(p)).collect::<Vec<_>>(),
             vec![vec![11], vec![10, 12], vec![11]]
         );
-        let (empty, n) = count_queries(&mut conn, |c| Category::load_labels(c, &[]));
+        let (empty, n) = count_queries(&mut conn, |c| Category::load_category_labels(c, &[]));
         assert_eq!((empty?.len(), n), (0, 0));
         Ok(())
     }
@@ -117,7 +99,7 @@ on_each_backend! {
     }
 
     #[should_panic(
-        expected = "expected 1 statement(s), 2 ran:\n  1. SELECT t.\"id\", t.\"name\" FROM \"category\" AS t"
+        expected = "expected 1 statement(s), 2 ran:\n  1. SELECT t.\"id\", t.\"name\" FROM \"categories\" AS t"
     )]
     fn assert_queries_lists_every_statement(conn) -> () {
         catalog(&conn).unwrap();
@@ -163,7 +145,7 @@ on_each_backend! {
             );
             // Batch functions are what strict mode is for.
             assert_eq!(Category::prefetch_products(&conn, cats.clone())?.len(), 3);
-            assert_eq!(Category::load_labels(&conn, &cats)?.len(), 3);
+            assert_eq!(Category::load_category_labels(&conn, &cats)?.len(), 3);
             assert_eq!(
                 Product::prefetch_category(&conn, vec![product.clone()])?.len(),
                 1
@@ -206,35 +188,10 @@ on_each_backend! {
 
 mod music {
     use super::*;
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Artist {
-        pub id: i64,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Album {
-        pub id: i64,
-        #[foreign_key(related_name = "albums")]
-        pub artist: ForeignKey<Artist>,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Track {
-        pub id: i64,
-        #[foreign_key(related_name = "tracks")]
-        pub album: ForeignKey<Album>,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct InvoiceLine {
-        pub id: i64,
-        #[foreign_key]
-        pub track: ForeignKey<Track>,
-    }
+    use crate::common::music::{Album, Artist, Take, Track};
 
     pub fn store(conn: &impl Backend) -> R {
-        Artist::create_table(conn)?;
-        Album::create_table(conn)?;
-        Track::create_table(conn)?;
-        InvoiceLine::create_table(conn)?;
+        common::music::create_tables(conn)?;
         for id in 1..=4 {
             Artist { id }.insert(conn)?;
         }
@@ -254,7 +211,7 @@ mod music {
             .insert(conn)?;
         }
         for (id, t) in [(5, 1002), (6, 1000), (7, 1002)] {
-            InvoiceLine {
+            Take {
                 id,
                 track: ForeignKey::new(t),
             }
@@ -263,7 +220,7 @@ mod music {
         Ok(())
     }
 
-    type Tree = Vec<(Artist, Vec<(Album, Vec<(Track, Vec<InvoiceLine>)>)>)>;
+    type Tree = Vec<(Artist, Vec<(Album, Vec<(Track, Vec<Take>)>)>)>;
 
     type Shape = Vec<(i64, Vec<(i64, Vec<(i64, Vec<i64>)>)>)>;
 
@@ -291,7 +248,7 @@ mod music {
                 let pick = |id: i64| all.iter().find(|a| a.id == id).cloned().expect("artist");
                 let artists: Vec<Artist> = [3, 1, 4, 2, 1].into_iter().map(pick).collect();
                 Artist::prefetch_albums(conn, artists)?.nested(conn, |conn, albums| {
-                    Album::prefetch_tracks(conn, albums)?.nested(conn, Track::prefetch_invoice_line_set)
+                    Album::prefetch_tracks(conn, albums)?.nested(conn, Track::prefetch_takes)
                 })
             });
             let tree = tree?;
@@ -355,18 +312,7 @@ mod music {
 
 mod forward {
     use super::*;
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Tag {
-        pub id: i64,
-        pub name: String,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Post {
-        pub id: i64,
-        #[foreign_key(related_name = "featured_posts")]
-        pub tag: Option<ForeignKey<Tag>>,
-    }
+    use common::{category, Brand};
 
     #[test]
     fn forward_foreign_keys_in_one_query() -> R {
@@ -409,52 +355,48 @@ mod forward {
 
     on_each_backend! {
         fn nullable_forward_keys_give_none(conn) -> R {
-            Tag::create_table(&conn)?;
-            Post::create_table(&conn)?;
-            Tag {
+            common::create_tables(&conn)?;
+            category(1).insert(&conn)?;
+            Brand {
                 id: 1,
                 name: "rust".into(),
             }
             .insert(&conn)?;
-            Post {
-                id: 1,
-                tag: Some(ForeignKey::new(1)),
+            Product {
+                brand: Some(ForeignKey::new(1)),
+                ..product(1, 1)
             }
             .insert(&conn)?;
-            Post { id: 2, tag: None }.insert(&conn)?;
-            let posts = Post::all(&conn)?;
-            let (pairs, n) = count_queries(&mut conn, |c| Post::prefetch_tag(c, posts));
+            product(2, 1).insert(&conn)?;
+            let products = Product::all(&conn)?;
+            let (pairs, n) = count_queries(&mut conn, |c| Product::prefetch_brand(c, products));
             assert_eq!(n, 1);
             let got: Vec<(i64, Option<String>)> = pairs?
                 .into_iter()
-                .map(|(p, t)| (p.id, t.map(|t| t.name)))
+                .map(|(p, b)| (p.id, b.map(|b| b.name)))
                 .collect();
             assert_eq!(got, vec![(1, Some("rust".into())), (2, None)]);
             // Only NULL keys: nothing to query.
             let (pairs, n) = count_queries(&mut conn, |c| {
-                Post::prefetch_tag(c, vec![Post { id: 2, tag: None }])
+                Product::prefetch_brand(c, vec![product(2, 1)])
             });
             assert_eq!((pairs?[0].1.clone(), n), (None, 0));
-            assert_eq!(Post { id: 2, tag: None }.tag(&conn)?, None);
+            assert_eq!(product(2, 1).brand(&conn)?, None);
             Ok(())
         }
 
         fn a_missing_parent_is_an_error_naming_table_and_key(conn) -> R {
             catalog(&conn)?;
             conn.without_foreign_keys()?;
-            Product {
-                id: 99,
-                category: ForeignKey::new(42),
-            }
-            .insert(&conn)?;
+            product(99, 42).insert(&conn)?;
             let err = Product::prefetch_category(&conn, Product::all(&conn)?).unwrap_err();
             assert!(
-                matches!(err, Error::MissingParent { model: "Product", column: "category_id", table: "category", ref key } if key == "42"),
+                matches!(err, Error::MissingParent { model: "Product", column: "category_id", table: "categories", ref key } if key == "42"),
                 "{err}"
             );
             assert_eq!(
                 err.to_string(),
-                "Product.category_id = 42: no row in `category` has that primary key"
+                "Product.category_id = 42: no row in `categories` has that primary key"
             );
             let lonely = Product::get(&conn, 99)?.expect("product 99");
             assert!(matches!(
@@ -468,32 +410,17 @@ mod forward {
 
 mod many_to_many {
     use super::*;
+    use common::{ProductTag, Tag};
 
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Post {
-        pub id: i64,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Tag {
-        pub id: i64,
-        pub name: String,
-    }
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct PostTag {
-        #[primary_key]
-        pub id: i64,
-        #[foreign_key(related_name = "post_tags", many_to_many = "tags")]
-        pub post: ForeignKey<Post>,
-        #[foreign_key(related_name = "tag_posts", many_to_many = "posts")]
-        pub tag: ForeignKey<Tag>,
-    }
-
-    fn blog(conn: &impl Backend) -> R {
-        Post::create_table(conn)?;
-        Tag::create_table(conn)?;
-        PostTag::create_table(conn)?;
+    fn tagged(conn: &impl Backend) -> R {
+        common::create_tables(conn)?;
+        Category {
+            id: 1,
+            name: "c1".into(),
+        }
+        .insert(conn)?;
         for id in 1..=3 {
-            Post { id }.insert(conn)?;
+            product(id, 1).insert(conn)?;
         }
         for (id, name) in [(1, "rust"), (2, "sql"), (3, "orm")] {
             Tag {
@@ -502,11 +429,11 @@ mod many_to_many {
             }
             .insert(conn)?;
         }
-        // Post 1: tags 3, 1, and 3 again; post 2: tag 2; post 3: none.
-        for (id, post, tag) in [(1, 1, 3), (2, 1, 1), (3, 2, 2), (4, 1, 3)] {
-            PostTag {
+        // Product 1: tags 3, 1, and 3 again; product 2: tag 2; product 3: none.
+        for (id, product, tag) in [(1, 1, 3), (2, 1, 1), (3, 2, 2), (4, 1, 3)] {
+            ProductTag {
                 id,
-                post: ForeignKey::new(post),
+                product: ForeignKey::new(product),
                 tag: ForeignKey::new(tag),
             }
             .insert(conn)?;
@@ -514,30 +441,30 @@ mod many_to_many {
         Ok(())
     }
 
-    fn blog_sqlite() -> orm_core::Result<Connection> {
+    fn tagged_sqlite() -> orm_core::Result<Connection> {
         let conn = backends::sqlite();
-        blog(&conn)?;
+        tagged(&conn)?;
         Ok(conn)
     }
 
     on_each_backend! {
         fn many_to_many_in_one_query_each_way(conn) -> R {
-            blog(&conn)?;
-            let posts = Post::all(&conn)?;
-            let (pairs, n) = count_queries(&mut conn, |c| Post::prefetch_tags(c, posts));
+            tagged(&conn)?;
+            let products = Product::all(&conn)?;
+            let (pairs, n) = count_queries(&mut conn, |c| Product::prefetch_tags(c, products));
             assert_eq!(n, 1);
             let got: Vec<(i64, Vec<i64>)> = pairs?.iter().map(|(p, t)| (p.id, ids(t))).collect();
             // In tag key order, once per junction row.
             assert_eq!(got, vec![(1, vec![1, 3, 3]), (2, vec![2]), (3, vec![])]);
 
             let tags = Tag::all(&conn)?;
-            let (pairs, n) = count_queries(&mut conn, |c| Tag::prefetch_posts(c, tags));
+            let (pairs, n) = count_queries(&mut conn, |c| Tag::prefetch_products(c, tags));
             assert_eq!(n, 1);
             let got: Vec<(i64, Vec<i64>)> = pairs?.iter().map(|(t, p)| (t.id, ids(p))).collect();
             assert_eq!(got, vec![(1, vec![1]), (2, vec![2]), (3, vec![1, 1])]);
 
-            let post = Post::get(&conn, 2)?.expect("post 2");
-            let (tags, n) = count_queries(&mut conn, |c| post.tags(c));
+            let product = Product::get(&conn, 2)?.expect("product 2");
+            let (tags, n) = count_queries(&mut conn, |c| product.tags(c));
             assert_eq!(
                 (tags?, n),
                 (
@@ -549,24 +476,24 @@ mod many_to_many {
                 )
             );
 
-            let posts = Post::all(&conn)?;
-            let loaded = Post::load_tags(&conn, &[posts[1].clone(), posts[1].clone()])?;
+            let products = Product::all(&conn)?;
+            let loaded = Product::load_tags(&conn, &[products[1].clone(), products[1].clone()])?;
             assert_eq!(
                 loaded.iter().map(|t| ids(t)).collect::<Vec<_>>(),
                 vec![vec![2], vec![2]]
             );
             // The junction's own reverse relations are there too.
-            assert_eq!(ids(&posts[0].post_tags(&conn)?), vec![1, 2, 4]);
+            assert_eq!(ids(&products[0].product_tags(&conn)?), vec![1, 2, 4]);
             Ok(())
         }
     }
 
     #[test]
     fn many_to_many_keys_are_chunked_at_the_runtime_limit() -> R {
-        let mut conn = blog_sqlite()?;
+        let mut conn = tagged_sqlite()?;
         conn.set_limit(Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 2)?;
-        let posts = Post::all(&conn)?;
-        let (pairs, n) = count_queries(&mut conn, |c| Post::prefetch_tags(c, posts));
+        let products = Product::all(&conn)?;
+        let (pairs, n) = count_queries(&mut conn, |c| Product::prefetch_tags(c, products));
         assert_eq!(n, 2);
         assert_eq!(
             pairs?.iter().map(|(_, t)| t.len()).collect::<Vec<_>>(),

@@ -225,40 +225,40 @@ mod guards {
 mod plans {
     use super::*;
 
+    // A bare parent and child, not the shop's: the tests write the child's
+    // table by hand, its key column's type being the point.
     #[derive(Model, Debug, Clone, PartialEq)]
-    #[model(table = "cat")]
-    pub struct Cat {
+    pub struct Parent {
         pub id: i64,
     }
 
     #[derive(Model, Debug, Clone, PartialEq)]
-    #[model(table = "prod")]
-    pub struct Prod {
+    pub struct Child {
         pub id: i64,
-        #[foreign_key(related_name = "prods")]
-        pub cat: ForeignKey<Cat>,
+        #[foreign_key(related_name = "children")]
+        pub parent: ForeignKey<Parent>,
     }
 
     #[test]
     fn rows_nobody_asked_for_do_not_change_the_answer() -> R {
         let conn = Connection::open_in_memory()?;
-        Cat::create_table(&conn)?;
-        Prod::create_table(&conn)?;
-        Cat::insert_all(&conn, &(1..=10).map(|id| Cat { id }).collect::<Vec<_>>())?;
+        Parent::create_table(&conn)?;
+        Child::create_table(&conn)?;
+        Parent::insert_all(&conn, &(1..=10).map(|id| Parent { id }).collect::<Vec<_>>())?;
         for id in 1..=20 {
-            Prod {
+            Child {
                 id,
-                cat: ForeignKey::new(id % 10 + 1),
+                parent: ForeignKey::new(id % 10 + 1),
             }
             .insert(&conn)?;
         }
         // One junk row, as data from elsewhere may hold.
         conn.pragma_update(None, "foreign_keys", false)?;
-        conn.execute("INSERT INTO prod VALUES (99, 'not-a-key')", [])?;
-        let cats = Cat::all(&conn)?;
+        conn.execute("INSERT INTO child VALUES (99, 'not-a-key')", [])?;
+        let parents = Parent::all(&conn)?;
         // Two parents probe the index, all ten scan the table: the same answer.
-        let two = Cat::load_prods(&conn, &cats[..2])?;
-        let all = Cat::load_prods(&conn, &cats)?;
+        let two = Parent::load_children(&conn, &parents[..2])?;
+        let all = Parent::load_children(&conn, &parents)?;
         assert_eq!(two[..], all[..2]);
         assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 20);
         Ok(())
@@ -267,32 +267,35 @@ mod plans {
     #[test]
     fn a_key_that_sqlite_matches_but_that_does_not_read_is_an_error_on_both_plans() -> R {
         let conn = Connection::open_in_memory()?;
-        Cat::create_table(&conn)?;
+        Parent::create_table(&conn)?;
         conn.execute_batch(
-            "CREATE TABLE prod (id INTEGER PRIMARY KEY, cat_id TEXT NOT NULL);
-             INSERT INTO prod VALUES (1, '1.0');",
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id TEXT NOT NULL);
+             INSERT INTO child VALUES (1, '1.0');",
         )?;
-        Cat::insert_all(&conn, &(1..=3).map(|id| Cat { id }).collect::<Vec<_>>())?;
-        let cats = Cat::all(&conn)?;
+        Parent::insert_all(&conn, &(1..=3).map(|id| Parent { id }).collect::<Vec<_>>())?;
+        let parents = Parent::all(&conn)?;
         // '1.0' in a TEXT column is not the integer 1: neither plan finds it.
-        assert_eq!(Cat::load_prods(&conn, &cats[..1])?, vec![vec![]]);
-        assert_eq!(Cat::load_prods(&conn, &cats)?, vec![vec![], vec![], vec![]]);
+        assert_eq!(Parent::load_children(&conn, &parents[..1])?, vec![vec![]]);
+        assert_eq!(
+            Parent::load_children(&conn, &parents)?,
+            vec![vec![], vec![], vec![]]
+        );
         Ok(())
     }
 
     #[test]
     fn an_untyped_key_column_compares_without_conversion_on_both_plans() -> R {
         let conn = Connection::open_in_memory()?;
-        Cat::create_table(&conn)?;
+        Parent::create_table(&conn)?;
         // No declared type: no affinity, so SQLite's `=` converts nothing and
         // the text '1' is not the integer 1.
         conn.execute_batch(
-            "CREATE TABLE prod (id INTEGER PRIMARY KEY, cat_id NOT NULL);
-             INSERT INTO prod VALUES (1, 1), (2, '1'), (3, 2);",
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id NOT NULL);
+             INSERT INTO child VALUES (1, 1), (2, '1'), (3, 2);",
         )?;
-        Cat::insert_all(&conn, &(1..=3).map(|id| Cat { id }).collect::<Vec<_>>())?;
-        let cats = Cat::all(&conn)?;
-        let ids = |lists: Vec<Vec<Prod>>| {
+        Parent::insert_all(&conn, &(1..=3).map(|id| Parent { id }).collect::<Vec<_>>())?;
+        let parents = Parent::all(&conn)?;
+        let ids = |lists: Vec<Vec<Child>>| {
             lists
                 .iter()
                 .map(|l| l.iter().map(|p| p.id).collect::<Vec<_>>())
@@ -300,15 +303,16 @@ mod plans {
         };
         // One parent probes the index, all three scan: the same answer, and
         // the same as SQL's.
-        assert_eq!(ids(Cat::load_prods(&conn, &cats[..1])?), [vec![1]]);
+        assert_eq!(ids(Parent::load_children(&conn, &parents[..1])?), [vec![1]]);
         assert_eq!(
-            ids(Cat::load_prods(&conn, &cats)?),
+            ids(Parent::load_children(&conn, &parents)?),
             [vec![1], vec![3], vec![]]
         );
-        assert_eq!(Cat::count_prods(&conn, &cats)?, [1, 1, 0]);
-        let sql: i64 = conn.query_row("SELECT count(*) FROM prod WHERE cat_id = 1", [], |r| {
-            r.get(0)
-        })?;
+        assert_eq!(Parent::count_children(&conn, &parents)?, [1, 1, 0]);
+        let sql: i64 =
+            conn.query_row("SELECT count(*) FROM child WHERE parent_id = 1", [], |r| {
+                r.get(0)
+            })?;
         assert_eq!(sql, 1);
         Ok(())
     }
@@ -318,7 +322,7 @@ mod plans {
     pub struct Ab {
         pub id: i64,
         #[foreign_key]
-        pub c: ForeignKey<Cat>,
+        pub c: ForeignKey<Parent>,
     }
 
     #[derive(Model, Debug, Clone, PartialEq)]
@@ -326,13 +330,13 @@ mod plans {
     pub struct A {
         pub id: i64,
         #[foreign_key]
-        pub b_c: ForeignKey<Cat>,
+        pub b_c: ForeignKey<Parent>,
     }
 
     #[test]
     fn every_foreign_key_gets_its_own_index() -> R {
         let conn = Connection::open_in_memory()?;
-        Cat::create_table(&conn)?;
+        Parent::create_table(&conn)?;
         Ab::create_table(&conn)?;
         A::create_table(&conn)?;
         let indexes: Vec<(String, String)> = conn

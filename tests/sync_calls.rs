@@ -73,41 +73,13 @@ fn ufcs_and_closures_in_the_guards() -> R {
 }
 
 mod three_levels {
+    use crate::common::music::{self, Album, Artist, Take, Track};
     use orm_core::rusqlite::Connection;
     use orm_core::{ForeignKey, Model, Nested, Result};
 
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Artist {
-        pub id: i64,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Album {
-        pub id: i64,
-        #[foreign_key(related_name = "albums")]
-        pub artist: ForeignKey<Artist>,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Track {
-        pub id: i64,
-        #[foreign_key(related_name = "tracks")]
-        pub album: ForeignKey<Album>,
-    }
-
-    #[derive(Model, Debug, Clone, PartialEq)]
-    pub struct Take {
-        pub id: i64,
-        #[foreign_key(related_name = "takes")]
-        pub track: ForeignKey<Track>,
-    }
-
     fn library() -> Result<Connection> {
         let conn = Connection::open_in_memory()?;
-        Artist::create_table(&conn)?;
-        Album::create_table(&conn)?;
-        Track::create_table(&conn)?;
-        Take::create_table(&conn)?;
+        music::create_tables(&conn)?;
         Artist { id: 1 }.insert(&conn)?;
         Album {
             id: 10,

@@ -1,27 +1,17 @@
-//! Models and fixtures shared by the integration tests.
+//! The models every suite shares and the helpers that fill them: the shop
+//! (`models.rs`, re-exported here), for nesting [`music`], and for
+//! transactions [`ledger`]. A suite keeps a model of its own only when its
+//! test is about that model's shape (a key type, a column, the macro's
+//! features).
 #![allow(dead_code)]
 
+pub mod ledger;
+mod models;
+pub mod music;
+
+pub use models::*;
 use orm_core::rusqlite::Connection;
 use orm_core::{ForeignKey, Model};
-
-#[derive(Model, Debug, Clone, PartialEq)]
-#[model(table = "categories")]
-pub struct Category {
-    #[primary_key]
-    pub id: i64,
-    pub name: String,
-}
-
-#[derive(Model, Debug, Clone, PartialEq)]
-pub struct Product {
-    #[primary_key]
-    pub id: i64,
-    pub name: String,
-    pub price: f64,
-    pub note: Option<String>,
-    #[foreign_key(related_name = "products")]
-    pub category: ForeignKey<Category>,
-}
 
 pub fn category(id: i64) -> Category {
     Category {
@@ -30,14 +20,42 @@ pub fn category(id: i64) -> Category {
     }
 }
 
+/// A product of no brand and unknown stock; a third of them have a note.
 pub fn product(id: i64, category: i64) -> Product {
     Product {
         id,
         name: format!("product {id}"),
         price: id as f64 / 2.0,
+        stock: None,
         note: (id % 3 == 0).then(|| format!("note {id}")),
         category: ForeignKey::new(category),
+        brand: None,
     }
+}
+
+/// The shop's tables, parents first (PostgreSQL checks a `REFERENCES`).
+pub fn create_tables(conn: &impl orm_core::Db) -> orm_core::Result<()> {
+    Category::create_table(conn)?;
+    Brand::create_table(conn)?;
+    Product::create_table(conn)?;
+    Tag::create_table(conn)?;
+    ProductTag::create_table(conn)?;
+    Label::create_table(conn)?;
+    CategoryLabel::create_table(conn)?;
+    Ok(())
+}
+
+/// [`create_tables`], on an async connection.
+#[cfg(feature = "tokio")]
+pub async fn create_tables_async(db: &impl orm_core::AsyncDb) -> orm_core::Result<()> {
+    Category::create_table(db).await?;
+    Brand::create_table(db).await?;
+    Product::create_table(db).await?;
+    Tag::create_table(db).await?;
+    ProductTag::create_table(db).await?;
+    Label::create_table(db).await?;
+    CategoryLabel::create_table(db).await?;
+    Ok(())
 }
 
 /// A shop with `categories` categories; category `c` has `c % 4` products,
@@ -50,8 +68,7 @@ pub fn shop(categories: i64) -> orm_core::Result<Connection> {
 
 /// The same shop, in any connection.
 pub fn fill(conn: &impl orm_core::Db, categories: i64) -> orm_core::Result<()> {
-    Category::create_table(conn)?;
-    Product::create_table(conn)?;
+    create_tables(conn)?;
     let cats: Vec<_> = (1..=categories).map(category).collect();
     Category::insert_all(conn, &cats)?;
     let mut rows = Vec::new();
