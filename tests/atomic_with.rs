@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod backends;
+mod common;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,13 +17,14 @@ type R = orm_core::Result<()>;
 
 /// A row per test write; the model is only the table's shape.
 #[derive(Model, Debug, Clone, PartialEq)]
-struct Entry {
+struct Acct {
     id: i64,
     amount: i64,
 }
 
-fn entry(id: i64) -> Entry {
-    Entry {
+/// Account `id`, its balance ten times its id.
+fn entry(id: i64) -> Acct {
+    Acct {
         id,
         amount: id * 10,
     }
@@ -48,7 +50,7 @@ fn open(path: &PathBuf, wait: Duration) -> orm_core::Result<Connection> {
 fn two(name: &str) -> orm_core::Result<(Connection, Connection)> {
     let path = scratch(name);
     let a = open(&path, Duration::from_secs(5))?;
-    Entry::create_table(&a)?;
+    Acct::create_table(&a)?;
     let b = open(&path, Duration::ZERO)?;
     Ok((a, b))
 }
@@ -69,7 +71,7 @@ fn sqlite_write_takes_the_write_lock_when_it_begins() -> R {
         assert!(entry(3).insert(&b).is_err());
         entry(4).insert(tx).map(drop)
     })?;
-    let ids: Vec<i64> = Entry::all(&a)?.iter().map(|e| e.id).collect();
+    let ids: Vec<i64> = Acct::all(&a)?.iter().map(|e| e.id).collect();
     assert_eq!(ids, [2, 4]);
     Ok(())
 }
@@ -79,10 +81,10 @@ fn sqlite_read_snapshot_sees_one_state_and_refuses_writes() -> R {
     let (a, b) = two("snapshot")?;
     entry(1).insert(&a)?;
     let seen = a.atomic_with(Begin::ReadSnapshot, |tx| {
-        let before = Entry::query().count(tx)?;
+        let before = Acct::query().count(tx)?;
         // Committed by another connection meanwhile: not seen here.
         entry(2).insert(&b)?;
-        let after = Entry::query().count(tx)?;
+        let after = Acct::query().count(tx)?;
         let refused = entry(3).insert(tx);
         assert!(
             refused.is_err(),
@@ -94,19 +96,19 @@ fn sqlite_read_snapshot_sees_one_state_and_refuses_writes() -> R {
     // Writable again once the block is over, however it ended.
     entry(4).insert(&a)?;
     let failed: orm_core::Result<()> = a.atomic_with(Begin::ReadSnapshot, |tx| {
-        Entry::get(tx, 1)?;
+        Acct::get(tx, 1)?;
         entry(1).insert(tx).map(drop)
     });
     assert!(failed.is_err());
     entry(5).insert(&a)?;
-    assert_eq!(Entry::query().count(&a)?, 4);
+    assert_eq!(Acct::query().count(&a)?, 4);
     Ok(())
 }
 
 #[test]
 fn a_kind_inside_an_open_transaction_is_an_error() -> R {
     let conn = backends::sqlite();
-    Entry::create_table(&conn)?;
+    Acct::create_table(&conn)?;
     let out = conn.atomic(|tx| {
         let nested = tx.atomic_with(Begin::ReadSnapshot, |_| Ok(()));
         assert!(
@@ -122,7 +124,7 @@ fn a_kind_inside_an_open_transaction_is_an_error() -> R {
         tx.atomic_with(Begin::Default, |tx| entry(1).insert(tx).map(drop))
     });
     out?;
-    assert_eq!(Entry::query().count(&conn)?, 1);
+    assert_eq!(Acct::query().count(&conn)?, 1);
     Ok(())
 }
 
@@ -139,7 +141,7 @@ mod postgres {
     #[test]
     fn each_kind_begins_the_transaction_it_names() -> R {
         let pg = backends::postgres();
-        Entry::create_table(&pg)?;
+        Acct::create_table(&pg)?;
         pg.atomic_with(Begin::Serializable, |tx| {
             assert_eq!(show(tx, "transaction_isolation")?, "serializable");
             entry(1).insert(tx).map(drop)
@@ -160,7 +162,7 @@ mod postgres {
             matches!(refused, Err(Error::TransactionAborted { .. })),
             "{refused:?}"
         );
-        assert_eq!(Entry::query().count(&pg)?, 2);
+        assert_eq!(Acct::query().count(&pg)?, 2);
         let nested = pg.atomic(|tx| tx.atomic_with(Begin::Write, |_| Ok(())));
         assert!(matches!(nested, Err(Error::NestedBegin { begin: "Write" })));
         Ok(())
@@ -169,19 +171,19 @@ mod postgres {
     #[test]
     fn a_read_snapshot_sees_one_state() -> R {
         let pg = backends::postgres();
-        Entry::create_table(&pg)?;
+        Acct::create_table(&pg)?;
         entry(1).insert(&pg)?;
         // Another connection to the same schema.
         let schema = show(&pg, "search_path")?;
         let other = Postgres::connect(&std::env::var("ORM_POSTGRES_URL").expect("url"))?;
         other.batch_execute(&format!("SET search_path TO {schema}"))?;
         let seen = pg.atomic_with(Begin::ReadSnapshot, |tx| {
-            let before = Entry::query().count(tx)?;
+            let before = Acct::query().count(tx)?;
             entry(2).insert(&other)?;
-            Ok((before, Entry::query().count(tx)?))
+            Ok((before, Acct::query().count(tx)?))
         })?;
         assert_eq!(seen, (1, 1));
-        assert_eq!(Entry::query().count(&pg)?, 2);
+        assert_eq!(Acct::query().count(&pg)?, 2);
         Ok(())
     }
 }
@@ -195,7 +197,7 @@ mod asynchronous {
     async fn async_sqlite_blocks_begin_as_asked() -> R {
         let path = scratch("async");
         let db = AsyncSqlite::open(path.to_str().expect("a UTF-8 path")).await?;
-        Entry::create_table(&db).await?;
+        Acct::create_table(&db).await?;
         // A sync connection of the test's own, shared with the blocks' futures.
         let other = std::sync::Mutex::new(open(&path, Duration::ZERO)?);
         let other = || other.lock().expect("the other connection");
@@ -208,9 +210,9 @@ mod asynchronous {
         entry(1).insert(&db).await?;
         let seen = db
             .atomic_with(Begin::ReadSnapshot, async |tx| {
-                let before = Entry::query().count(tx).await?;
+                let before = Acct::query().count(tx).await?;
                 entry(2).insert(&*other())?;
-                let after = Entry::query().count(tx).await?;
+                let after = Acct::query().count(tx).await?;
                 assert!(entry(3).insert(tx).await.is_err());
                 Ok((before, after))
             })
@@ -224,7 +226,7 @@ mod asynchronous {
             matches!(nested, Err(Error::NestedBegin { .. })),
             "{nested:?}"
         );
-        assert_eq!(Entry::query().count(&db).await?, 3);
+        assert_eq!(Acct::query().count(&db).await?, 3);
         Ok(())
     }
 
@@ -232,7 +234,7 @@ mod asynchronous {
     #[tokio::test]
     async fn async_postgres_blocks_begin_as_asked() -> R {
         let pg = backends::async_postgres().await;
-        Entry::create_table(&pg).await?;
+        Acct::create_table(&pg).await?;
         let isolation = pg
             .atomic_with(Begin::ReadSnapshot, async |tx| {
                 let rows: Vec<(String,)> = tx.raw("SHOW transaction_isolation", ()).all().await?;
@@ -256,7 +258,7 @@ mod asynchronous {
             matches!(nested, Err(Error::NestedBegin { .. })),
             "{nested:?}"
         );
-        assert_eq!(Entry::query().count(&pg).await?, 1);
+        assert_eq!(Acct::query().count(&pg).await?, 1);
         Ok(())
     }
 }
