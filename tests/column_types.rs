@@ -83,7 +83,7 @@ fn at_offset(utc_hour: u32, hours: i32) -> Event {
     }
 }
 
-fn backend_name<B: Backend>(_: &B) -> &'static str {
+fn backend_name<B: backends::Named>(_: &B) -> &'static str {
     B::NAME
 }
 

@@ -16,6 +16,7 @@ type R = orm_core::Result<()>;
 /// Categories 1..=6; category c has products priced 1.0 .. 2c (0.5 steps,
 /// so ties appear in pairs by rounding), inserted in a scrambled order.
 /// Category 5 has none; 6 is not stored.
+#[awaited::both]
 fn shop(conn: &impl Backend) -> R {
     common::create_tables(conn)?;
     Category::insert_all(conn, &(1..=5).map(category).collect::<Vec<_>>())?;
@@ -41,6 +42,7 @@ fn ids(rows: &[Product]) -> Vec<i64> {
 
 /// What each category's list must be: its products filtered, sorted by
 /// price descending then key, sliced: the per-parent query, by hand.
+#[awaited::both]
 fn expected(
     conn: &impl Backend,
     cats: &[i64],
@@ -52,12 +54,18 @@ fn expected(
         "SELECT * FROM product WHERE category_id = $1 \
          AND price > {min:?} ORDER BY price DESC, id LIMIT $2 OFFSET $3"
     );
-    cats.iter()
-        .map(|&c| ids(&conn.rows::<Product>(&sql, &[c, limit as i64, offset as i64])))
-        .collect()
+    // A loop, not `map`: on an async connection each list is awaited.
+    let mut lists = Vec::new();
+    for &c in cats {
+        lists.push(ids(
+            &conn.rows::<Product>(&sql, &[c, limit as i64, offset as i64])
+        ));
+    }
+    lists
 }
 
 /// Products 1..=3, in category 1, tagged.
+#[awaited::both]
 fn tagged(conn: &impl Backend) -> R {
     common::create_tables(conn)?;
     category(1).insert(conn)?;

@@ -214,7 +214,7 @@ on_each_backend! {
     }
 }
 
-fn conn_name<B: Backend>(_: &B) -> &'static str {
+fn conn_name<B: backends::Named>(_: &B) -> &'static str {
     B::NAME
 }
 

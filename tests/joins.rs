@@ -36,6 +36,7 @@ fn product(
 /// Books (1): Dune 9.5 Acme, Dust 4.0 -, Hyperion 30.0 Zenith;
 /// Games (2): Go board 40.0 Acme, Chess 25.0 -; Music (3): Blue 12.0 Zenith;
 /// Garden (4): nothing.
+#[awaited::both]
 fn shop(conn: &impl Backend) -> R {
     common::create_tables(conn)?;
     for (id, name) in [(1, "Books"), (2, "Games"), (3, "Music"), (4, "Garden")] {
@@ -85,7 +86,7 @@ fn shop(conn: &impl Backend) -> R {
 struct Backends;
 
 impl Backends {
-    fn is_sqlite<B: Backend>(_: &B) -> bool {
+    fn is_sqlite<B: backends::Named>(_: &B) -> bool {
         B::NAME == "sqlite"
     }
 }
@@ -96,6 +97,16 @@ fn counted<B: Backend, T>(
     f: impl FnOnce(&mut B) -> orm_core::Result<T>,
 ) -> orm_core::Result<(T, usize)> {
     let (out, n) = count_queries(conn, f);
+    Ok((out?, n))
+}
+
+/// [`counted`] on an async connection: what `on_each_backend!` makes of
+/// `counted(&mut conn, |conn| ..)`.
+#[cfg(feature = "tokio")]
+async fn counted_async<T>(
+    f: impl std::future::Future<Output = orm_core::Result<T>>,
+) -> orm_core::Result<(T, usize)> {
+    let (out, n) = orm_core::count_queries_async(f).await;
     Ok((out?, n))
 }
 

@@ -96,6 +96,7 @@ fn made(files: &[Migration], models: &[TableDef], name: &str) -> Migration {
     Migration::new(name, text)
 }
 
+#[awaited::both]
 fn seed_v1(conn: &impl Backend) -> R {
     v1::Project {
         id: 1,
@@ -262,7 +263,7 @@ trait Which {
     fn is_postgres(&self) -> bool;
 }
 
-impl<B: Backend> Which for B {
+impl<B: backends::Named> Which for B {
     fn is_postgres(&self) -> bool {
         B::NAME == "postgres"
     }

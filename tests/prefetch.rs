@@ -17,7 +17,7 @@ fn ids(products: &[Product]) -> Vec<i64> {
     products.iter().map(|p| p.id).collect()
 }
 
-fn backend<B: Backend>(_: &B) -> &'static str {
+fn backend<B: backends::Named>(_: &B) -> &'static str {
     B::NAME
 }
 

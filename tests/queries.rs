@@ -12,7 +12,7 @@ use orm_core::{count_queries, record_queries, Condition, Db, Error, ForeignKey, 
 
 type R = orm_core::Result<()>;
 
-fn backend<B: Backend>(_: &B) -> &'static str {
+fn backend<B: backends::Named>(_: &B) -> &'static str {
     B::NAME
 }
 
@@ -35,6 +35,7 @@ fn product(
     }
 }
 
+#[awaited::both]
 fn shop(conn: &impl Backend) -> R {
     common::create_tables(conn)?;
     for (id, name) in [(1, "Books"), (2, "Games"), (3, "Music"), (4, "Garden")] {

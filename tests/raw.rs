@@ -12,6 +12,7 @@ use orm_core::{count_queries, Error, Model, Raw};
 
 type R = orm_core::Result<()>;
 
+#[awaited::both]
 fn shop(conn: &impl Backend) -> R {
     common::create_tables(conn)?;
     category(1).insert(conn)?;

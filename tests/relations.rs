@@ -20,6 +20,7 @@ fn ids<M: Model<Key = i64>>(rows: &[M]) -> Vec<i64> {
     rows.iter().map(|r| *r.primary_key()).collect()
 }
 
+#[awaited::both]
 fn catalog(conn: &impl Backend) -> R {
     common::create_tables(conn)?;
     for id in 1..=3 {
@@ -111,6 +112,8 @@ on_each_backend! {
         });
     }
 
+    // `is_strict` has no async form: `strict_async` holds for a task, not a connection.
+    #[sync_only]
     fn strict_refuses_lazy_loads_and_allows_batches(conn) -> R {
         catalog(&conn)?;
         let cats = Category::all(&conn)?;
@@ -161,6 +164,8 @@ on_each_backend! {
         Ok(())
     }
 
+    // Sync only: `strict_async` holds for every connection the task uses.
+    #[sync_only]
     fn strict_is_per_connection(a) -> R {
         catalog(&a)?;
         let b = backends::fresh_like(&a);
@@ -190,6 +195,7 @@ mod music {
     use super::*;
     use crate::common::music::{Album, Artist, Take, Track};
 
+    #[awaited::both]
     pub fn store(conn: &impl Backend) -> R {
         common::music::create_tables(conn)?;
         for id in 1..=4 {
@@ -412,6 +418,7 @@ mod many_to_many {
     use super::*;
     use common::{ProductTag, Tag};
 
+    #[awaited::both]
     fn tagged(conn: &impl Backend) -> R {
         common::create_tables(conn)?;
         Category {

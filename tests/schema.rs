@@ -10,11 +10,12 @@ use orm_core::{Difference, Error, ForeignKey, Index, Literal, Model, OnDelete, S
 
 type R = orm_core::Result<()>;
 
-fn backend<B: Backend>(_: &B) -> &'static str {
+fn backend<B: backends::Named>(_: &B) -> &'static str {
     B::NAME
 }
 
 /// SQLite enforces foreign keys, and so `ON DELETE`, only when asked to.
+#[awaited::both]
 fn enforce_foreign_keys(conn: &impl Backend) -> R {
     if backend(conn) == "sqlite" {
         conn.exec("PRAGMA foreign_keys = ON")?;
@@ -80,6 +81,7 @@ fn issue(id: i64, project: i64, number: i64, assignee: Option<i64>) -> Issue {
     }
 }
 
+#[awaited::both]
 fn tracker(conn: &impl Backend) -> R {
     enforce_foreign_keys(conn)?;
     Project::create_table(conn)?;
@@ -113,6 +115,7 @@ fn ids<M: Model<Key = i64>>(rows: &[M]) -> Vec<i64> {
     rows.iter().map(|r| *r.primary_key()).collect()
 }
 
+#[awaited::both]
 fn differences<M: Model>(conn: &impl Backend) -> Vec<Difference> {
     match M::check_table(conn) {
         Ok(()) => Vec::new(),
@@ -214,10 +217,10 @@ on_each_backend! {
     fn the_pinned_example_checks_clean_and_drops(conn) -> R {
         tracker(&conn)?;
         for found in [
-            differences::<Project>(&conn),
-            differences::<User>(&conn),
-            differences::<Issue>(&conn),
-            differences::<Comment>(&conn),
+            differences::<Project, _>(&conn),
+            differences::<User, _>(&conn),
+            differences::<Issue, _>(&conn),
+            differences::<Comment, _>(&conn),
         ] {
             assert_eq!(found, []);
         }
@@ -227,12 +230,12 @@ on_each_backend! {
 
         Comment::drop_table(&conn)?;
         Issue::drop_table(&conn)?;
-        assert_eq!(differences::<Issue>(&conn), [Difference::MissingTable]);
+        assert_eq!(differences::<Issue, _>(&conn), [Difference::MissingTable]);
         // IF EXISTS: dropping what is gone is not an error.
         Issue::drop_table(&conn)?;
         Issue::create_table(&conn)?;
         assert_eq!(Issue::all(&conn)?, []);
-        assert_eq!(differences::<Issue>(&conn), []);
+        assert_eq!(differences::<Issue, _>(&conn), []);
         Ok(())
     }
 
@@ -248,13 +251,13 @@ on_each_backend! {
         for drop in [Comment::drop_table, Issue::drop_table, User::drop_table, Project::drop_table] {
             drop(&conn)?;
         }
-        assert_eq!(differences::<Project>(&conn), [Difference::MissingTable]);
+        assert_eq!(differences::<Project, _>(&conn), [Difference::MissingTable]);
         Ok(())
     }
 
     fn index_names_do_not_collide(conn) -> R {
         Crowded::create_table(&conn)?;
-        assert_eq!(differences::<Crowded>(&conn), []);
+        assert_eq!(differences::<Crowded, _>(&conn), []);
         let names: Vec<String> = Crowded::INDEXES.iter().map(|i| i.name(Crowded::TABLE)).collect();
         let sql = if backend(&conn) == "sqlite" {
             "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'crowded' \
@@ -369,7 +372,7 @@ on_each_backend! {
         assert_eq!(raw.assignee, None);
 
         Settings::create_table(&conn)?;
-        assert_eq!(differences::<Settings>(&conn), []);
+        assert_eq!(differences::<Settings, _>(&conn), []);
         conn.exec("INSERT INTO settings (id) VALUES (1)")?;
         assert_eq!(
             Settings::get(&conn, 1)?,
@@ -429,7 +432,7 @@ on_each_backend! {
         conn.exec("DROP TABLE comment")?;
         conn.exec("ALTER TABLE issues RENAME COLUMN title_text TO title")?;
         assert_eq!(
-            differences::<Issue>(&conn),
+            differences::<Issue, _>(&conn),
             [
                 Difference::MissingColumn("title_text".into()),
                 Difference::ExtraColumn("title".into()),
@@ -477,7 +480,7 @@ on_each_backend! {
         };
         let columns = |c: &[&str]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            differences::<Issue>(&conn),
+            differences::<Issue, _>(&conn),
             [
                 on_delete("project_id", OnDelete::Cascade),
                 on_delete("assignee_id", OnDelete::SetNull),
@@ -513,7 +516,7 @@ on_each_backend! {
         // the table rebuilt.
         Issue::create_table(&conn)?;
         assert_eq!(
-            differences::<Issue>(&conn),
+            differences::<Issue, _>(&conn),
             [
                 on_delete("project_id", OnDelete::Cascade),
                 on_delete("assignee_id", OnDelete::SetNull),
@@ -532,7 +535,7 @@ on_each_backend! {
             if backend(&conn) == "sqlite" { "0" } else { "false" }
         ))?;
         Issue::create_table(&conn)?;
-        let found = differences::<Issue>(&conn);
+        let found = differences::<Issue, _>(&conn);
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(matches!(&found[0], Difference::Default { column, expected: None, found: Some(_) } if column == "number"), "{found:?}");
         assert!(matches!(&found[1], Difference::Default { column, expected: Some(_), found: Some(_) } if column == "open"), "{found:?}");

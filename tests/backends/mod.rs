@@ -1,17 +1,43 @@
-//! One suite, every backend: `on_each_backend!` writes each test once per
-//! backend, SQLite (in memory) and, with the `postgres` feature, PostgreSQL
-//! (a schema of its own per test, on the server `ORM_POSTGRES_URL` names;
-//! `scripts/with-postgres` starts a throwaway one).
+//! One suite, every backend and every kind of connection: `on_each_backend!`
+//! writes each test once per backend, SQLite (in memory) and, with the
+//! `postgres` feature, PostgreSQL (a schema of its own per test, on the
+//! server `ORM_POSTGRES_URL` names; `scripts/with-postgres` starts a
+//! throwaway one), on a sync connection (`rusqlite::Connection`,
+//! `orm_core::Postgres`) and, with the `tokio` feature, on an async one
+//! (`AsyncSqlite`, `AsyncPostgres`), each in a tokio runtime of its own.
+//!
+//! The body is written once, for the sync connection, as the sync API is
+//! used: `Category::all(&conn)?`, `count_queries(&mut conn, |c| ..)`. The
+//! `sqlite` and `postgres` modules run it as it is. For `async_sqlite` and
+//! `async_postgres` the `awaited` test-support crate rewrites it (the rules
+//! are listed on `awaited::on_each_backend!`): `expr?` becomes
+//! `Wait::wait(expr).await?` and every call given the connection is awaited
+//! the same way, where `awaited::Wait` awaits a future and passes anything
+//! else through, so the rewrite type-checks whatever a call returns; the
+//! guards become `count_queries_async` and its kin, `conn.in_transaction(..)`
+//! becomes `AsyncAtomic::atomic`. What a body asks of the connection besides
+//! the library ([`Backend`]) an async connection answers through
+//! [`AsyncBackend`], whose methods have the same names and return futures.
+//! A helper the bodies share, `fn shop(conn: &impl Backend) -> R`, is marked
+//! `#[awaited::both]`: it then runs as written on a sync connection and,
+//! rewritten, returns a future on an async one.
+//!
+//! A test that can only mean something on a sync connection (rusqlite's
+//! own `Transaction`, a sync-only API) is marked `#[sync_only]`, with the
+//! reason beside it.
 #![allow(dead_code)]
 
 use orm_core::rusqlite::Connection;
 use orm_core::{Db, Model, Recordable, Row};
 
-/// What a test needs of a connection besides the library's own functions.
-pub trait Backend: Db + Recordable + Sized {
+/// Which backend a connection is, sync or async.
+pub trait Named {
     /// `sqlite` or `postgres`.
     const NAME: &'static str;
+}
 
+/// What a test needs of a connection besides the library's own functions.
+pub trait Backend: Named + Db + Recordable + Sized {
     /// Runs statements that return nothing, separated by `;`.
     fn exec(&self, sql: &str) -> orm_core::Result<()>;
 
@@ -44,9 +70,11 @@ pub fn fresh_like<B: Backend>(_like: &B) -> B {
     B::fresh()
 }
 
-impl Backend for Connection {
+impl Named for Connection {
     const NAME: &'static str = "sqlite";
+}
 
+impl Backend for Connection {
     fn exec(&self, sql: &str) -> orm_core::Result<()> {
         Ok(self.execute_batch(sql)?)
     }
@@ -95,6 +123,165 @@ pub fn sqlite() -> Connection {
     Connection::open_in_memory().expect("an in-memory database")
 }
 
+#[cfg(feature = "tokio")]
+// Only the suites that run `on_each_backend!` use them.
+#[allow(unused_imports)]
+pub use nonblocking::{async_sqlite, AsyncBackend};
+
+#[cfg(feature = "tokio")]
+mod nonblocking {
+    use orm_core::{AsyncDb, AsyncSqlite, BoxFuture, DbError, Model, Raw, Row};
+
+    /// [`Backend`](super::Backend) on an async connection: the same methods,
+    /// as futures, for the bodies `on_each_backend!` rewrites.
+    pub trait AsyncBackend: super::Named + AsyncDb + Sized {
+        /// Runs statements that return nothing, separated by `;`, through
+        /// the library's raw SQL (so that the async guards count them, as
+        /// the sync ones count the sync connection's).
+        fn exec<'a>(&'a self, sql: &'a str) -> BoxFuture<'a, orm_core::Result<()>> {
+            Box::pin(async move {
+                for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    match self.raw(statement, ()).execute().await {
+                        // It ran; SQLite's driver only complains that it
+                        // returned rows (a `SELECT 1`), which `execute_batch` allows.
+                        Ok(_)
+                        | Err(orm_core::Error::Query {
+                            source:
+                                DbError::Sqlite(orm_core::rusqlite::Error::ExecuteReturnedResults),
+                            ..
+                        }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            })
+        }
+
+        /// See [`Backend::without_foreign_keys`](super::Backend::without_foreign_keys).
+        fn without_foreign_keys(&self) -> BoxFuture<'_, orm_core::Result<()>>;
+
+        /// See [`Backend::rows`](super::Backend::rows): through the driver,
+        /// not the library.
+        fn rows<'a, M: Model + Send + 'static>(
+            &'a self,
+            sql: &'a str,
+            params: &'a [i64],
+        ) -> BoxFuture<'a, Vec<M>>;
+
+        /// See [`Backend::fresh`](super::Backend::fresh).
+        fn fresh() -> BoxFuture<'static, Self>;
+
+        /// See [`Backend::set_variable_limit`](super::Backend::set_variable_limit).
+        fn set_variable_limit(&self, limit: i32) -> BoxFuture<'_, ()>;
+    }
+
+    impl super::Named for AsyncSqlite {
+        const NAME: &'static str = "sqlite";
+    }
+
+    impl AsyncBackend for AsyncSqlite {
+        fn without_foreign_keys(&self) -> BoxFuture<'_, orm_core::Result<()>> {
+            Box::pin(self.call(|conn| Ok(conn.pragma_update(None, "foreign_keys", false)?)))
+        }
+
+        fn rows<'a, M: Model + Send + 'static>(
+            &'a self,
+            sql: &'a str,
+            params: &'a [i64],
+        ) -> BoxFuture<'a, Vec<M>> {
+            let (sql, params) = (sql.to_owned(), params.to_vec());
+            Box::pin(async move {
+                self.call(move |conn| {
+                    let mut stmt = conn.prepare(&sql).expect("oracle statement");
+                    let mut rows = stmt
+                        .query(orm_core::rusqlite::params_from_iter(params))
+                        .expect("oracle query");
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next().expect("oracle row") {
+                        out.push(M::from_row(&Row::from(row)).expect("oracle decode"));
+                    }
+                    Ok(out)
+                })
+                .await
+                .expect("oracle rows")
+            })
+        }
+
+        fn fresh() -> BoxFuture<'static, Self> {
+            Box::pin(async_sqlite())
+        }
+
+        fn set_variable_limit(&self, limit: i32) -> BoxFuture<'_, ()> {
+            Box::pin(async move {
+                self.call(move |conn| {
+                    conn.set_limit(
+                        orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
+                        limit,
+                    )?;
+                    Ok(())
+                })
+                .await
+                .expect("a variable limit")
+            })
+        }
+    }
+
+    /// A fresh in-memory SQLite database, behind an async connection.
+    pub async fn async_sqlite() -> AsyncSqlite {
+        AsyncSqlite::open_in_memory()
+            .await
+            .expect("an in-memory database")
+    }
+
+    #[cfg(feature = "postgres")]
+    mod pg {
+        use orm_core::postgres::types::ToSql;
+        use orm_core::{AsyncPostgres, BoxFuture, Model, Row};
+
+        impl crate::backends::Named for AsyncPostgres {
+            const NAME: &'static str = "postgres";
+        }
+
+        impl super::AsyncBackend for AsyncPostgres {
+            fn without_foreign_keys(&self) -> BoxFuture<'_, orm_core::Result<()>> {
+                Box::pin(async move {
+                    // As on the sync connection: replicas do not fire triggers.
+                    self.client()
+                        .batch_execute("SET session_replication_role = replica")
+                        .await?;
+                    Ok(())
+                })
+            }
+
+            fn rows<'a, M: Model + Send + 'static>(
+                &'a self,
+                sql: &'a str,
+                params: &'a [i64],
+            ) -> BoxFuture<'a, Vec<M>> {
+                Box::pin(async move {
+                    let params: Vec<&(dyn ToSql + Sync)> =
+                        params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+                    self.client()
+                        .query(sql, &params)
+                        .await
+                        .expect("oracle query")
+                        .iter()
+                        .map(|row| M::from_row(&Row::from(row)).expect("oracle decode"))
+                        .collect()
+                })
+            }
+
+            fn fresh() -> BoxFuture<'static, Self> {
+                Box::pin(crate::backends::async_postgres())
+            }
+
+            fn set_variable_limit(&self, _: i32) -> BoxFuture<'_, ()> {
+                Box::pin(async {})
+            }
+        }
+    }
+}
+
 #[cfg(feature = "postgres")]
 pub use pg::postgres;
 
@@ -110,9 +297,11 @@ mod pg {
     use orm_core::postgres::types::ToSql;
     use orm_core::{Model, Postgres, Row};
 
-    impl super::Backend for Postgres {
+    impl super::Named for Postgres {
         const NAME: &'static str = "postgres";
+    }
 
+    impl super::Backend for Postgres {
         fn exec(&self, sql: &str) -> orm_core::Result<()> {
             self.batch_execute(sql)
         }
@@ -207,38 +396,13 @@ mod pg {
     }
 }
 
-/// Writes each test once per backend: `fn name(conn) -> R { body }` becomes
-/// `sqlite::name` and `postgres::name`, with `conn` a fresh connection.
+/// Writes each test once per backend and kind of connection: `fn name(conn)
+/// -> R { body }` becomes `sqlite::name`, `postgres::name`, `async_sqlite::name`
+/// and `async_postgres::name`, with `conn` a fresh connection (see the
+/// module's documentation and `awaited::on_each_backend!`).
 #[macro_export]
 macro_rules! on_each_backend {
-    ($($(#[$meta:meta])* fn $name:ident($conn:ident) -> $ret:ty $body:block)*) => {
-        mod sqlite {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                $(#[$meta])*
-                #[test]
-                fn $name() -> $ret {
-                    #[allow(unused_mut)]
-                    let mut $conn = $crate::backends::sqlite();
-                    $body
-                }
-            )*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                $(#[$meta])*
-                #[test]
-                fn $name() -> $ret {
-                    #[allow(unused_mut)]
-                    let mut $conn = $crate::backends::postgres();
-                    $body
-                }
-            )*
-        }
+    ($($tests:tt)*) => {
+        ::awaited::on_each_backend! { $($tests)* }
     };
 }

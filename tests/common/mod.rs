@@ -34,6 +34,7 @@ pub fn product(id: i64, category: i64) -> Product {
 }
 
 /// The shop's tables, parents first (PostgreSQL checks a `REFERENCES`).
+#[awaited::both]
 pub fn create_tables(conn: &impl orm_core::Db) -> orm_core::Result<()> {
     Category::create_table(conn)?;
     Brand::create_table(conn)?;
@@ -67,6 +68,7 @@ pub fn shop(categories: i64) -> orm_core::Result<Connection> {
 }
 
 /// The same shop, in any connection.
+#[awaited::both]
 pub fn fill(conn: &impl orm_core::Db, categories: i64) -> orm_core::Result<()> {
     create_tables(conn)?;
     let cats: Vec<_> = (1..=categories).map(category).collect();

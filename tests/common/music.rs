@@ -37,6 +37,7 @@ pub struct Take {
 }
 
 /// The four tables, parents first.
+#[awaited::both]
 pub fn create_tables(conn: &impl orm_core::Db) -> orm_core::Result<()> {
     Artist::create_table(conn)?;
     Album::create_table(conn)?;
