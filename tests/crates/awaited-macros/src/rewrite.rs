@@ -508,3 +508,137 @@ pub(crate) fn asyncify_type(ty: &mut Type) {
 pub(crate) fn async_bound(path: &syn::Path) -> Option<TokenStream> {
     counterpart(&path.segments.last()?.ident.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `body` rewritten for an async `conn`, next to what it should be.
+    #[track_caller]
+    fn rewrites(body: &str, expected: &str) {
+        let mut got: Block = syn::parse_str(&format!("{{ {body} }}")).expect("a body");
+        Awaiter::new(["conn".to_string()]).block(&mut got);
+        let expected: Block = syn::parse_str(&format!("{{ {expected} }}")).expect("a result");
+        // Spacing aside: a macro's rewritten arguments print their commas apart.
+        let text = |b: Block| b.into_token_stream().to_string().replace(' ', "");
+        assert_eq!(text(got), text(expected));
+    }
+
+    #[test]
+    fn tries_and_calls_given_the_connection_are_awaited() {
+        rewrites(
+            "let all = Category::all(&conn)?; let n = all.len();",
+            "let all = ::awaited::Wait::wait(Category::all(&conn)).await?; let n = all.len();",
+        );
+        rewrites(
+            "let err = category(1).insert(&conn).unwrap_err(); let x = pairs?;",
+            "let err = ::awaited::Wait::wait(category(1).insert(&conn)).await.unwrap_err();
+             let x = ::awaited::Wait::wait(pairs).await?;",
+        );
+        rewrites(
+            "conn.exec(\"SELECT 1\")?;",
+            "::awaited::Wait::wait(conn.exec(\"SELECT 1\")).await?;",
+        );
+    }
+
+    #[test]
+    fn macro_arguments_are_rewritten() {
+        rewrites(
+            "assert_eq!(Category::get(&conn, 2)?, None, \"{x}\");
+             assert!(matches!(x.insert(&conn), Err(Error::Unwritable { .. })));",
+            "assert_eq!(::awaited::Wait::wait(Category::get(&conn, 2)).await?, None, \"{x}\");
+             assert!(matches!(::awaited::Wait::wait(x.insert(&conn)).await, Err(Error::Unwritable { .. })));",
+        );
+    }
+
+    #[test]
+    fn guards_take_a_future() {
+        rewrites(
+            "let (pairs, n) = count_queries(&mut conn, |c| Category::prefetch_products(c, cats));",
+            "let (pairs, n) = ::orm_core::count_queries_async(async {
+                 let c = &conn;
+                 ::awaited::Wait::wait(Category::prefetch_products(c, cats)).await
+             }).await;",
+        );
+        rewrites(
+            "assert_queries(&mut conn, 1, |c| { Category::all(c).unwrap(); });",
+            "::orm_core::assert_queries_async(1, async {
+                 let c = &conn;
+                 { ::awaited::Wait::wait(Category::all(c)).await.unwrap(); }
+             }).await;",
+        );
+        rewrites(
+            "let (rows, n) = counted(&mut conn, |conn| -> R { Ok(A::all(conn)?) })?;",
+            "let (rows, n) = counted_async(async {
+                 let conn = &conn;
+                 (async || -> R { { Ok(::awaited::Wait::wait(A::all(conn)).await?) } })().await
+             }).await?;",
+        );
+        rewrites(
+            "strict(&conn, || -> R { Ok(()) })?;",
+            "::orm_core::strict_async(async {
+                 (async || -> R { { Ok(()) } })().await
+             }).await?;",
+        );
+    }
+
+    #[test]
+    fn transactions_are_atomic_blocks() {
+        rewrites(
+            "let kept = conn.in_transaction(|tx| A::insert_all(tx, &rows))?;",
+            "let kept = ::awaited::Wait::wait(conn.atomic(async |tx|
+                 ::awaited::Wait::wait(A::insert_all(tx, &rows)).await)).await?;",
+        );
+    }
+
+    #[test]
+    fn closures_and_fns_that_await_are_async_and_awaited() {
+        rewrites(
+            "let q = |c| -> R { Ok(A::query().filter(c).all(&conn)?) };
+             let cheap = || f.price.lt(10.0);
+             assert_eq!(q(cheap())?, [1]);",
+            "let q = async |c| -> R { Ok(::awaited::Wait::wait(A::query().filter(c).all(&conn)).await?) };
+             let cheap = || f.price.lt(10.0);
+             assert_eq!(q(cheap()).await?, [1]);",
+        );
+        rewrites(
+            "fn q(conn: &impl Db, c: C) -> R { Ok(A::query().filter(c).all(conn)?) }
+             q(&conn, x)?;",
+            "async fn q(conn: &impl ::orm_core::AsyncDb, c: C) -> R {
+                 Ok(::awaited::Wait::wait(A::query().filter(c).all(conn)).await?)
+             }
+             q(&conn, x).await?;",
+        );
+    }
+
+    #[test]
+    fn raw_statements_are_awaited_where_they_run() {
+        rewrites(
+            "let n = conn.raw(\"UPDATE t SET a = ?\", (1,)).execute()?;",
+            "let n = ::awaited::Wait::wait(conn.raw(\"UPDATE t SET a = ?\", (1,)).execute()).await?;",
+        );
+    }
+
+    #[test]
+    fn callbacks_given_with_the_connection_return_futures() {
+        rewrites(
+            "let t = x.nested(&conn, |conn, rows| A::prefetch_b(conn, rows));",
+            "let t = ::awaited::Wait::wait(x.nested(&conn, |conn, rows|
+                 ::std::boxed::Box::pin(async move {
+                     ::awaited::Wait::wait(A::prefetch_b(conn, rows)).await
+                 }))).await;",
+        );
+    }
+
+    #[test]
+    fn catch_unwind_catches_the_futures_panic() {
+        rewrites(
+            "let p = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                 let _ = A::all(&conn);
+             }));",
+            "let p = ::awaited::catch_unwind(::std::panic::AssertUnwindSafe(async {
+                 { let _ = ::awaited::Wait::wait(A::all(&conn)).await; }
+             })).await;",
+        );
+    }
+}
