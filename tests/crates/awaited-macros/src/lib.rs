@@ -40,6 +40,9 @@ pub fn on_each_backend(input: TokenStream) -> TokenStream {
 /// both kinds: on a sync connection it runs as written and returns `T`; on
 /// an async one (`AsyncBackend`, `AsyncDb`) it returns a future of `T`
 /// running the body rewritten as `on_each_backend!` rewrites a test's.
+///
+/// The connection's type becomes the last generic parameter: a helper with
+/// generic parameters of its own is called `differences::<Issue, _>(&conn)`.
 #[proc_macro_attribute]
 pub fn both(args: TokenStream, item: TokenStream) -> TokenStream {
     both::expand(args.into(), item.into())
