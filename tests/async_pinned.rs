@@ -74,7 +74,7 @@ fn product(id: i64, price: f64, category: i64) -> Product {
 /// The shop on any async connection: Books (2 products, labels 1 and 2),
 /// Bikes (1 product, label 2), Cars (none).
 async fn fill(db: &impl AsyncDb) -> Result<()> {
-    common::create_tables_async(db).await?;
+    common::create_tables(db).await?;
     Category::insert_all(
         db,
         &[

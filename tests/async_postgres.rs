@@ -29,7 +29,7 @@ async fn connect(schema: &str) -> Result<AsyncPostgres> {
 /// The shop of `common::fill`, through the async connection.
 async fn shop(schema: &str, categories: i64) -> Result<AsyncPostgres> {
     let pg = connect(schema).await?;
-    common::create_tables_async(&pg).await?;
+    common::create_tables(&pg).await?;
     let cats: Vec<_> = (1..=categories).map(category).collect();
     Category::insert_all(&pg, &cats).await?;
     let mut rows = Vec::new();

@@ -12,7 +12,7 @@ use orm_core::{AsyncAtomic, AsyncSqlite, Atomic as _, Error, Model, Result};
 /// The shop of `common::fill`, through the async connection.
 async fn shop(categories: i64) -> Result<AsyncSqlite> {
     let lite = AsyncSqlite::open_in_memory().await?;
-    common::create_tables_async(&lite).await?;
+    common::create_tables(&lite).await?;
     let cats: Vec<_> = (1..=categories).map(category).collect();
     Category::insert_all(&lite, &cats).await?;
     let mut rows = Vec::new();

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use orm_core::rusqlite::Connection;
-use orm_core::{Atomic, Begin, Error, Model, Raw};
+use orm_core::{Atomic, Begin, Error, Model};
 
 type R = orm_core::Result<()>;
 
@@ -131,7 +131,7 @@ fn a_kind_inside_an_open_transaction_is_an_error() -> R {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
-    use orm_core::Postgres;
+    use orm_core::{Postgres, Raw};
 
     fn show(pg: &Postgres, setting: &str) -> orm_core::Result<String> {
         let rows: Vec<(String,)> = pg.raw(&format!("SHOW {setting}"), ()).all()?;
@@ -191,6 +191,8 @@ mod postgres {
 #[cfg(feature = "tokio")]
 mod asynchronous {
     use super::*;
+    #[cfg(feature = "postgres")]
+    use orm_core::Raw;
     use orm_core::{AsyncAtomic, AsyncSqlite};
 
     #[tokio::test]

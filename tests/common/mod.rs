@@ -46,19 +46,6 @@ pub fn create_tables(conn: &impl orm_core::Db) -> orm_core::Result<()> {
     Ok(())
 }
 
-/// [`create_tables`], on an async connection.
-#[cfg(feature = "tokio")]
-pub async fn create_tables_async(db: &impl orm_core::AsyncDb) -> orm_core::Result<()> {
-    Category::create_table(db).await?;
-    Brand::create_table(db).await?;
-    Product::create_table(db).await?;
-    Tag::create_table(db).await?;
-    ProductTag::create_table(db).await?;
-    Label::create_table(db).await?;
-    CategoryLabel::create_table(db).await?;
-    Ok(())
-}
-
 /// A shop with `categories` categories; category `c` has `c % 4` products,
 /// inserted in descending id order so that key order is not insertion order.
 pub fn shop(categories: i64) -> orm_core::Result<Connection> {
