@@ -112,8 +112,6 @@ on_each_backend! {
         });
     }
 
-    // `is_strict` has no async form: `strict_async` holds for a task, not a connection.
-    #[sync_only]
     fn strict_refuses_lazy_loads_and_allows_batches(conn) -> R {
         catalog(&conn)?;
         let cats = Category::all(&conn)?;

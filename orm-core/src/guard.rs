@@ -384,9 +384,26 @@ mod in_task {
     pub async fn strict_async<F: Future>(f: F) -> F::Output {
         STRICT_TASK.scope(true, f).await
     }
+
+    /// Whether the current task is inside [`strict_async`]: the async
+    /// [`is_strict`](crate::is_strict), for a task rather than a connection.
+    ///
+    /// ```
+    /// # async fn demo() {
+    /// use orm_core::{is_strict_async, strict_async};
+    /// assert!(!is_strict_async());
+    /// assert!(strict_async(async { is_strict_async() }).await);
+    /// # }
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(demo());
+    /// ```
+    pub fn is_strict_async() -> bool {
+        strict()
+    }
 }
 
 #[cfg(feature = "tokio")]
 pub(crate) use in_task::note as note_async;
 #[cfg(feature = "tokio")]
-pub use in_task::{assert_queries_async, count_queries_async, record_queries_async, strict_async};
+pub use in_task::{
+    assert_queries_async, count_queries_async, is_strict_async, record_queries_async, strict_async,
+};

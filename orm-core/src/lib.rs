@@ -201,7 +201,9 @@ pub use foreign_key::ForeignKey;
 pub use foreign_key::ForeignKeyField;
 pub use guard::{assert_queries, count_queries, is_strict, record_queries, strict, Recordable};
 #[cfg(feature = "tokio")]
-pub use guard::{assert_queries_async, count_queries_async, record_queries_async, strict_async};
+pub use guard::{
+    assert_queries_async, count_queries_async, is_strict_async, record_queries_async, strict_async,
+};
 pub use model::Model;
 pub use nested::Nested;
 pub use query::{

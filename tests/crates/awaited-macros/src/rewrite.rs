@@ -311,6 +311,14 @@ impl VisitMut for Awaiter {
                 return;
             }
             Expr::Call(call) => {
+                // `is_strict(&conn)`: whether the task is inside `strict_async`.
+                if matches!(&*call.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "is_strict"))
+                    && call.args.len() == 1
+                    && self.is_conn(&call.args[0])
+                {
+                    *e = parse_quote_spanned!(call.span()=> ::orm_core::is_strict_async());
+                    return;
+                }
                 if let Some(new) = self.catch_unwind(call) {
                     *e = new;
                     return;
@@ -538,6 +546,14 @@ mod tests {
         rewrites(
             "conn.exec(\"SELECT 1\")?;",
             "::awaited::Wait::wait(conn.exec(\"SELECT 1\")).await?;",
+        );
+    }
+
+    #[test]
+    fn is_strict_asks_the_task() {
+        rewrites(
+            "assert!(!is_strict(&conn)); let s = orm_core::is_strict(conn);",
+            "assert!(!::orm_core::is_strict_async()); let s = ::orm_core::is_strict_async();",
         );
     }
 
