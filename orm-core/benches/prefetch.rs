@@ -7,7 +7,9 @@
 //! also writes `docs/n-plus-one-vs-prefetch.svg`; `-- --alone` times each
 //! variant's rounds back to back instead of interleaved; `-- --only=M,Z` and
 //! `-- --rounds=N` narrow a run; `-- --profile=V` runs only the variant whose
-//! name starts with `V` (`orm prefetch`, `hand-written batched`) for a profiler.
+//! name starts with `V` (`orm prefetch`, `hand-written batched`) for a profiler;
+//! with `-- --fresh` that variant's one call is the connection's first statement
+//! (categories built in memory, no statement cached), for whole-process counts.
 //! The insert rows (`inserts.rs`, `-- --only=inserts` alone) time
 //! `insert_all` of 10,000 rows against hand-written bulk inserts. With the
 //! `tokio` feature each dataset also times `AsyncSqlite` against the sync
@@ -777,6 +779,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into());
     }
     let want_chart = args.iter().any(|a| a == "--chart");
+    let fresh = args.iter().any(|a| a == "--fresh");
+    if fresh && profile.is_none() {
+        return Err("--fresh goes with --profile=V".into());
+    }
     let alone = args.iter().any(|a| a == "--alone");
     let rounds: Option<usize> = args
         .iter()
@@ -806,10 +812,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for set in sets {
         let mut conn = open(set, &dir)?;
-        let cats: Vec<Category> = Category::all(&conn)?
-            .into_iter()
-            .step_by(set.step)
-            .collect();
+        let cats: Vec<Category> = if fresh {
+            // What `Category::all` would read, without a statement run.
+            (1..=set.categories as i64)
+                .step_by(set.step)
+                .map(|id| Category {
+                    id,
+                    name: format!("category {id}"),
+                })
+                .collect()
+        } else {
+            Category::all(&conn)?
+                .into_iter()
+                .step_by(set.step)
+                .collect()
+        };
         let rounds = rounds.unwrap_or(set.rounds);
         #[cfg(feature = "postgres")]
         if postgres && profile_name.is_some() {
@@ -817,8 +834,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             continue;
         }
         if let Some(variant) = profile {
-            // Warm the page and statement caches, then run only the variant.
-            (variant.run)(&conn, cats.to_vec())?;
+            // Warm the page and statement caches, then run only the variant;
+            // with `--fresh`, its first call is the connection's first.
+            if !fresh {
+                (variant.run)(&conn, cats.to_vec())?;
+            }
             let rows = profiled(variant, &conn, &cats, rounds)?;
             println!(
                 "{}: {} on {}, {rounds} rounds, {rows} rows",
