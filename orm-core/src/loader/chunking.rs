@@ -34,13 +34,14 @@ pub(super) fn chunking(
     let dialect = conn.dialect();
     // Whether to offer the scan: not for one key (the single-row
     // accessors), where the choice costs more than it can save, nor where an
-    // earlier call learned that the parent table is far larger than the keys.
+    // earlier call learned that the parent table is too large for the keys to
+    // scan it.
     let may_scan = |parent: &&'static str| {
         projection == Projection::Model
             && !plan.ordered()
             && plan.shape.extras.is_empty()
             && n > 1
-            && !sizes::clearly_larger(conn.identity(), parent, threshold(n))
+            && !sizes::known_larger(conn.identity(), parent, threshold(n))
     };
     // Keys bound as one array: one statement for all of them.
     let caps = conn.caps()?;

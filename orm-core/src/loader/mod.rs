@@ -367,7 +367,7 @@ mod tests {
             |id: &i64| id,
         ))
         .unwrap();
-        let learned = super::sizes::clearly_larger(conn.identity(), "parent", 0);
+        let learned = super::sizes::known_larger(conn.identity(), "parent", 0);
         (rows, learned)
     }
 
@@ -416,5 +416,25 @@ mod tests {
         let conn = parents(spread.iter().copied());
         let (_, probed) = probe(&conn, &spread[..2]);
         assert!(probed);
+    }
+
+    /// Sparse ids, fewer rows than twice the threshold: the statement counts
+    /// them, and the count decides. Ten keys: threshold 30.
+    #[test]
+    fn a_sparse_parent_below_twice_the_threshold_is_counted() {
+        let ids = |rows: i64| (0..rows).map(|i| i * (i64::MAX / 64));
+        let keys: Vec<i64> = ids(10).collect();
+        // 50 rows: more than the threshold, so the index.
+        let (rows, probed) = probe(&parents(ids(50)), &keys);
+        assert_eq!(rows.iter().map(Vec::len).sum::<usize>(), 10);
+        assert!(probed);
+        // 25 rows: at most the threshold, so the scan.
+        let (rows, probed) = probe(&parents(ids(25)), &keys);
+        assert_eq!(rows.iter().map(Vec::len).sum::<usize>(), 10);
+        assert!(!probed);
+        // No rows (no span either): nothing to find, and nothing learned.
+        let (rows, probed) = probe(&parents(ids(0)), &keys);
+        assert!(rows.iter().all(Vec::is_empty));
+        assert!(!probed);
     }
 }

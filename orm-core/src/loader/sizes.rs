@@ -1,7 +1,6 @@
 //! What earlier loads learned about the size of parent tables, per
-//! connection, so that a load whose keys are clearly few for the table probes
-//! the index with a plain `IN` list and skips the statement that could also
-//! scan. A stale size can only choose the slower plan, never a wrong result:
+//! connection, so that a load whose keys are few for the table probes the
+//! index with a plain `IN` list and skips the statement that could also scan. A stale size can only choose the slower plan, never a wrong result:
 //! a table that grew is measured again by the next statement that may scan;
 //! one that shrank keeps a load on the index, which is always correct.
 
@@ -30,8 +29,8 @@ fn locked() -> MutexGuard<'static, Option<Sizes>> {
     SIZES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The table's size, as a lower bound: the statement counts at most
-/// `4 × threshold + 1` rows.
+/// The table's size, as a lower bound: the statement steps over at most
+/// `2 × threshold` rows, and says `2 × threshold + 1` when one follows.
 pub(super) fn learn(connection: usize, table: &'static str, size: i64) {
     let mut sizes = locked();
     let sizes = sizes.get_or_insert_with(HashMap::new);
@@ -49,15 +48,18 @@ pub(super) fn forget(connection: usize, table: &'static str) {
     }
 }
 
-/// Whether the table is known to have more than twice `threshold` rows
-/// (and the size is not due to be measured again).
-pub(super) fn clearly_larger(connection: usize, table: &'static str, threshold: i64) -> bool {
+/// Whether the table is known to have more than `threshold` rows (and the
+/// size is not due to be measured again): the choice the statement would make
+/// on the table as it was measured. A size learned as a lower bound, twice an
+/// earlier call's threshold and one, serves calls with up to twice as many
+/// keys.
+pub(super) fn known_larger(connection: usize, table: &'static str, threshold: i64) -> bool {
     let mut sizes = locked();
     let Some(entry) = sizes.as_mut().and_then(|s| s.get_mut(&(connection, table))) else {
         return false;
     };
     let (size, uses) = entry;
-    if *size <= threshold.saturating_mul(2) {
+    if *size <= threshold {
         return false;
     }
     // A table without rowid (learned as `i64::MAX`) stays without one.
@@ -82,16 +84,13 @@ mod tests {
     fn a_learned_size_is_measured_again() {
         let (conn, table) = (usize::MAX - 7, "sizes_test");
         sizes::learn(conn, table, 1_000);
-        assert!(
-            !sizes::clearly_larger(conn, table, 600),
-            "not clearly larger"
-        );
+        assert!(!sizes::known_larger(conn, table, 1_000), "not larger");
         let trusted = (0..200)
-            .take_while(|_| sizes::clearly_larger(conn, table, 10))
+            .take_while(|_| sizes::known_larger(conn, table, 10))
             .count();
         assert_eq!(trusted, 63);
-        assert!(sizes::clearly_larger(conn, table, 10));
+        assert!(sizes::known_larger(conn, table, 10));
         sizes::forget(conn, table);
-        assert!(!sizes::clearly_larger(conn, table, 10));
+        assert!(!sizes::known_larger(conn, table, 10));
     }
 }

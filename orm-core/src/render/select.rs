@@ -151,19 +151,23 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
         // is joined first (`CROSS JOIN` fixes the order), so each arm's
         // condition on it is tested once, before its loop. The last column
         // tells the loader which arm ran: `s.n` from the first, -1 from the
-        // second.
+        // second. On SQLite `s` is `MATERIALIZED`: each arm would otherwise
+        // size the parent again (PostgreSQL materializes a CTE named twice).
         w.push(match dialect {
-            Dialect::Sqlite => "WITH s(n) AS (",
+            Dialect::Sqlite => "WITH s(n) AS MATERIALIZED (",
             Dialect::Postgres => "WITH s(n, k) AS (",
         });
         let threshold = match dialect {
             Dialect::Sqlite => {
                 // The span of the parent's rowids (two B-tree descents; the
-                // row count itself when ids are dense), or, when the span is
-                // more than four times the threshold, its rows counted up to
-                // that many (the span exceeds the count when ids are sparse,
-                // and the count stops early, so it costs a few steps per key,
-                // whatever the table's size or its key values).
+                // row count itself when ids are dense). When the span is more
+                // than four times the threshold (ids sparse, or a table large
+                // for the keys), whether a row follows the first twice the
+                // threshold: that many steps at most, whatever the table's size
+                // or its key values, and the size is then known to be above
+                // twice the threshold, all a later call with as many keys
+                // needs. Only a table of at most that many rows is counted
+                // (`count(*)` of a whole table sums its pages' cells).
                 let span = |w: &mut Writer<'q>, f: &str| {
                     w.push("(SELECT ");
                     w.push(f);
@@ -173,15 +177,20 @@ pub(crate) fn select<'q>(dialect: Dialect, s: &Select<'q>, lists_as_json: bool) 
                 };
                 w.push("SELECT CASE WHEN span <= ");
                 let threshold = w.param(Slot::Threshold);
-                w.push(" * 4 THEN span ELSE (SELECT count(*) FROM (SELECT 1 FROM ");
-                w.ident(parent);
-                w.push(" LIMIT ");
+                w.push(" * 4 THEN span ELSE coalesce((SELECT ");
                 w.placeholder(threshold);
-                w.push(" * 4 + 1)) END FROM (SELECT coalesce(");
+                w.push(" * 2 + 1 FROM ");
+                w.ident(parent);
+                w.push(" LIMIT 1 OFFSET ");
+                w.placeholder(threshold);
+                w.push(" * 2), (SELECT count(*) FROM ");
+                w.ident(parent);
+                // An empty table has no span (NULL): it is counted, as 0.
+                w.push(")) END FROM (SELECT ");
                 span(&mut w, "max");
                 w.push(" - ");
                 span(&mut w, "min");
-                w.push(" + 1, 0) AS span)");
+                w.push(" + 1 AS span)");
                 threshold
             }
             Dialect::Postgres => {
@@ -485,9 +494,10 @@ mod tests {
     fn in_or_scan_marks_each_arm_and_reuses_the_threshold() {
         assert_eq!(
             keyed(2, Some("parent")),
-            "WITH s(n) AS (SELECT CASE WHEN span <= ?1 * 4 THEN span \
-             ELSE (SELECT count(*) FROM (SELECT 1 FROM \"parent\" LIMIT ?1 * 4 + 1)) END \
-             FROM (SELECT coalesce((SELECT max(rowid) FROM \"parent\") - (SELECT min(rowid) FROM \"parent\") + 1, 0) AS span)) \
+            "WITH s(n) AS MATERIALIZED (SELECT CASE WHEN span <= ?1 * 4 THEN span \
+             ELSE coalesce((SELECT ?1 * 2 + 1 FROM \"parent\" LIMIT 1 OFFSET ?1 * 2), \
+             (SELECT count(*) FROM \"parent\")) END \
+             FROM (SELECT (SELECT max(rowid) FROM \"parent\") - (SELECT min(rowid) FROM \"parent\") + 1 AS span)) \
              SELECT t.\"id\", t.\"group\", s.n FROM s CROSS JOIN \"order\" AS t \
              WHERE s.n > ?1 AND t.\"group\" IN (?, ?) \
              UNION ALL SELECT t.\"id\", t.\"group\", -1 FROM s CROSS JOIN \"order\" AS t WHERE s.n <= ?1"
