@@ -12,17 +12,21 @@
 //! - `slots.rs`: the distinct keys and the slots that asked for each, where
 //!   a row goes in its slots (per-key windows by rank), keys that read only
 //!   as SQLite compares them, and the order of a slot's rows.
+//! - `staged.rs`: rows held in arrival order, then moved into their slots,
+//!   each slot allocated once.
 //! - `sizes.rs`: the parent tables' sizes learned by earlier loads.
 
 mod chunking;
 mod sizes;
 mod slots;
+mod staged;
 
 use std::hash::Hash;
 
 use self::chunking::{chunking, key_values, threshold, Chunking};
 pub(crate) use self::slots::sql_order;
 use self::slots::{sqlite_would_match, Groups, Ranked};
+use self::staged::Staged;
 use crate::backend::{Ctx, Exec, Row, ScopeKind};
 use crate::error::{Error, Result};
 use crate::exec::{self, Binds};
@@ -148,14 +152,30 @@ where
     let mut scanned = may_scan && sql.marker_index.is_none();
     let mut unordered = false;
     let mut ranked = Ranked::new(plan.shape.offset);
-    let mut place = |slots: &mut [Vec<T>], slot: usize, item: T, rank: Option<i64>| {
+    let out_of_order = |a: &T, b: &T| sql_order(order(a).to_value(), order(b).to_value()).is_gt();
+    // A scan's rows come in table order, each far from the last one's slot:
+    // they wait in arrival order and move into their slots once all are in
+    // (see `staged.rs`). The index's come key by key, each next to the last,
+    // and go straight to their slot, as do the rows of one slot (the
+    // single-row accessors) and ranked rows. Rows that arrive in order
+    // overall are in order in every slot: each is compared with the row
+    // before it, at hand, and only if one is not are the slots checked as
+    // they fill.
+    let stage = sql.rank_index.is_none() && slots.len() > 1 && Staged::<T>::holds(slots.len());
+    let mut staged = Staged::new();
+    let mut in_order = true;
+    let mut place = |slots: &mut [Vec<T>], slot: usize, item: T, rank: Option<i64>, wait: bool| {
+        if wait {
+            if !ordered && in_order {
+                in_order = staged.last().is_none_or(|last| !out_of_order(last, &item));
+            }
+            staged.push(slot, item);
+            return;
+        }
         let list = &mut slots[slot];
         let Some(rank) = rank else {
             // The last element sits next to where the new one goes: a cheap check.
-            unordered |= !ordered
-                && list.last().is_some_and(|last| {
-                    sql_order(order(last).to_value(), order(&item).to_value()).is_gt()
-                });
+            unordered |= !ordered && list.last().is_some_and(|last| out_of_order(last, &item));
             list.push(item);
             return;
         };
@@ -204,9 +224,9 @@ where
                         return Ok(());
                     };
                     for &slot in more {
-                        place(&mut slots, slot, decode(row)?, rank);
+                        place(&mut slots, slot, decode(row)?, rank, false);
                     }
-                    place(&mut slots, first, item, rank);
+                    place(&mut slots, first, item, rank, false);
                     return Ok(());
                 }
                 let raw = row.value(key_index).map_err(|e| plan.key_error(e))?;
@@ -227,9 +247,10 @@ where
                 let Some((first, more)) = groups.slots(&key) else {
                     return Ok(());
                 };
-                place(&mut slots, first, decode(row)?, rank);
+                let wait = stage && scanned;
+                place(&mut slots, first, decode(row)?, rank, wait);
                 for &slot in more {
-                    place(&mut slots, slot, decode(row)?, rank);
+                    place(&mut slots, slot, decode(row)?, rank, wait);
                 }
                 Ok(())
             })
@@ -242,6 +263,7 @@ where
     }
     exec::close(conn, scope).await?;
     ranked.finish(&mut slots);
+    unordered |= staged.into_slots(&mut slots, (!ordered && !in_order).then_some(&out_of_order));
     if unordered {
         let cmp = |a: &T, b: &T| sql_order(order(a).to_value(), order(b).to_value());
         for slot in &mut slots {
