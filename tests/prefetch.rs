@@ -234,6 +234,40 @@ fn few_keys_probe_the_index_and_many_keys_scan_the_table() -> R {
 }
 
 #[test]
+fn a_scan_passes_over_bad_rows_of_parents_not_asked_for() -> R {
+    // Category 8 has one product, whose price is text. Categories 1 to 7 (of
+    // 8) scan the table, decoding each row first while nearly all are wanted:
+    // that row is none of their business, as it is no index probe's.
+    let conn = shop(8)?;
+    conn.execute(
+        "INSERT INTO product (id, name, price, category_id) VALUES (500, 'bad', 'free', 8)",
+        [],
+    )?;
+    let asked: Vec<Category> = (1..=7).map(category).collect();
+    let got = Category::load_products(&conn, &asked)?;
+    let one_by_one = asked
+        .iter()
+        .map(|c| c.products(&conn))
+        .collect::<orm_core::Result<Vec<_>>>()?;
+    assert_eq!(got, one_by_one);
+    // Asked for, the row is an error, on either plan.
+    for asked in [vec![category(8)], (1..=8).map(category).collect()] {
+        let err = Category::load_products(&conn, &asked).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Column {
+                    column: "price",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
 fn works_inside_a_transaction() -> R {
     let mut conn = shop(4)?;
     let tx = conn.transaction()?;

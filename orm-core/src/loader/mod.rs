@@ -11,7 +11,8 @@
 //!   offer the scan of the whole table.
 //! - `slots.rs`: the distinct keys and the slots that asked for each, where
 //!   a row goes in its slots (per-key windows by rank), keys that read only
-//!   as SQLite compares them, and the order of a slot's rows.
+//!   as SQLite compares them, dense integer keys found by table instead of
+//!   hash, and the order of a slot's rows.
 //! - `staged.rs`: rows held in arrival order, then moved into their slots,
 //!   each slot allocated once.
 //! - `sizes.rs`: the parent tables' sizes learned by earlier loads.
@@ -25,7 +26,7 @@ use std::hash::Hash;
 
 use self::chunking::{chunking, key_values, threshold, Chunking};
 pub(crate) use self::slots::sql_order;
-use self::slots::{sqlite_would_match, Groups, Ranked};
+use self::slots::{sqlite_would_match, Dense, Groups, Ranked};
 use self::staged::Staged;
 use crate::backend::{Ctx, Exec, Row, ScopeKind};
 use crate::error::{Error, Result};
@@ -83,7 +84,11 @@ impl Plan<'_> {
 /// `key_of` finds a decoded row's key, when the row holds it (a foreign key of
 /// the child, a parent's primary key): the index plan then decodes each row
 /// first and reads its key from the result instead of reading the column
-/// twice. A scan reads the key first, since it skips most rows undecoded.
+/// twice. A scan reads the key first, since it may skip most rows
+/// undecoded; but where its keys are integers close together (a table of
+/// them finds a row's slot) and nearly every row is wanted, it decodes first
+/// as well, and reads the key first only for a row that does not decode or
+/// is not wanted.
 ///
 /// Without an order in the query, each slot comes out ordered by `order`
 /// (the primary key). Rows usually arrive in that order already (index order
@@ -181,6 +186,9 @@ where
         };
         ranked.place(list, slot, item, rank);
     };
+    // Made for the first row of a scan.
+    let mut dense: Option<Option<Dense>> = None;
+    let mut first_wanted = DecodeFirst::default();
     let statements = n.div_ceil(chunk);
     let scope = conn.open(ScopeKind::Read { statements }, plan.ctx).await?;
     {
@@ -229,7 +237,28 @@ where
                     place(&mut slots, first, item, rank, false);
                     return Ok(());
                 }
+                let dense = match scanned {
+                    true => dense.get_or_insert_with(|| Dense::of(&groups)).as_ref(),
+                    false => None,
+                };
+                if let (Some(dense), Some(key_of), true) = (dense, key_of, first_wanted.keep()) {
+                    // Most rows wanted: decoding first reads the key once, not
+                    // twice. A row that does not decode, or whose key the
+                    // table does not hold, is then read key first, below: it
+                    // may be none of this load's business.
+                    if let Ok(item) = decode(row) {
+                        if let Some(slot) = key_of(&item).and_then(|key| dense.slot_of(key)) {
+                            place(&mut slots, slot, item, rank, stage);
+                            return Ok(());
+                        }
+                    }
+                    first_wanted.missed();
+                }
                 let raw = row.value(key_index).map_err(|e| plan.key_error(e))?;
+                if let Some(slot) = dense.and_then(|d| d.slot(&raw)) {
+                    place(&mut slots, slot, decode(row)?, rank, stage);
+                    return Ok(());
+                }
                 let key = match K::from_value(raw) {
                     Ok(key) => key,
                     // A scan meets every row; an index probe only rows SQLite
@@ -273,6 +302,31 @@ where
         }
     }
     Ok(slots)
+}
+
+/// Whether a scan decodes each row before reading its key: while nearly
+/// every row is wanted (all the parents' children), a row decoded for nothing
+/// costs less than reading every wanted row's key twice (each column read is
+/// two calls into SQLite, each taking the connection's mutex).
+#[derive(Default)]
+struct DecodeFirst {
+    seen: u64,
+    missed: u64,
+}
+
+impl DecodeFirst {
+    /// Whether to decode first: until more than one row in eight has
+    /// been decoded for nothing.
+    #[inline]
+    fn keep(&mut self) -> bool {
+        self.seen += 1;
+        self.missed.saturating_mul(8) <= self.seen
+    }
+
+    #[inline]
+    fn missed(&mut self) {
+        self.missed += 1;
+    }
 }
 
 /// How many rows each slot's key has, in one statement per chunk (`GROUP BY`

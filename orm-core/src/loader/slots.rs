@@ -84,6 +84,81 @@ impl<'k, K: Eq + Hash + Clone> Groups<'k, K> {
     }
 }
 
+/// Keys that are integers close together (a parent table's ids, most of them
+/// asked for: what a scan serves), as a table indexed by key, so that a row
+/// finds its slot without hashing its key: on the benchmark's L (50k keys),
+/// the hash table's probes missed the cache on most rows. Holds the keys
+/// wanted by one slot each; a row whose key it does not hold is looked up by
+/// hash, as without it, so both find the same slots.
+pub(super) struct Dense {
+    min: i64,
+    /// By key less `min`: the key's slot plus one, or 0.
+    first: Vec<u32>,
+}
+
+impl Dense {
+    /// The table, when every key is an integer that reads back as the key,
+    /// they span at most about twice their number, and slots fit a `u32`.
+    pub(super) fn of<K: SqlType + Eq + Hash + Clone>(groups: &Groups<'_, K>) -> Option<Dense> {
+        let n = groups.keys.len();
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for &key in &groups.keys {
+            let value = key.to_value();
+            let Value::Integer(i) = value else {
+                return None;
+            };
+            if !K::from_value(value).is_ok_and(|k| &k == key) {
+                return None;
+            }
+            (min, max) = (min.min(i), max.max(i));
+        }
+        let span = usize::try_from(max.checked_sub(min)?)
+            .ok()?
+            .checked_add(1)?;
+        if n < 2 || span > n.saturating_mul(2).saturating_add(64) {
+            return None;
+        }
+        let mut first = vec![0u32; span];
+        for (key, group) in &groups.index {
+            if group.more != NONE {
+                continue;
+            }
+            let (Value::Integer(i), Ok(slot)) = (key.to_value(), u32::try_from(group.first)) else {
+                continue;
+            };
+            let at = usize::try_from(i - min).ok()?;
+            first[at] = slot.checked_add(1)?;
+        }
+        Some(Dense { min, first })
+    }
+
+    /// The one slot that wants a row whose key is `key`, if the table knows
+    /// it: a key that reads back from its integer, as the table's keys do, is
+    /// one of them exactly when its integer is.
+    #[inline]
+    pub(super) fn slot_of<K: SqlType + Eq>(&self, key: &K) -> Option<usize> {
+        let value = key.to_value();
+        if !K::from_value(value).is_ok_and(|k| &k == key) {
+            return None;
+        }
+        self.slot(&value)
+    }
+
+    /// The one slot that wants a row whose key column holds `raw`, if the
+    /// table knows it.
+    #[inline]
+    pub(super) fn slot(&self, raw: &Value<'_>) -> Option<usize> {
+        let &Value::Integer(i) = raw else {
+            return None;
+        };
+        let at = usize::try_from(i.checked_sub(self.min)?).ok()?;
+        match *self.first.get(at)? {
+            0 => None,
+            slot => Some(slot as usize - 1),
+        }
+    }
+}
+
 /// Whether SQLite's `=` would find `raw`, a value that does not read as the
 /// key type, equal to one of the requested keys: after the conversions a
 /// column's numeric or text affinity applies (`1` and `'1'`, `2.0` and `2`),
@@ -223,6 +298,36 @@ mod tests {
             slots,
             [vec!["a3", "a4", "a5"], vec!["b3", "b4", "b5"], vec!["c3"]]
         );
+    }
+
+    #[test]
+    fn dense_keys_find_their_one_slot_and_leave_the_rest_to_the_hash() {
+        use super::{Dense, Groups};
+        use crate::value::Value;
+        // Slots 0..4 ask for 10, 11, 13, 11: 11 has two slots.
+        let keys = [10i64, 11, 13, 11];
+        let (_, groups) = Groups::collect(keys.iter().map(Some), || ());
+        let dense = Dense::of(&groups).expect("close together");
+        assert_eq!(dense.slot(&Value::Integer(10)), Some(0));
+        assert_eq!(dense.slot(&Value::Integer(13)), Some(2));
+        // Two slots, a key not asked for, a value of another type, far off.
+        for raw in [
+            Value::Integer(11),
+            Value::Integer(12),
+            Value::Text("10"),
+            Value::Integer(-5),
+        ] {
+            assert_eq!(dense.slot(&raw), None);
+        }
+        assert_eq!(groups.slots(&11), Some((1, &[3][..])));
+        // Far apart: no table.
+        let far = [1i64, 1_000];
+        let (_, groups) = Groups::collect(far.iter().map(Some), || ());
+        assert!(Dense::of(&groups).is_none());
+        // Keys that are not integers: no table.
+        let text = [String::from("a"), String::from("b")];
+        let (_, groups) = Groups::collect(text.iter().map(Some), || ());
+        assert!(Dense::of(&groups).is_none());
     }
 
     #[test]
