@@ -38,6 +38,27 @@ on_each_backend! {
         Ok(())
     }
 
+    fn a_large_scan_gives_each_parent_its_children_in_order(conn) -> R {
+        // Enough rows that most wait and move into their parents once all are
+        // in; inserted with descending ids, spread over the parents.
+        fill(&conn, 300)?;
+        let rows: Vec<Product> = (0..3000).map(|i| product(30_000 - i, i * 7 % 300 + 1)).collect();
+        Product::insert_all(&conn, &rows)?;
+        // Every parent, one of them twice, and one not in the table.
+        let mut input: Vec<Category> = (1..=300).map(category).collect();
+        input.insert(10, category(5));
+        input.push(category(999));
+        let (pairs, n) = count_queries(&mut conn, |c| Category::prefetch_products(c, input.clone()));
+        assert_eq!(n, 1);
+        let pairs = pairs?;
+        assert_eq!(pairs.len(), input.len());
+        for ((cat, products), asked) in pairs.iter().zip(&input) {
+            assert_eq!(cat, asked);
+            assert_eq!(products, &cat.products(&conn)?, "category {}", cat.id);
+        }
+        Ok(())
+    }
+
     fn input_order_duplicates_and_childless_parents(conn) -> R {
         fill(&conn, 8)?;
         // 4 and 8 have no products; 3 is given twice; 99 is not in the table.

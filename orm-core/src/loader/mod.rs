@@ -159,24 +159,26 @@ where
     let mut ranked = Ranked::new(plan.shape.offset);
     let out_of_order = |a: &T, b: &T| sql_order(order(a).to_value(), order(b).to_value()).is_gt();
     // A scan's rows come in table order, each far from the last one's slot:
-    // they wait in arrival order and move into their slots once all are in
-    // (see `staged.rs`). The index's come key by key, each next to the last,
-    // and go straight to their slot, as do the rows of one slot (the
-    // single-row accessors) and ranked rows. Rows that arrive in order
-    // overall are in order in every slot: each is compared with the row
-    // before it, at hand, and only if one is not are the slots checked as
-    // they fill.
+    // past the first `STAGE_AFTER` (a load that small fits in cache), they
+    // wait in arrival order and move into their slots once all are in (see
+    // `staged.rs`). The index's come key by key, each next to the last, and
+    // go straight to their slot, as do the rows of one slot (the single-row
+    // accessors) and ranked rows. Waiting rows that arrive in order overall
+    // are in order in every slot: each is compared with the row before it,
+    // at hand, and only if one is not are the slots checked as they fill.
     let stage = sql.rank_index.is_none() && slots.len() > 1 && Staged::<T>::holds(slots.len());
     let mut staged = Staged::new();
     let mut in_order = true;
+    let mut direct = 0usize;
     let mut place = |slots: &mut [Vec<T>], slot: usize, item: T, rank: Option<i64>, wait: bool| {
-        if wait {
+        if wait && direct >= STAGE_AFTER {
             if !ordered && in_order {
                 in_order = staged.last().is_none_or(|last| !out_of_order(last, &item));
             }
             staged.push(slot, item);
             return;
         }
+        direct += usize::from(wait);
         let list = &mut slots[slot];
         let Some(rank) = rank else {
             // The last element sits next to where the new one goes: a cheap check.
@@ -186,8 +188,10 @@ where
         };
         ranked.place(list, slot, item, rank);
     };
-    // Made for the first row of a scan.
-    let mut dense: Option<Option<Dense>> = None;
+    // Made when the scan is known to run: before its statement where the
+    // statement does not say (PostgreSQL), at its first row where it does.
+    let mut dense: Option<Dense> = None;
+    let mut dense_made = false;
     let mut first_wanted = DecodeFirst::default();
     let statements = n.div_ceil(chunk);
     let scope = conn.open(ScopeKind::Read { statements }, plan.ctx).await?;
@@ -204,6 +208,9 @@ where
                     ..Binds::default()
                 },
             );
+            if scanned && !dense_made {
+                (dense, dense_made) = (Dense::of(&groups), true);
+            }
             let mut first_row = true;
             conn.query(&mut stmt, params, |row| {
                 if first_row {
@@ -214,6 +221,9 @@ where
                             .map_err(|e| plan.ctx.column_error(marker, e))?;
                         // -1 from the scan's arm, the parent's size from the other.
                         scanned = size < 0;
+                        if scanned && !dense_made {
+                            (dense, dense_made) = (Dense::of(&groups), true);
+                        }
                         match (scan, scanned) {
                             (Some(parent), false) => sizes::learn(conn.identity(), parent, size),
                             (Some(parent), true) => sizes::forget(conn.identity(), parent),
@@ -237,22 +247,21 @@ where
                     place(&mut slots, first, item, rank, false);
                     return Ok(());
                 }
-                let dense = match scanned {
-                    true => dense.get_or_insert_with(|| Dense::of(&groups)).as_ref(),
-                    false => None,
-                };
-                if let (Some(dense), Some(key_of), true) = (dense, key_of, first_wanted.keep()) {
-                    // Most rows wanted: decoding first reads the key once, not
-                    // twice. A row that does not decode, or whose key the
-                    // table does not hold, is then read key first, below: it
-                    // may be none of this load's business.
-                    if let Ok(item) = decode(row) {
-                        if let Some(slot) = key_of(&item).and_then(|key| dense.slot_of(key)) {
-                            place(&mut slots, slot, item, rank, stage);
-                            return Ok(());
+                let dense = dense.as_ref();
+                if let Some(dense) = dense {
+                    if let Some(key_of) = key_of.filter(|_| first_wanted.keep()) {
+                        // Most rows wanted: decoding first reads the key once,
+                        // not twice. A row that does not decode, or whose key
+                        // the table does not hold, is then read key first,
+                        // below: it may be none of this load's business.
+                        if let Ok(item) = decode(row) {
+                            if let Some(slot) = key_of(&item).and_then(|key| dense.slot_of(key)) {
+                                place(&mut slots, slot, item, rank, stage);
+                                return Ok(());
+                            }
                         }
+                        first_wanted.missed();
                     }
-                    first_wanted.missed();
                 }
                 let raw = row.value(key_index).map_err(|e| plan.key_error(e))?;
                 if let Some(slot) = dense.and_then(|d| d.slot(&raw)) {
@@ -292,7 +301,7 @@ where
     }
     exec::close(conn, scope).await?;
     ranked.finish(&mut slots);
-    unordered |= staged.into_slots(&mut slots, (!ordered && !in_order).then_some(&out_of_order));
+    unordered |= staged.into_slots(&mut slots, (!ordered).then_some(&out_of_order), !in_order);
     if unordered {
         let cmp = |a: &T, b: &T| sql_order(order(a).to_value(), order(b).to_value());
         for slot in &mut slots {
@@ -303,6 +312,12 @@ where
     }
     Ok(slots)
 }
+
+/// A scan's rows placed straight into their slots before the rest wait (see
+/// `load`): PostgreSQL's statement that may scan says nothing of the plan,
+/// and a sparse load's thousand rows in a hundred slots stay in cache (moving
+/// them once more cost 2% of its instructions).
+const STAGE_AFTER: usize = 2048;
 
 /// Whether a scan decodes each row before reading its key: while nearly
 /// every row is wanted (all the parents' children), a row decoded for nothing

@@ -61,27 +61,32 @@ impl<T> Staged<T> {
         self.slots.push(u32::try_from(slot).unwrap_or(u32::MAX));
     }
 
-    /// Moves every row to the end of its slot, in arrival order. With
-    /// `out_of_order`, says whether some row came before its predecessor in
-    /// its slot.
+    /// Moves every row to the end of its slot, in arrival order, after any
+    /// the slot already holds. With `out_of_order`, says whether some row
+    /// came before its predecessor in its slot: each slot's first row moved
+    /// is compared with the rows it already holds, and, with `each`, every
+    /// row with its predecessor.
     #[inline]
     pub(super) fn into_slots(
         self,
         slots: &mut [Vec<T>],
         out_of_order: Option<&impl Fn(&T, &T) -> bool>,
+        each: bool,
     ) -> bool {
-        // Most loads that wait for nothing are the accessors' single rows.
+        // Most loads hold nothing here: the accessors' single rows, sparse loads.
         if self.slots.is_empty() {
             return false;
         }
-        self.distribute(slots, out_of_order)
+        self.distribute(slots, out_of_order, each)
     }
 
     fn distribute(
         self,
         slots: &mut [Vec<T>],
         out_of_order: Option<&impl Fn(&T, &T) -> bool>,
+        each: bool,
     ) -> bool {
+        // Each slot's rows still to come; 0 once its first has moved.
         let mut counts = vec![0u32; slots.len()];
         for &slot in &self.slots {
             if let Some(count) = counts.get_mut(slot as usize) {
@@ -92,15 +97,19 @@ impl<T> Staged<T> {
         let mut ids = self.slots.iter();
         for block in self.blocks {
             for (item, &slot) in block.into_iter().zip(&mut ids) {
-                let (Some(list), Some(&count)) =
-                    (slots.get_mut(slot as usize), counts.get(slot as usize))
+                let (Some(list), Some(count)) =
+                    (slots.get_mut(slot as usize), counts.get_mut(slot as usize))
                 else {
                     continue;
                 };
-                if list.capacity() == 0 {
-                    list.reserve_exact(count as usize);
+                let first = *count != 0;
+                if first {
+                    list.reserve_exact(*count as usize);
+                    *count = 0;
                 }
-                if let (Some(out_of_order), Some(last)) = (out_of_order, list.last()) {
+                if let (Some(out_of_order), Some(last), true) =
+                    (out_of_order, list.last(), first || each)
+                {
                     unordered |= out_of_order(last, &item);
                 }
                 list.push(item);
@@ -125,7 +134,7 @@ mod tests {
         assert_eq!(staged.last(), Some(&99));
         let mut slots = vec![Vec::new(); 4];
         let later = |a: &u64, b: &u64| a > b;
-        assert!(!staged.into_slots(&mut slots, Some(&later)));
+        assert!(!staged.into_slots(&mut slots, Some(&later), true));
         for (slot, list) in slots.iter().enumerate() {
             let expected: Vec<u64> = rows
                 .iter()
@@ -145,7 +154,24 @@ mod tests {
         }
         let mut slots = vec![Vec::new(); 2];
         let later = |a: &i32, b: &i32| a > b;
-        assert!(staged.into_slots(&mut slots, Some(&later)));
+        assert!(staged.into_slots(&mut slots, Some(&later), true));
         assert_eq!(slots, [vec![1, 3], vec![5, 4]]);
+    }
+
+    #[test]
+    fn rows_follow_those_a_slot_already_holds_and_are_compared_with_them() {
+        let later = |a: &i32, b: &i32| a > b;
+        for (held, unordered) in [(2, false), (9, true)] {
+            let mut staged = Staged::new();
+            staged.push(0, 5);
+            staged.push(0, 6);
+            let mut slots = vec![vec![1, held], Vec::new()];
+            // In order among themselves: only the first is compared.
+            assert_eq!(
+                staged.into_slots(&mut slots, Some(&later), false),
+                unordered
+            );
+            assert_eq!(slots[0], [1, held, 5, 6]);
+        }
     }
 }
