@@ -361,43 +361,58 @@ pub(crate) struct Stmt {
     ctx: Ctx,
 }
 
-/// One value of a row read on the thread: rusqlite's, owned. Text stays
-/// bytes, checked as UTF-8 when read, as a borrowed row's is.
+/// One value of a row read on the thread: rusqlite's, owned. Text and
+/// bytes are a range of the rows' one buffer ([`Rows::bytes`]: no
+/// allocation per value); text stays bytes, checked as UTF-8 when read, as
+/// a borrowed row's is.
 enum Cell {
     Null,
     Integer(i64),
     Real(f64),
-    Text(Box<[u8]>),
-    Blob(Box<[u8]>),
+    Text(usize, usize),
+    Blob(usize, usize),
 }
 
 impl Cell {
-    fn new(value: ValueRef<'_>) -> Self {
+    fn new(value: ValueRef<'_>, bytes: &mut Vec<u8>) -> Self {
+        let mut keep = |b: &[u8]| {
+            let start = bytes.len();
+            bytes.extend_from_slice(b);
+            (start, bytes.len())
+        };
         match value {
             ValueRef::Null => Cell::Null,
             ValueRef::Integer(i) => Cell::Integer(i),
             ValueRef::Real(r) => Cell::Real(r),
-            ValueRef::Text(t) => Cell::Text(t.into()),
-            ValueRef::Blob(b) => Cell::Blob(b.into()),
+            ValueRef::Text(t) => {
+                let (start, end) = keep(t);
+                Cell::Text(start, end)
+            }
+            ValueRef::Blob(b) => {
+                let (start, end) = keep(b);
+                Cell::Blob(start, end)
+            }
         }
     }
 
-    fn as_ref(&self) -> ValueRef<'_> {
-        match self {
+    fn as_ref<'a>(&self, bytes: &'a [u8]) -> ValueRef<'a> {
+        match *self {
             Cell::Null => ValueRef::Null,
-            Cell::Integer(i) => ValueRef::Integer(*i),
-            Cell::Real(r) => ValueRef::Real(*r),
-            Cell::Text(t) => ValueRef::Text(t),
-            Cell::Blob(b) => ValueRef::Blob(b),
+            Cell::Integer(i) => ValueRef::Integer(i),
+            Cell::Real(r) => ValueRef::Real(r),
+            Cell::Text(start, end) => ValueRef::Text(bytes.get(start..end).unwrap_or_default()),
+            Cell::Blob(start, end) => ValueRef::Blob(bytes.get(start..end).unwrap_or_default()),
         }
     }
 }
 
 /// Every row a statement returned, read on the thread: one flat list of
-/// values, row after row, and each column's affinity.
+/// values, row after row, the bytes of their texts and blobs end to end,
+/// and each column's affinity.
 #[derive(Default)]
 struct Rows {
     cells: Vec<Cell>,
+    bytes: Vec<u8>,
     width: usize,
     count: usize,
     affinities: Vec<Affinity>,
@@ -416,7 +431,7 @@ impl Rows {
             self.affinities = (0..self.width).map(|i| sqlite::affinity(row, i)).collect();
         }
         for i in 0..self.width {
-            self.cells.push(Cell::new(row.get_ref(i)?));
+            self.cells.push(Cell::new(row.get_ref(i)?, &mut self.bytes));
         }
         self.count += 1;
         Ok(())
@@ -431,6 +446,7 @@ impl Rows {
                 .unwrap_or_default();
             on_row(&Driver::row(OwnedRow {
                 cells,
+                bytes: &self.bytes,
                 affinities: &self.affinities,
             }))?;
         }
@@ -442,6 +458,7 @@ impl Rows {
 #[derive(Clone, Copy)]
 pub(crate) struct OwnedRow<'a> {
     cells: &'a [Cell],
+    bytes: &'a [u8],
     affinities: &'a [Affinity],
 }
 
@@ -462,7 +479,7 @@ impl<'a> OwnedRow<'a> {
         let cell = self.cells.get(index).ok_or_else(|| {
             ValueError::Other(Box::new(rusqlite::Error::InvalidColumnIndex(index)))
         })?;
-        sqlite::from_value_ref(cell.as_ref())
+        sqlite::from_value_ref(cell.as_ref(self.bytes))
     }
 
     pub(crate) fn affinity(&self, index: usize) -> Affinity {
