@@ -12,9 +12,11 @@
 //! both forms, bounded by `AsyncBackend` in the async one.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
 use syn::{
-    parse_quote, FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Signature, Type,
+    parse_quote, FnArg, GenericParam, Ident, ItemFn, Pat, ReturnType, Signature, Token, Type,
     TypeParamBound,
 };
 
@@ -35,7 +37,7 @@ struct Conn {
 
 /// `conn: &impl Backend`, or `conn: B` (`&B`, `&mut B`) with `B: Backend`
 /// among the function's generic parameters.
-fn conn(sig: &Signature) -> syn::Result<Conn> {
+fn conn(sig: &Signature, counterparts: &Punctuated<Counterpart, Token![,]>) -> syn::Result<Conn> {
     let shape = || {
         syn::Error::new_spanned(
             &sig.inputs,
@@ -79,7 +81,11 @@ fn conn(sig: &Signature) -> syn::Result<Conn> {
     let mut async_bounds = Vec::new();
     for b in &bounds {
         if let TypeParamBound::Trait(t) = b {
-            async_bounds.push(async_bound(&t.path).ok_or_else(shape)?);
+            let given = counterparts
+                .iter()
+                .find(|c| t.path.is_ident(&c.sync))
+                .map(|c| c.asynchronous.to_token_stream());
+            async_bounds.push(given.or_else(|| async_bound(&t.path)).ok_or_else(shape)?);
         }
     }
     if async_bounds.is_empty() {
@@ -95,10 +101,33 @@ fn conn(sig: &Signature) -> syn::Result<Conn> {
     })
 }
 
-pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    if !args.is_empty() {
-        return Err(syn::Error::new_spanned(args, "expected `#[both]`"));
+/// `Probe => AsyncProbe`: a suite's own connection trait and its async
+/// counterpart.
+struct Counterpart {
+    sync: Ident,
+    asynchronous: syn::Path,
+}
+
+impl Parse for Counterpart {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let sync = input.parse()?;
+        input.parse::<Token![=>]>()?;
+        Ok(Counterpart {
+            sync,
+            asynchronous: input.parse()?,
+        })
     }
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let counterparts = Punctuated::<Counterpart, Token![,]>::parse_terminated
+        .parse2(args)
+        .map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected `#[both]` or `#[both(Probe => AsyncProbe, ..)]`",
+            )
+        })?;
     let f: ItemFn = syn::parse2(item)?;
     let sig = &f.sig;
     let name = &sig.ident;
@@ -109,7 +138,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         ty: conn_ty,
         sync_bounds,
         async_bounds,
-    } = conn(sig)?;
+    } = conn(sig, &counterparts)?;
     let conn = &conn;
     let inputs = sig.inputs.iter().skip(1);
     // The async form's future holds every argument: an elided lifetime is the connection's.
@@ -171,8 +200,16 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     };
     let attrs = &f.attrs;
     let body = &f.block;
+    // Every parameter of the connection's own type is a connection too.
+    let conns = std::iter::once(conn.to_string()).chain(rest.iter().filter_map(|a| match a {
+        FnArg::Typed(t) if names_param(&t.ty, &d) => match &*t.pat {
+            Pat::Ident(i) => Some(i.ident.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }));
     let mut async_body = (*f.block).clone();
-    Awaiter::new([conn.to_string()]).block(&mut async_body);
+    Awaiter::new(conns).block(&mut async_body);
     let module = format_ident!("__both_{}", name);
 
     Ok(quote! {
@@ -223,4 +260,51 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             }
         }
     })
+}
+
+/// Whether `ty` is `param`, `&param` or `&mut param`.
+fn names_param(ty: &Type, param: &Ident) -> bool {
+    match ty {
+        Type::Reference(r) => names_param(&r.elem, param),
+        Type::Path(p) => p.path.is_ident(param),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expansion, spacing aside.
+    fn expanded(args: &str, item: &str) -> syn::Result<String> {
+        let out = expand(args.parse().expect("args"), item.parse().expect("item"))?;
+        Ok(out.to_string().replace(' ', ""))
+    }
+
+    #[test]
+    fn a_connection_of_the_helpers_own_type_keeps_its_name() {
+        let out = expanded(
+            "Probe => AsyncProbe",
+            "fn case<B: Probe>(mut db: B, other: B, n: u8) -> R {
+                 db.x(B::NAME)?; other.y(n)
+             }",
+        )
+        .expect("an expansion");
+        // Last among the generic parameters, bounded by the counterpart when async.
+        assert!(out.contains("fncase<'c,B:::orm_core::Database+'c>(db:B,other:B,n:u8)"));
+        assert!(out.contains("impl<'c,B:Probe+'c,>"));
+        assert!(out.contains("impl<'c,B:AsyncProbe+'c,>"));
+        assert!(out.contains("fncall(mutdb:B,other:B,n:u8)->R{db.x(B::NAME)?;other.y(n)}"));
+        // Both parameters are connections on the async side.
+        assert!(out.contains("::awaited::Wait::wait(db.x(B::NAME)).await?"));
+        assert!(out.contains("::awaited::Wait::wait(other.y(n)).await"));
+    }
+
+    #[test]
+    fn a_bound_without_a_counterpart_is_refused() {
+        let err = expanded("", "fn case<B: Probe>(db: &B) {}").unwrap_err();
+        assert!(err.to_string().starts_with("expected the connection first"));
+        let err = expanded("Probe", "fn case<B: Probe>(db: &B) {}").unwrap_err();
+        assert!(err.to_string().contains("#[both(Probe => AsyncProbe, ..)]"));
+    }
 }

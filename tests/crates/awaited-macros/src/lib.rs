@@ -51,6 +51,11 @@ pub fn on_each_backend(input: TokenStream) -> TokenStream {
 /// the async counterpart instead. A connection taken by value is moved
 /// into the future.
 ///
+/// Another parameter of that type (`fn case<B: Backend>(conn: B, other: B, ..)`)
+/// is a connection too, its calls awaited as the first's. A bound of the
+/// suite's own is given its async counterpart in the attribute:
+/// `#[awaited::both(Probe => AsyncProbe)] fn same<B: Probe>(db: &B, ..)`.
+///
 /// The connection's type becomes the last generic parameter: a helper with
 /// generic parameters of its own is called `differences::<Issue, _>(&conn)`.
 #[proc_macro_attribute]
