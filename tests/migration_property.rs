@@ -642,96 +642,179 @@ trait Probe: Backend {
 
 impl Probe for orm_core::rusqlite::Connection {
     fn values(&self, sql: &str, types: &[ColumnType]) -> Vec<Vec<V>> {
-        use orm_core::rusqlite::types::Value;
-        let mut stmt = self.prepare(sql).expect("oracle statement");
-        let mut rows = stmt.query([]).expect("oracle query");
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().expect("oracle row") {
-            out.push(
-                types
-                    .iter()
-                    .enumerate()
-                    .map(
-                        |(k, ty)| match (row.get::<_, Value>(k).expect("a value"), ty) {
-                            (Value::Null, _) => V::Null,
-                            (Value::Integer(i), ColumnType::BigInt) => V::Int(i),
-                            (Value::Integer(i @ (0 | 1)), ColumnType::Boolean) => V::Bool(i == 1),
-                            (Value::Real(r), ColumnType::Double) => V::Real(r),
-                            (Value::Text(s), ColumnType::Text) => V::Text(s),
-                            (v, ty) => V::Odd(format!("{v:?} in a {ty:?} column")),
-                        },
-                    )
-                    .collect(),
-            );
-        }
-        out
+        sqlite_values(self, sql, types)
     }
 
     fn strings(&self, sql: &str) -> Vec<String> {
-        let mut stmt = self.prepare(sql).expect("oracle statement");
-        let rows = stmt.query_map([], |r| r.get(0)).expect("oracle query");
-        rows.collect::<Result<_, _>>().expect("oracle rows")
+        sqlite_strings(self, sql)
     }
 
-    const SCHEMA: [&'static str; 3] = [
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
-        "SELECT m.name || '.' || f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
-         WHERE m.type = 'table'",
-    ];
+    const SCHEMA: [&'static str; 3] = SQLITE_SCHEMA;
 }
+
+fn sqlite_values(
+    conn: &orm_core::rusqlite::Connection,
+    sql: &str,
+    types: &[ColumnType],
+) -> Vec<Vec<V>> {
+    use orm_core::rusqlite::types::Value;
+    let mut stmt = conn.prepare(sql).expect("oracle statement");
+    let mut rows = stmt.query([]).expect("oracle query");
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().expect("oracle row") {
+        out.push(
+            types
+                .iter()
+                .enumerate()
+                .map(
+                    |(k, ty)| match (row.get::<_, Value>(k).expect("a value"), ty) {
+                        (Value::Null, _) => V::Null,
+                        (Value::Integer(i), ColumnType::BigInt) => V::Int(i),
+                        (Value::Integer(i @ (0 | 1)), ColumnType::Boolean) => V::Bool(i == 1),
+                        (Value::Real(r), ColumnType::Double) => V::Real(r),
+                        (Value::Text(s), ColumnType::Text) => V::Text(s),
+                        (v, ty) => V::Odd(format!("{v:?} in a {ty:?} column")),
+                    },
+                )
+                .collect(),
+        );
+    }
+    out
+}
+
+fn sqlite_strings(conn: &orm_core::rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(sql).expect("oracle statement");
+    let rows = stmt.query_map([], |r| r.get(0)).expect("oracle query");
+    rows.collect::<Result<_, _>>().expect("oracle rows")
+}
+
+const SQLITE_SCHEMA: [&str; 3] = [
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+    "SELECT m.name || '.' || f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+     WHERE m.type = 'table'",
+];
 
 #[cfg(feature = "postgres")]
 impl Probe for orm_core::Postgres {
     fn values(&self, sql: &str, types: &[ColumnType]) -> Vec<Vec<V>> {
-        fn get<'a, T: orm_core::postgres::types::FromSql<'a>>(
-            row: &'a orm_core::postgres::Row,
-            k: usize,
-            v: impl Fn(T) -> V,
-        ) -> V {
-            match row.try_get::<_, Option<T>>(k) {
-                Ok(Some(x)) => v(x),
-                Ok(None) => V::Null,
-                Err(e) => V::Odd(e.to_string()),
-            }
-        }
-        self.query(sql, &[])
-            .expect("oracle query")
-            .iter()
-            .map(|row| {
-                types
-                    .iter()
-                    .enumerate()
-                    .map(|(k, ty)| match ty {
-                        ColumnType::BigInt => get(row, k, V::Int),
-                        ColumnType::Double => get(row, k, V::Real),
-                        ColumnType::Boolean => get(row, k, V::Bool),
-                        _ => get(row, k, V::Text),
-                    })
-                    .collect()
-            })
-            .collect()
+        pg_values(&self.query(sql, &[]).expect("oracle query"), types)
     }
 
     fn strings(&self, sql: &str) -> Vec<String> {
-        self.query(sql, &[])
-            .expect("oracle query")
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
+        pg_strings(&self.query(sql, &[]).expect("oracle query"))
     }
 
-    const SCHEMA: [&'static str; 3] = [
-        "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = current_schema()",
-        "SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
-         JOIN pg_namespace n ON n.oid = ic.relnamespace \
-         WHERE n.nspname = current_schema() AND NOT i.indisprimary",
-        "SELECT c.relname || '.' || a.attname FROM pg_constraint k \
-         JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] \
-         WHERE k.contype = 'f' AND n.nspname = current_schema()",
-    ];
+    const SCHEMA: [&'static str; 3] = PG_SCHEMA;
+}
+
+#[cfg(feature = "postgres")]
+fn pg_values(rows: &[orm_core::postgres::Row], types: &[ColumnType]) -> Vec<Vec<V>> {
+    fn get<'a, T: orm_core::postgres::types::FromSql<'a>>(
+        row: &'a orm_core::postgres::Row,
+        k: usize,
+        v: impl Fn(T) -> V,
+    ) -> V {
+        match row.try_get::<_, Option<T>>(k) {
+            Ok(Some(x)) => v(x),
+            Ok(None) => V::Null,
+            Err(e) => V::Odd(e.to_string()),
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            types
+                .iter()
+                .enumerate()
+                .map(|(k, ty)| match ty {
+                    ColumnType::BigInt => get(row, k, V::Int),
+                    ColumnType::Double => get(row, k, V::Real),
+                    ColumnType::Boolean => get(row, k, V::Bool),
+                    _ => get(row, k, V::Text),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(feature = "postgres")]
+fn pg_strings(rows: &[orm_core::postgres::Row]) -> Vec<String> {
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+#[cfg(feature = "postgres")]
+const PG_SCHEMA: [&str; 3] = [
+    "SELECT table_name::text FROM information_schema.tables \
+     WHERE table_schema = current_schema()",
+    "SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+     JOIN pg_namespace n ON n.oid = ic.relnamespace \
+     WHERE n.nspname = current_schema() AND NOT i.indisprimary",
+    "SELECT c.relname || '.' || a.attname FROM pg_constraint k \
+     JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] \
+     WHERE k.contype = 'f' AND n.nspname = current_schema()",
+];
+
+/// [`Probe`] on an async connection: the same reads, as futures.
+#[cfg(feature = "tokio")]
+trait AsyncProbe: backends::AsyncBackend {
+    fn values<'a>(
+        &'a self,
+        sql: &'a str,
+        types: &'a [ColumnType],
+    ) -> orm_core::BoxFuture<'a, Vec<Vec<V>>>;
+    fn strings<'a>(&'a self, sql: &'a str) -> orm_core::BoxFuture<'a, Vec<String>>;
+    const SCHEMA: [&'static str; 3];
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncProbe for orm_core::AsyncSqlite {
+    fn values<'a>(
+        &'a self,
+        sql: &'a str,
+        types: &'a [ColumnType],
+    ) -> orm_core::BoxFuture<'a, Vec<Vec<V>>> {
+        let (sql, types) = (sql.to_owned(), types.to_vec());
+        Box::pin(async move {
+            self.call(move |conn| Ok(sqlite_values(conn, &sql, &types)))
+                .await
+                .expect("oracle rows")
+        })
+    }
+
+    fn strings<'a>(&'a self, sql: &'a str) -> orm_core::BoxFuture<'a, Vec<String>> {
+        let sql = sql.to_owned();
+        Box::pin(async move {
+            self.call(move |conn| Ok(sqlite_strings(conn, &sql)))
+                .await
+                .expect("oracle rows")
+        })
+    }
+
+    const SCHEMA: [&'static str; 3] = SQLITE_SCHEMA;
+}
+
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+impl AsyncProbe for orm_core::AsyncPostgres {
+    fn values<'a>(
+        &'a self,
+        sql: &'a str,
+        types: &'a [ColumnType],
+    ) -> orm_core::BoxFuture<'a, Vec<Vec<V>>> {
+        Box::pin(async move {
+            let rows = self.client().query(sql, &[]).await.expect("oracle query");
+            pg_values(&rows, types)
+        })
+    }
+
+    fn strings<'a>(&'a self, sql: &'a str) -> orm_core::BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let rows = self.client().query(sql, &[]).await.expect("oracle query");
+            pg_strings(&rows)
+        })
+    }
+
+    const SCHEMA: [&'static str; 3] = PG_SCHEMA;
 }
 
 /// The rows of each table: key, then each column's value by name.
@@ -786,6 +869,7 @@ const WORDS: &[&str] = &["", "a", "it's", "é", "x\ny", "%_"];
 
 /// Inserts up to three rows into each table, with values its constraints
 /// accept, and records them in `data`.
+#[awaited::both(Probe => AsyncProbe)]
 fn insert_rows<B: Probe>(
     db: &B,
     models: &Models,
@@ -858,6 +942,7 @@ fn ident(name: &str) -> String {
 
 /// The database holds the models' tables, indexes and foreign keys and
 /// nothing else, and the rows `data` says.
+#[awaited::both(Probe => AsyncProbe)]
 fn same<B: Probe>(db: &B, models: &Models, data: &Data, when: &str) -> Result<(), TestCaseError> {
     let defs = defs(models);
     let sorted = |mut v: Vec<String>| {
@@ -919,17 +1004,22 @@ fn same<B: Probe>(db: &B, models: &Models, data: &Data, when: &str) -> Result<()
     Ok(())
 }
 
-fn fresh<B: Probe>(open: fn() -> B) -> Result<B, TestCaseError> {
-    let db = open();
+/// SQLite checks foreign keys only when asked to.
+#[awaited::both]
+fn foreign_keys_on<B: Backend>(db: &B) -> Result<(), TestCaseError> {
     if B::NAME == "sqlite" {
         db.exec("PRAGMA foreign_keys = ON")
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
-    Ok(db)
+    Ok(())
 }
 
+/// The migrations of the history applied all at once to `db`, an empty
+/// database, and step by step, with rows, to `stepped`, another one.
+#[awaited::both(Probe => AsyncProbe)]
 fn case<B: Probe>(
-    open: fn() -> B,
+    db: B,
+    stepped: B,
     initial: &[Change],
     steps: &[Vec<Change>],
     seed: u64,
@@ -966,7 +1056,7 @@ fn case<B: Probe>(
     let all = migrate::Migrations::from_files(&files);
 
     // All at once, on an empty database.
-    let db = fresh(open)?;
+    foreign_keys_on(&db)?;
     let names: Vec<String> = files.iter().map(|f| f.name().to_owned()).collect();
     prop_assert_eq!(
         all.apply(&db)
@@ -982,7 +1072,8 @@ fn case<B: Probe>(
     same(&db, last, &empty, "all at once")?;
 
     // Step by step, with rows.
-    let db = fresh(open)?;
+    let db = stepped;
+    foreign_keys_on(&db)?;
     let mut rng = Rng(seed | 1);
     let mut data = Data::new();
     for (i, m) in models.iter().enumerate() {
@@ -1074,7 +1165,7 @@ proptest! {
 
     #[test]
     fn migrations_build_the_models_and_keep_every_row((initial, steps, seed) in history()) {
-        case(backends::sqlite, &initial, &steps, seed)?;
+        case(backends::sqlite(), backends::sqlite(), &initial, &steps, seed)?;
     }
 }
 
@@ -1084,7 +1175,36 @@ proptest! {
 
     #[test]
     fn migrations_build_the_models_and_keep_every_row_on_postgres((initial, steps, seed) in history()) {
-        case(backends::postgres, &initial, &steps, seed)?;
+        case(backends::postgres(), backends::postgres(), &initial, &steps, seed)?;
+    }
+}
+
+// The same cases on the async connections, each on fresh ones in a
+// runtime of their own; fewer of them, the sync entries above cover the
+// migrations, these the async drivers.
+#[cfg(feature = "tokio")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn migrations_build_the_models_and_keep_every_row_on_async_sqlite((initial, steps, seed) in history()) {
+        awaited::block_on(async {
+            let (db, stepped) = (backends::async_sqlite().await, backends::async_sqlite().await);
+            case(db, stepped, &initial, &steps, seed).await
+        })?;
+    }
+}
+
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn migrations_build_the_models_and_keep_every_row_on_async_postgres((initial, steps, seed) in history()) {
+        awaited::block_on(async {
+            let (db, stepped) = (backends::async_postgres().await, backends::async_postgres().await);
+            case(db, stepped, &initial, &steps, seed).await
+        })?;
     }
 }
 
@@ -1105,14 +1225,36 @@ fn self_referencing(nullable: bool) -> Change {
     }
 }
 
-/// Regressions the property found, each on both backends.
+/// Regressions the property found, each on both backends, sync and async.
 mod found {
     use super::*;
 
     fn on_each(initial: &[Change], steps: &[Vec<Change>]) -> Result<(), TestCaseError> {
-        case(backends::sqlite, initial, steps, 7)?;
+        case(backends::sqlite(), backends::sqlite(), initial, steps, 7)?;
         #[cfg(feature = "postgres")]
-        case(backends::postgres, initial, steps, 7)?;
+        case(
+            backends::postgres(),
+            backends::postgres(),
+            initial,
+            steps,
+            7,
+        )?;
+        #[cfg(feature = "tokio")]
+        awaited::block_on(async {
+            let (db, stepped) = (
+                backends::async_sqlite().await,
+                backends::async_sqlite().await,
+            );
+            case(db, stepped, initial, steps, 7).await
+        })?;
+        #[cfg(all(feature = "tokio", feature = "postgres"))]
+        awaited::block_on(async {
+            let (db, stepped) = (
+                backends::async_postgres().await,
+                backends::async_postgres().await,
+            );
+            case(db, stepped, initial, steps, 7).await
+        })?;
         Ok(())
     }
 

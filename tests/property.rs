@@ -27,21 +27,27 @@ struct Child {
 }
 
 /// The obvious N+1 code, written without the library.
+#[awaited::both]
 fn oracle(conn: &impl Backend, parents: &[Parent]) -> Vec<Vec<Child>> {
-    parents
-        .iter()
-        .map(|p| {
-            conn.rows(
-                "SELECT id, label, parent_id FROM child WHERE parent_id = $1 ORDER BY id",
-                &[p.id],
-            )
-        })
-        .collect()
+    // (A loop, not a `map`: on an async connection each query is awaited.)
+    let mut out = Vec::with_capacity(parents.len());
+    for p in parents {
+        out.push(conn.rows(
+            "SELECT id, label, parent_id FROM child WHERE parent_id = $1 ORDER BY id",
+            &[p.id],
+        ));
+    }
+    out
 }
 
 /// How many statements a load of `distinct` keys takes: one per `limit`
 /// keys on SQLite (or one scan), one array on PostgreSQL.
-fn statements_ok<B: Backend>(n: usize, distinct: usize, limit: i32, may_scan: bool) -> bool {
+fn statements_ok<B: backends::Named>(
+    n: usize,
+    distinct: usize,
+    limit: i32,
+    may_scan: bool,
+) -> bool {
     if B::NAME == "postgres" {
         return n == usize::from(distinct > 0);
     }
@@ -49,6 +55,7 @@ fn statements_ok<B: Backend>(n: usize, distinct: usize, limit: i32, may_scan: bo
     n == chunks || (may_scan && n == 1 && chunks > 1)
 }
 
+#[awaited::both]
 #[allow(clippy::too_many_arguments)]
 fn reverse_case<B: Backend>(
     mut conn: B,
@@ -136,86 +143,8 @@ proptest! {
     }
 }
 
-/// The same property on the async connections: the same data, prefetched
-/// through the async driver, against one raw query per parent (the
-/// library's raw path, not its loader).
-#[cfg(feature = "tokio")]
-mod in_async {
-    use std::collections::{BTreeSet, HashSet};
-
-    use orm_core::{count_queries_async, AsyncDb, Raw};
-
-    use super::*;
-
-    /// The tables and rows of a case.
-    pub(super) async fn fill<D: AsyncDb>(
-        db: &D,
-        span: i64,
-        stored: BTreeSet<i64>,
-        children: Vec<Option<i64>>,
-    ) {
-        Parent::create_table(db).await.unwrap();
-        Child::create_table(db).await.unwrap();
-        let stored: BTreeSet<i64> = stored.into_iter().map(|id| id % span).collect();
-        let parents_stored: Vec<Parent> = stored.iter().map(|&id| Parent { id }).collect();
-        Parent::insert_all(db, &parents_stored).await.unwrap();
-        let rows: Vec<Child> = children
-            .iter()
-            .enumerate()
-            .map(|(i, parent)| Child {
-                id: (i as i64 * 7919) % 1009,
-                label: format!("c{i}"),
-                parent: parent.map(ForeignKey::new),
-            })
-            .collect();
-        Child::insert_all(db, &rows).await.unwrap();
-    }
-
-    /// Prefetch against the oracle; `limit` is SQLite's variable limit.
-    pub(super) async fn check<D: AsyncDb>(
-        db: &D,
-        input: Vec<i64>,
-        limit: Option<i32>,
-    ) -> Result<(), TestCaseError> {
-        let parents: Vec<Parent> = input.iter().map(|&id| Parent { id }).collect();
-        let mut expected = Vec::new();
-        for p in &parents {
-            let sql = "SELECT id, label, parent_id FROM child WHERE parent_id = ? ORDER BY id";
-            expected.push(db.raw(sql, (p.id,)).all::<Child>().await.unwrap());
-        }
-
-        let (got, n) = count_queries_async(Parent::prefetch_children(db, parents.clone())).await;
-        let got = got.unwrap();
-        let distinct = input.iter().collect::<HashSet<_>>().len();
-        let ok = match limit {
-            // PostgreSQL: one array.
-            None => n == usize::from(distinct > 0),
-            Some(limit) => {
-                let chunks = distinct.div_ceil(limit as usize);
-                n == chunks || (n == 1 && chunks > 1)
-            }
-        };
-        prop_assert!(ok, "{} statements for {} keys", n, distinct);
-        prop_assert_eq!(
-            got.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
-            parents.clone()
-        );
-        prop_assert_eq!(
-            got.into_iter().map(|(_, c)| c).collect::<Vec<_>>(),
-            expected.clone()
-        );
-        prop_assert_eq!(Parent::load_children(db, &parents).await.unwrap(), expected);
-        Ok(())
-    }
-
-    pub(super) fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    }
-}
-
+// The same cases on the async connections, each on a fresh one in a
+// runtime of its own.
 #[cfg(feature = "tokio")]
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(100))]
@@ -228,18 +157,9 @@ proptest! {
         input in proptest::collection::vec(0i64..45, 0..60),
         limit in prop_oneof![Just(32_766), 1i32..8],
     ) {
-        in_async::runtime().block_on(async {
-            let lite = orm_core::AsyncSqlite::open_in_memory().await.unwrap();
-            // Dangling keys, as data from elsewhere may have.
-            lite.call(|c| Ok(c.pragma_update(None, "foreign_keys", false)?)).await.unwrap();
-            in_async::fill(&lite, span, stored, children).await;
-            lite.call(move |c| {
-                c.set_limit(orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER, limit)?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-            in_async::check(&lite, input, Some(limit)).await
+        awaited::block_on(async {
+            let conn = backends::async_sqlite().await;
+            reverse_case(conn, span, stored, children, input, limit).await
         })?;
     }
 }
@@ -254,19 +174,17 @@ proptest! {
         stored in proptest::collection::btree_set(0i64..400, 0..300),
         children in proptest::collection::vec(proptest::option::of(0i64..50), 0..150),
         input in proptest::collection::vec(0i64..45, 0..60),
+        limit in Just(32_766),
     ) {
-        in_async::runtime().block_on(async {
-            let pg = backends::async_postgres().await;
-            // Dangling keys, as data from elsewhere may have: foreign keys
-            // are triggers, and replicas do not fire them.
-            pg.client().batch_execute("SET session_replication_role = replica").await.unwrap();
-            in_async::fill(&pg, span, stored, children).await;
-            in_async::check(&pg, input, None).await
+        awaited::block_on(async {
+            let conn = backends::async_postgres().await;
+            reverse_case(conn, span, stored, children, input, limit).await
         })?;
     }
 }
 
 /// Many-to-many and forward prefetch against one hand-written query per row.
+#[awaited::both]
 fn through_case<B: Backend>(
     mut conn: B,
     tags: std::collections::BTreeSet<i64>,
@@ -298,16 +216,14 @@ fn through_case<B: Backend>(
     let products: Vec<Product> = input.iter().map(|&id| product(id, 0)).collect();
 
     // Oracle: the far rows of each product, in tag key order, once per junction row.
-    let expected: Vec<Vec<Tag>> = products
-        .iter()
-        .map(|p| {
-            conn.rows(
-                "SELECT t.id, t.name FROM product_tag j JOIN tag t ON t.id = j.tag_id \
-                 WHERE j.product_id = $1 ORDER BY t.id",
-                &[p.id],
-            )
-        })
-        .collect();
+    let mut expected: Vec<Vec<Tag>> = Vec::with_capacity(products.len());
+    for p in &products {
+        expected.push(conn.rows(
+            "SELECT t.id, t.name FROM product_tag j JOIN tag t ON t.id = j.tag_id \
+             WHERE j.product_id = $1 ORDER BY t.id",
+            &[p.id],
+        ));
+    }
     let (got, n) = count_queries(&mut conn, |c| Product::load_tags(c, &products));
     let distinct = input.iter().collect::<std::collections::HashSet<_>>().len();
     prop_assert!(
@@ -366,5 +282,41 @@ proptest! {
         limit in Just(32_766),
     ) {
         through_case(backends::postgres(), tags, pairs, input, limit)?;
+    }
+}
+
+#[cfg(feature = "tokio")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn many_to_many_and_forward_equal_per_row_queries_on_async_sqlite(
+        tags in proptest::collection::btree_set(0i64..60, 0..40),
+        pairs in proptest::collection::vec((0i64..30, 0i64..70), 0..120),
+        input in proptest::collection::vec(0i64..35, 0..40),
+        limit in prop_oneof![Just(32_766), 1i32..6],
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_sqlite().await;
+            through_case(conn, tags, pairs, input, limit).await
+        })?;
+    }
+}
+
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn many_to_many_and_forward_equal_per_row_queries_on_async_postgres(
+        tags in proptest::collection::btree_set(0i64..60, 0..40),
+        pairs in proptest::collection::vec((0i64..30, 0i64..70), 0..120),
+        input in proptest::collection::vec(0i64..35, 0..40),
+        limit in Just(32_766),
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_postgres().await;
+            through_case(conn, tags, pairs, input, limit).await
+        })?;
     }
 }

@@ -272,6 +272,7 @@ fn item() -> impl Strategy<Value = Columns> {
     )
 }
 
+#[awaited::both]
 fn store<B: Backend>(conn: &B, rows: &[Columns]) -> Vec<Item> {
     conn.without_foreign_keys().unwrap();
     Owner::create_table(conn).unwrap();
@@ -296,6 +297,7 @@ fn store<B: Backend>(conn: &B, rows: &[Columns]) -> Vec<Item> {
     items
 }
 
+#[awaited::both]
 #[allow(clippy::too_many_arguments)]
 fn queries_case<B: Backend>(
     conn: B,
@@ -362,6 +364,7 @@ fn queries_case<B: Backend>(
     Ok(())
 }
 
+#[awaited::both]
 #[allow(clippy::too_many_arguments)]
 fn top_n_case<B: Backend>(
     mut conn: B,
@@ -385,19 +388,18 @@ fn top_n_case<B: Backend>(
     }
     // The oracle: one query per parent, through the layer the first
     // property checks against Rust.
+    // (A loop, not a `map`: on an async connection each query is awaited.)
     let f = Item::fields();
-    let expected: Vec<Vec<Item>> = owners
-        .iter()
-        .map(|o| {
-            let mut q = with_filter(ordered(Item::query(), &terms))
-                .filter(f.owner.eq(ForeignKey::new(o.id)))
-                .offset(offset);
-            if let Some(limit) = limit {
-                q = q.limit(limit);
-            }
-            q.all(&conn).unwrap()
-        })
-        .collect();
+    let mut expected: Vec<Vec<Item>> = Vec::with_capacity(owners.len());
+    for o in &owners {
+        let mut q = with_filter(ordered(Item::query(), &terms))
+            .filter(f.owner.eq(ForeignKey::new(o.id)))
+            .offset(offset);
+        if let Some(limit) = limit {
+            q = q.limit(limit);
+        }
+        expected.push(q.all(&conn).unwrap());
+    }
 
     conn.set_variable_limit(variables);
     let (got, n) = count_queries(&mut conn, |c| {
@@ -504,5 +506,82 @@ proptest! {
         variables in Just(32_766),
     ) {
         top_n_case(backends::postgres(), rows, leaf, terms, limit, offset, input, variables)?;
+    }
+}
+
+// The same cases on the async connections, each on a fresh one in a
+// runtime of its own; fewer of them, the sync entries above cover the
+// statements, these the async drivers.
+#[cfg(feature = "tokio")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn queries_equal_filtering_and_sorting_in_rust_on_async_sqlite(
+        rows in proptest::collection::vec(item(), 0..40),
+        c in proptest::option::of(condition()),
+        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        limit in proptest::option::of(0u64..6),
+        offset in 0u64..4,
+        variables in prop_oneof![Just(32_766), 1i32..4],
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_sqlite().await;
+            queries_case(conn, rows, c, terms, limit, offset, variables).await
+        })?;
+    }
+
+    #[test]
+    fn filtered_top_n_prefetch_equals_one_query_per_parent_on_async_sqlite(
+        rows in proptest::collection::vec(item(), 0..60),
+        leaf in proptest::option::of(top_n_leaf()),
+        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        limit in proptest::option::of(0u64..4),
+        offset in prop_oneof![Just(0u64), 0u64..3],
+        // Owners 0..8 are stored; 8 and 9 dangle.
+        input in proptest::collection::vec(0i64..10, 0..12),
+        variables in prop_oneof![Just(32_766), 4i32..9],
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_sqlite().await;
+            top_n_case(conn, rows, leaf, terms, limit, offset, input, variables).await
+        })?;
+    }
+}
+
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn queries_equal_filtering_and_sorting_in_rust_on_async_postgres(
+        rows in proptest::collection::vec(item(), 0..40),
+        c in proptest::option::of(condition()),
+        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        limit in proptest::option::of(0u64..6),
+        offset in 0u64..4,
+        variables in Just(32_766),
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_postgres().await;
+            queries_case(conn, rows, c, terms, limit, offset, variables).await
+        })?;
+    }
+
+    #[test]
+    fn filtered_top_n_prefetch_equals_one_query_per_parent_on_async_postgres(
+        rows in proptest::collection::vec(item(), 0..60),
+        leaf in proptest::option::of(top_n_leaf()),
+        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        limit in proptest::option::of(0u64..4),
+        offset in prop_oneof![Just(0u64), 0u64..3],
+        // Owners 0..8 are stored; 8 and 9 dangle.
+        input in proptest::collection::vec(0i64..10, 0..12),
+        variables in Just(32_766),
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_postgres().await;
+            top_n_case(conn, rows, leaf, terms, limit, offset, input, variables).await
+        })?;
     }
 }

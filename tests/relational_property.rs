@@ -148,19 +148,6 @@ impl World {
         }
     }
 
-    fn store<B: Backend>(&self, conn: &B) {
-        conn.without_foreign_keys().unwrap();
-        common::create_tables(conn).unwrap();
-        let cats: Vec<Category> = self.categories.values().cloned().collect();
-        Category::insert_all(conn, &cats).unwrap();
-        let brands: Vec<Brand> = self.brands.values().cloned().collect();
-        Brand::insert_all(conn, &brands).unwrap();
-        let tags: Vec<Tag> = self.tags.values().cloned().collect();
-        Tag::insert_all(conn, &tags).unwrap();
-        Product::insert_all(conn, &self.products).unwrap();
-        ProductTag::insert_all(conn, &self.links).unwrap();
-    }
-
     fn products_of(&self, category: i64) -> impl Iterator<Item = &Product> {
         self.products
             .iter()
@@ -178,6 +165,21 @@ impl World {
     fn tag_count(&self, product: i64) -> u64 {
         self.tags_of(product).count() as u64
     }
+}
+
+/// Stores a world's rows, foreign keys off.
+#[awaited::both]
+fn store<B: Backend>(conn: &B, world: &World) {
+    conn.without_foreign_keys().unwrap();
+    common::create_tables(conn).unwrap();
+    let cats: Vec<Category> = world.categories.values().cloned().collect();
+    Category::insert_all(conn, &cats).unwrap();
+    let brands: Vec<Brand> = world.brands.values().cloned().collect();
+    Brand::insert_all(conn, &brands).unwrap();
+    let tags: Vec<Tag> = world.tags.values().cloned().collect();
+    Tag::insert_all(conn, &tags).unwrap();
+    Product::insert_all(conn, &world.products).unwrap();
+    ProductTag::insert_all(conn, &world.links).unwrap();
 }
 
 // ---- conditions, as data --------------------------------------------------
@@ -600,6 +602,7 @@ fn ordered_products(mut q: Query<Product>, terms: &[(u8, bool)]) -> Query<Produc
     q
 }
 
+#[awaited::both]
 fn product_case<B: Backend>(
     conn: B,
     world: World,
@@ -608,7 +611,7 @@ fn product_case<B: Backend>(
     limit: Option<u64>,
     offset: u64,
 ) -> Result<(), TestCaseError> {
-    world.store(&conn);
+    store(&conn, &world);
     let p = Product::fields();
     let mut q = ordered_products(Product::query(), &terms).offset(offset);
     if let Some(f) = &filter {
@@ -816,6 +819,7 @@ fn direction<T>(a: Annotation<Category, T>, desc: bool) -> Order<Category> {
     }
 }
 
+#[awaited::both]
 fn category_case<B: Backend>(
     conn: B,
     world: World,
@@ -825,7 +829,7 @@ fn category_case<B: Backend>(
     limit: Option<u64>,
     offset: u64,
 ) -> Result<(), TestCaseError> {
-    world.store(&conn);
+    store(&conn, &world);
     let p = Product::fields();
     let mut q = Category::query().offset(offset);
     if let Some(f) = &filter {
@@ -934,5 +938,76 @@ proptest! {
         offset in prop_oneof![Just(0u64), 0u64..4],
     ) {
         category_case(backends::postgres(), world, filter, counted, terms, limit, offset)?;
+    }
+}
+
+// The same cases on the async connections, each on a fresh one in a
+// runtime of its own; fewer of them, the sync entries above cover the
+// statements, these the async drivers.
+#[cfg(feature = "tokio")]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn joins_filters_groups_and_aggregates_of_products_equal_rust_on_async_sqlite(
+        world in world(),
+        filter in prop::option::weighted(0.8, product_condition()),
+        terms in terms(4),
+        limit in prop::option::of(0u64..8),
+        offset in prop_oneof![Just(0u64), 0u64..4],
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_sqlite().await;
+            product_case(conn, world, filter, terms, limit, offset).await
+        })?;
+    }
+
+    #[test]
+    fn relation_filters_and_annotations_of_categories_equal_rust_on_async_sqlite(
+        world in world(),
+        filter in prop::option::weighted(0.9, category_condition()),
+        counted in product_condition(),
+        terms in terms(5),
+        limit in prop::option::of(0u64..8),
+        offset in prop_oneof![Just(0u64), 0u64..4],
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_sqlite().await;
+            category_case(conn, world, filter, counted, terms, limit, offset).await
+        })?;
+    }
+}
+
+#[cfg(all(feature = "tokio", feature = "postgres"))]
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    #[test]
+    fn joins_filters_groups_and_aggregates_of_products_equal_rust_on_async_postgres(
+        world in world(),
+        filter in prop::option::weighted(0.8, product_condition()),
+        terms in terms(4),
+        limit in prop::option::of(0u64..8),
+        offset in prop_oneof![Just(0u64), 0u64..4],
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_postgres().await;
+            product_case(conn, world, filter, terms, limit, offset).await
+        })?;
+    }
+
+    #[test]
+    fn relation_filters_and_annotations_of_categories_equal_rust_on_async_postgres(
+        world in world(),
+        filter in prop::option::weighted(0.9, category_condition()),
+        counted in product_condition(),
+        terms in terms(5),
+        limit in prop::option::of(0u64..8),
+        offset in prop_oneof![Just(0u64), 0u64..4],
+    ) {
+        awaited::block_on(async {
+            let conn = backends::async_postgres().await;
+            category_case(conn, world, filter, counted, terms, limit, offset).await
+        })?;
     }
 }

@@ -26,8 +26,12 @@ use proc_macro::TokenStream;
 /// - a closure or a `fn` item that awaits made `async` (a `fn`'s `impl Db`
 ///   as `impl AsyncDb`, `impl Backend` as `impl AsyncBackend`), and its
 ///   calls awaited;
-/// - the same inside `assert!`, `assert_eq!`, `matches!`, `format!` and
-///   their kin.
+/// - the same inside `assert!`, `assert_eq!`, `matches!`, `format!`,
+///   proptest's `prop_assert!` and their kin.
+///
+/// A closure whose only `?` is on a value that is not a call given the
+/// connection stays a closure (`rows.iter().map(|r| Ok(f(r)?))`): only a
+/// closure that awaits something else is made async and its `?`s awaited.
 #[proc_macro]
 pub fn on_each_backend(input: TokenStream) -> TokenStream {
     each::expand(input.into())
@@ -40,6 +44,17 @@ pub fn on_each_backend(input: TokenStream) -> TokenStream {
 /// both kinds: on a sync connection it runs as written and returns `T`; on
 /// an async one (`AsyncBackend`, `AsyncDb`) it returns a future of `T`
 /// running the body rewritten as `on_each_backend!` rewrites a test's.
+///
+/// The connection may also be a type parameter of the helper's own,
+/// `fn name<B: Backend>(conn: B, ..)` (or `&B`, `&mut B`): the body may
+/// then name it (`B::NAME`), and on an async connection `B` is bounded by
+/// the async counterpart instead. A connection taken by value is moved
+/// into the future.
+///
+/// Another parameter of that type (`fn case<B: Backend>(conn: B, other: B, ..)`)
+/// is a connection too, its calls awaited as the first's. A bound of the
+/// suite's own is given its async counterpart in the attribute:
+/// `#[awaited::both(Probe => AsyncProbe)] fn same<B: Probe>(db: &B, ..)`.
 ///
 /// The connection's type becomes the last generic parameter: a helper with
 /// generic parameters of its own is called `differences::<Issue, _>(&conn)`.

@@ -34,6 +34,9 @@ const EXPR_MACROS: &[&str] = &[
     "eprintln",
     "vec",
     "dbg",
+    "prop_assert",
+    "prop_assert_eq",
+    "prop_assert_ne",
 ];
 
 /// Rewrites a sync body for an async connection (see `on_each_backend!`).
@@ -43,6 +46,9 @@ pub(crate) struct Awaiter {
     conns: HashSet<String>,
     /// Local closures and `fn`s made `async`: their calls are awaited.
     callables: HashSet<String>,
+    /// Whether `expr?` is awaited: not in a closure that nothing else
+    /// makes async (`rows.iter().map(|r| Ok(f(r)?))` stays a closure).
+    wait_tries: bool,
 }
 
 impl Awaiter {
@@ -50,6 +56,7 @@ impl Awaiter {
         Awaiter {
             conns: conns.into_iter().collect(),
             callables: HashSet::new(),
+            wait_tries: true,
         }
     }
 
@@ -240,14 +247,22 @@ impl Awaiter {
         true
     }
 
-    /// A closure that awaits is made async.
+    /// A closure that awaits is made async. A `?` alone does not make it
+    /// so: a closure given to an iterator adapter has to stay one.
     fn closure(&mut self, closure: &mut ExprClosure) -> bool {
-        self.visit_expr_mut(&mut closure.body);
-        if awaits(&closure.body) {
+        let tries = std::mem::replace(&mut self.wait_tries, false);
+        let mut plain = (*closure.body).clone();
+        self.visit_expr_mut(&mut plain);
+        let asynchronous = awaits(&plain);
+        if asynchronous {
+            self.wait_tries = true;
+            self.visit_expr_mut(&mut closure.body);
             closure.asyncness = Some(Token![async](closure.or1_token.span));
-            return true;
+        } else {
+            *closure.body = plain;
         }
-        false
+        self.wait_tries = tries;
+        asynchronous
     }
 
     /// A `fn` item that awaits is made async, its `impl Db` and `impl
@@ -303,7 +318,7 @@ impl VisitMut for Awaiter {
         match e {
             Expr::Try(t) => {
                 self.visit_expr_mut(&mut t.expr);
-                if !matches!(&*t.expr, Expr::Await(_)) {
+                if self.wait_tries && !matches!(&*t.expr, Expr::Await(_)) {
                     let inner = &t.expr;
                     *t.expr =
                         parse_quote_spanned!(inner.span()=> ::awaited::Wait::wait(#inner).await);
@@ -624,6 +639,26 @@ mod tests {
                  Ok(::awaited::Wait::wait(A::query().filter(c).all(conn)).await?)
              }
              q(&conn, x).await?;",
+        );
+    }
+
+    #[test]
+    fn closures_with_only_a_try_stay_closures() {
+        rewrites(
+            "let r: Result<Vec<_>, E> = rows.iter().map(|x| Ok((x, f(x)?))).collect();
+             let all = rows.iter().map(|x| -> R { Ok(g(x, &conn)?) });",
+            "let r: Result<Vec<_>, E> = rows.iter().map(|x| Ok((x, f(x)?))).collect();
+             let all = rows.iter().map(async |x| -> R { Ok(::awaited::Wait::wait(g(x, &conn)).await?) });",
+        );
+    }
+
+    #[test]
+    fn prop_asserts_are_rewritten() {
+        rewrites(
+            "prop_assert_eq!(q.count(&conn).unwrap(), 3, \"{:?}\", c);
+             prop_assert!(A::exists(&conn)?);",
+            "prop_assert_eq!(::awaited::Wait::wait(q.count(&conn)).await.unwrap(), 3, \"{:?}\", c);
+             prop_assert!(::awaited::Wait::wait(A::exists(&conn)).await?);",
         );
     }
 
