@@ -448,31 +448,68 @@ fn top_n_case<B: Backend>(
     Ok(())
 }
 
+/// What a `queries_case` takes but the connection.
+type QueriesInputs = (
+    Vec<Columns>,
+    Option<C>,
+    Vec<(u8, bool)>,
+    Option<u64>,
+    u64,
+    i32,
+);
+
+/// What a `top_n_case` takes but the connection.
+type TopNInputs = (
+    Vec<Columns>,
+    Option<C>,
+    Vec<(u8, bool)>,
+    Option<u64>,
+    u64,
+    Vec<i64>,
+    i32,
+);
+
+/// A `queries_case`'s inputs, `variables` the limits on bound variables to
+/// try: the same strategy, in the same order, for every connection (a
+/// recorded failure replays alike on each).
+fn queries_inputs(variables: impl Strategy<Value = i32>) -> impl Strategy<Value = QueriesInputs> {
+    (
+        proptest::collection::vec(item(), 0..40),
+        proptest::option::of(condition()),
+        proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        proptest::option::of(0u64..6),
+        0u64..4,
+        variables,
+    )
+}
+
+/// A `top_n_case`'s inputs, as [`queries_inputs`].
+fn top_n_inputs(variables: impl Strategy<Value = i32>) -> impl Strategy<Value = TopNInputs> {
+    (
+        proptest::collection::vec(item(), 0..60),
+        proptest::option::of(top_n_leaf()),
+        proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
+        proptest::option::of(0u64..4),
+        prop_oneof![Just(0u64), 0u64..3],
+        // Owners 0..8 are stored; 8 and 9 dangle.
+        proptest::collection::vec(0i64..10, 0..12),
+        variables,
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn queries_equal_filtering_and_sorting_in_rust(
-        rows in proptest::collection::vec(item(), 0..40),
-        c in proptest::option::of(condition()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..6),
-        offset in 0u64..4,
-        variables in prop_oneof![Just(32_766), 1i32..4],
+        (rows, c, terms, limit, offset, variables) in queries_inputs(prop_oneof![Just(32_766), 1i32..4]),
     ) {
         queries_case(backends::sqlite(), rows, c, terms, limit, offset, variables)?;
     }
 
     #[test]
     fn filtered_top_n_prefetch_equals_one_query_per_parent(
-        rows in proptest::collection::vec(item(), 0..60),
-        leaf in proptest::option::of(top_n_leaf()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..4),
-        offset in prop_oneof![Just(0u64), 0u64..3],
-        // Owners 0..8 are stored; 8 and 9 dangle.
-        input in proptest::collection::vec(0i64..10, 0..12),
-        variables in prop_oneof![Just(32_766), 4i32..9],
+        (rows, leaf, terms, limit, offset, input, variables) in top_n_inputs(prop_oneof![Just(32_766), 4i32..9]),
     ) {
         top_n_case(backends::sqlite(), rows, leaf, terms, limit, offset, input, variables)?;
     }
@@ -484,26 +521,14 @@ proptest! {
 
     #[test]
     fn queries_equal_filtering_and_sorting_in_rust_on_postgres(
-        rows in proptest::collection::vec(item(), 0..40),
-        c in proptest::option::of(condition()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..6),
-        offset in 0u64..4,
-        variables in Just(32_766),
+        (rows, c, terms, limit, offset, variables) in queries_inputs(Just(32_766)),
     ) {
         queries_case(backends::postgres(), rows, c, terms, limit, offset, variables)?;
     }
 
     #[test]
     fn filtered_top_n_prefetch_equals_one_query_per_parent_on_postgres(
-        rows in proptest::collection::vec(item(), 0..60),
-        leaf in proptest::option::of(top_n_leaf()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..4),
-        offset in prop_oneof![Just(0u64), 0u64..3],
-        // Owners 0..8 are stored; 8 and 9 dangle.
-        input in proptest::collection::vec(0i64..10, 0..12),
-        variables in Just(32_766),
+        (rows, leaf, terms, limit, offset, input, variables) in top_n_inputs(Just(32_766)),
     ) {
         top_n_case(backends::postgres(), rows, leaf, terms, limit, offset, input, variables)?;
     }
@@ -518,12 +543,7 @@ proptest! {
 
     #[test]
     fn queries_equal_filtering_and_sorting_in_rust_on_async_sqlite(
-        rows in proptest::collection::vec(item(), 0..40),
-        c in proptest::option::of(condition()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..6),
-        offset in 0u64..4,
-        variables in prop_oneof![Just(32_766), 1i32..4],
+        (rows, c, terms, limit, offset, variables) in queries_inputs(prop_oneof![Just(32_766), 1i32..4]),
     ) {
         awaited::block_on(async {
             let conn = backends::async_sqlite().await;
@@ -533,14 +553,7 @@ proptest! {
 
     #[test]
     fn filtered_top_n_prefetch_equals_one_query_per_parent_on_async_sqlite(
-        rows in proptest::collection::vec(item(), 0..60),
-        leaf in proptest::option::of(top_n_leaf()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..4),
-        offset in prop_oneof![Just(0u64), 0u64..3],
-        // Owners 0..8 are stored; 8 and 9 dangle.
-        input in proptest::collection::vec(0i64..10, 0..12),
-        variables in prop_oneof![Just(32_766), 4i32..9],
+        (rows, leaf, terms, limit, offset, input, variables) in top_n_inputs(prop_oneof![Just(32_766), 4i32..9]),
     ) {
         awaited::block_on(async {
             let conn = backends::async_sqlite().await;
@@ -555,12 +568,7 @@ proptest! {
 
     #[test]
     fn queries_equal_filtering_and_sorting_in_rust_on_async_postgres(
-        rows in proptest::collection::vec(item(), 0..40),
-        c in proptest::option::of(condition()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..6),
-        offset in 0u64..4,
-        variables in Just(32_766),
+        (rows, c, terms, limit, offset, variables) in queries_inputs(Just(32_766)),
     ) {
         awaited::block_on(async {
             let conn = backends::async_postgres().await;
@@ -570,14 +578,7 @@ proptest! {
 
     #[test]
     fn filtered_top_n_prefetch_equals_one_query_per_parent_on_async_postgres(
-        rows in proptest::collection::vec(item(), 0..60),
-        leaf in proptest::option::of(top_n_leaf()),
-        terms in proptest::collection::vec((0u8..3, any::<bool>()), 0..3),
-        limit in proptest::option::of(0u64..4),
-        offset in prop_oneof![Just(0u64), 0u64..3],
-        // Owners 0..8 are stored; 8 and 9 dangle.
-        input in proptest::collection::vec(0i64..10, 0..12),
-        variables in Just(32_766),
+        (rows, leaf, terms, limit, offset, input, variables) in top_n_inputs(Just(32_766)),
     ) {
         awaited::block_on(async {
             let conn = backends::async_postgres().await;

@@ -886,28 +886,45 @@ fn terms(keys: u8) -> impl Strategy<Value = Vec<(u8, bool)>> {
     prop::collection::vec((0..keys, any::<bool>()), 0..3)
 }
 
+/// A `product_case`'s inputs but the connection: the same strategy, in the
+/// same order, for every connection.
+fn product_inputs() -> impl Strategy<Value = (World, Option<P>, Vec<(u8, bool)>, Option<u64>, u64)>
+{
+    (
+        world(),
+        prop::option::weighted(0.8, product_condition()),
+        terms(4),
+        prop::option::of(0u64..8),
+        prop_oneof![Just(0u64), 0u64..4],
+    )
+}
+
+/// A `category_case`'s inputs but the connection, as [`product_inputs`].
+fn category_inputs(
+) -> impl Strategy<Value = (World, Option<C>, P, Vec<(u8, bool)>, Option<u64>, u64)> {
+    (
+        world(),
+        prop::option::weighted(0.9, category_condition()),
+        product_condition(),
+        terms(5),
+        prop::option::of(0u64..8),
+        prop_oneof![Just(0u64), 0u64..4],
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn joins_filters_groups_and_aggregates_of_products_equal_rust(
-        world in world(),
-        filter in prop::option::weighted(0.8, product_condition()),
-        terms in terms(4),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, terms, limit, offset) in product_inputs(),
     ) {
         product_case(backends::sqlite(), world, filter, terms, limit, offset)?;
     }
 
     #[test]
     fn relation_filters_and_annotations_of_categories_equal_rust(
-        world in world(),
-        filter in prop::option::weighted(0.9, category_condition()),
-        counted in product_condition(),
-        terms in terms(5),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, counted, terms, limit, offset) in category_inputs(),
     ) {
         category_case(backends::sqlite(), world, filter, counted, terms, limit, offset)?;
     }
@@ -919,23 +936,14 @@ proptest! {
 
     #[test]
     fn joins_filters_groups_and_aggregates_of_products_equal_rust_on_postgres(
-        world in world(),
-        filter in prop::option::weighted(0.8, product_condition()),
-        terms in terms(4),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, terms, limit, offset) in product_inputs(),
     ) {
         product_case(backends::postgres(), world, filter, terms, limit, offset)?;
     }
 
     #[test]
     fn relation_filters_and_annotations_of_categories_equal_rust_on_postgres(
-        world in world(),
-        filter in prop::option::weighted(0.9, category_condition()),
-        counted in product_condition(),
-        terms in terms(5),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, counted, terms, limit, offset) in category_inputs(),
     ) {
         category_case(backends::postgres(), world, filter, counted, terms, limit, offset)?;
     }
@@ -950,11 +958,7 @@ proptest! {
 
     #[test]
     fn joins_filters_groups_and_aggregates_of_products_equal_rust_on_async_sqlite(
-        world in world(),
-        filter in prop::option::weighted(0.8, product_condition()),
-        terms in terms(4),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, terms, limit, offset) in product_inputs(),
     ) {
         awaited::block_on(async {
             let conn = backends::async_sqlite().await;
@@ -964,12 +968,7 @@ proptest! {
 
     #[test]
     fn relation_filters_and_annotations_of_categories_equal_rust_on_async_sqlite(
-        world in world(),
-        filter in prop::option::weighted(0.9, category_condition()),
-        counted in product_condition(),
-        terms in terms(5),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, counted, terms, limit, offset) in category_inputs(),
     ) {
         awaited::block_on(async {
             let conn = backends::async_sqlite().await;
@@ -984,11 +983,7 @@ proptest! {
 
     #[test]
     fn joins_filters_groups_and_aggregates_of_products_equal_rust_on_async_postgres(
-        world in world(),
-        filter in prop::option::weighted(0.8, product_condition()),
-        terms in terms(4),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, terms, limit, offset) in product_inputs(),
     ) {
         awaited::block_on(async {
             let conn = backends::async_postgres().await;
@@ -998,12 +993,7 @@ proptest! {
 
     #[test]
     fn relation_filters_and_annotations_of_categories_equal_rust_on_async_postgres(
-        world in world(),
-        filter in prop::option::weighted(0.9, category_condition()),
-        counted in product_condition(),
-        terms in terms(5),
-        limit in prop::option::of(0u64..8),
-        offset in prop_oneof![Just(0u64), 0u64..4],
+        (world, filter, counted, terms, limit, offset) in category_inputs(),
     ) {
         awaited::block_on(async {
             let conn = backends::async_postgres().await;

@@ -4,6 +4,28 @@
 //! and of the rows a plan reads, and the `match`es that hand each call to
 //! the driver it is for. Nothing else in the crate names a driver's variant.
 
+/// `Registered` for one driver whose rows are `RowInner::$name`: the same
+/// for a sync driver and an async one.
+macro_rules! registered {
+    ($name:ident($driver:ty)) => {
+        impl Registered for $driver {
+            #[inline(always)]
+            fn row<'r>(row: Self::Row<'r>) -> Row<'r> {
+                Row {
+                    inner: RowInner::$name(row),
+                }
+            }
+            #[allow(unreachable_patterns)]
+            fn unrow<'a, 'r>(row: &'a Row<'r>) -> Option<&'a Self::Row<'r>> {
+                match &row.inner {
+                    RowInner::$name(row) => Some(row),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
 /// Registers the drivers: `sync { Name(path::Driver), ... }` for
 /// [`SyncDriver`](super::SyncDriver)s, `async { Name(path::Driver), ... }`
 /// for [`AsyncDriver`](super::AsyncDriver)s, each with an optional
@@ -42,19 +64,7 @@ macro_rules! drivers {
 
         $(
             $(#[cfg($sc)])?
-            impl Registered for $sd {
-                #[inline(always)]
-                fn row<'r>(row: Self::Row<'r>) -> Row<'r> {
-                    Row { inner: RowInner::$sync(row) }
-                }
-                #[allow(unreachable_patterns)]
-                fn unrow<'a, 'r>(row: &'a Row<'r>) -> Option<&'a Self::Row<'r>> {
-                    match &row.inner {
-                        RowInner::$sync(row) => Some(row),
-                        _ => None,
-                    }
-                }
-            }
+            registered!($sync($sd));
             $(#[cfg($sc)])?
             impl RegisteredSync for $sd {
                 #[inline(always)]
@@ -65,19 +75,7 @@ macro_rules! drivers {
         )+
         $(
             $(#[cfg($ac)])?
-            impl Registered for $ad {
-                #[inline(always)]
-                fn row<'r>(row: Self::Row<'r>) -> Row<'r> {
-                    Row { inner: RowInner::$asy(row) }
-                }
-                #[allow(unreachable_patterns)]
-                fn unrow<'a, 'r>(row: &'a Row<'r>) -> Option<&'a Self::Row<'r>> {
-                    match &row.inner {
-                        RowInner::$asy(row) => Some(row),
-                        _ => None,
-                    }
-                }
-            }
+            registered!($asy($ad));
             $(#[cfg($ac)])?
             impl RegisteredAsync for $ad {
                 #[inline(always)]
