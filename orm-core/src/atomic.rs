@@ -88,8 +88,8 @@ pub enum Begin {
     Write,
     /// A read-only snapshot: every statement of the block sees the data as
     /// of its first read, and a write fails. SQLite: `BEGIN` with `PRAGMA
-    /// query_only` on until the block ends; PostgreSQL: `BEGIN ISOLATION
-    /// LEVEL REPEATABLE READ, READ ONLY`.
+    /// query_only` on until the block ends (off again only if it was off);
+    /// PostgreSQL: `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY`.
     ReadSnapshot,
     /// As if the blocks ran one after another. PostgreSQL: `BEGIN ISOLATION
     /// LEVEL SERIALIZABLE`, where a conflict with another transaction fails

@@ -14,7 +14,14 @@ static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
 pub(crate) struct SqliteBlock {
     savepoint: Option<String>,
     begin: Begin,
+    /// Whether the block turned `query_only` on, and turns it off again
+    /// when it ends (not when the connection was read-only already).
+    read_only: bool,
 }
+
+/// Reads `PRAGMA query_only`: a connection made read-only by its user
+/// stays so after a read-only block.
+const IS_READ_ONLY: &str = "PRAGMA query_only";
 
 /// Turns `PRAGMA query_only` on for a read-only block ([`Begin::ReadSnapshot`]).
 const READ_ONLY: &str = "PRAGMA query_only = ON";
@@ -27,12 +34,24 @@ impl SqliteBlock {
     /// snapshot), or inside a transaction a savepoint of a name of its own,
     /// which only [`Begin::Default`] may ask for.
     pub(crate) fn begin(conn: &rusqlite::Connection, begin: Begin) -> Result<Self> {
+        let mut read_only = false;
         let savepoint = if conn.is_autocommit() {
             conn.execute_batch(Self::begin_sql(begin))?;
             if begin == Begin::ReadSnapshot {
-                if let Err(e) = conn.execute_batch(READ_ONLY) {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    return Err(e.into());
+                let turned_on = conn
+                    .query_row(IS_READ_ONLY, [], |row| row.get::<_, bool>(0))
+                    .and_then(|on| {
+                        if !on {
+                            conn.execute_batch(READ_ONLY)?;
+                        }
+                        Ok(!on)
+                    });
+                match turned_on {
+                    Ok(on) => read_only = on,
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        return Err(e.into());
+                    }
                 }
             }
             None
@@ -44,7 +63,11 @@ impl SqliteBlock {
             conn.execute_batch(&format!("SAVEPOINT \"{name}\""))?;
             Some(name)
         };
-        Ok(SqliteBlock { savepoint, begin })
+        Ok(SqliteBlock {
+            savepoint,
+            begin,
+            read_only,
+        })
     }
 
     fn begin_sql(begin: Begin) -> &'static str {
@@ -54,9 +77,10 @@ impl SqliteBlock {
         }
     }
 
-    /// Whether the block turned `query_only` on (a read-only transaction).
+    /// Whether the block turned `query_only` on (a read-only transaction
+    /// on a connection that was writable).
     fn read_only(&self) -> bool {
-        self.savepoint.is_none() && self.begin == Begin::ReadSnapshot
+        self.savepoint.is_none() && self.read_only
     }
 
     /// Turns `query_only` off again after a read-only transaction.
@@ -104,9 +128,15 @@ impl SqliteBlock {
     pub(crate) fn begun(&self) -> Vec<String> {
         match &self.savepoint {
             Some(name) => vec![format!("SAVEPOINT \"{name}\"")],
-            None if self.read_only() => {
-                vec![Self::begin_sql(self.begin).to_owned(), READ_ONLY.to_owned()]
-            }
+            None if self.read_only() => vec![
+                Self::begin_sql(self.begin).to_owned(),
+                IS_READ_ONLY.to_owned(),
+                READ_ONLY.to_owned(),
+            ],
+            None if self.begin == Begin::ReadSnapshot => vec![
+                Self::begin_sql(self.begin).to_owned(),
+                IS_READ_ONLY.to_owned(),
+            ],
             None => vec![Self::begin_sql(self.begin).to_owned()],
         }
     }

@@ -1,0 +1,289 @@
+//! Adversarial probes of this session's changes: `atomic_with`'s kinds on
+//! SQLite (the connection is never left read-only, whatever ends the block),
+//! AsyncSqlite's owned rows.
+
+use orm_core::rusqlite::Connection;
+use orm_core::{Atomic, Begin, Error, Model};
+
+type R = orm_core::Result<()>;
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Acct {
+    id: i64,
+    amount: i64,
+}
+
+fn acct(id: i64) -> Acct {
+    Acct { id, amount: id }
+}
+
+fn query_only(conn: &Connection) -> bool {
+    conn.pragma_query_value(None, "query_only", |r| r.get::<_, bool>(0))
+        .expect("query_only")
+}
+
+fn conn() -> Connection {
+    let conn = Connection::open_in_memory().expect("in memory");
+    Acct::create_table(&conn).expect("table");
+    conn
+}
+
+#[test]
+fn a_panic_in_a_read_snapshot_leaves_the_connection_writable() {
+    let conn = conn();
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _: orm_core::Result<()> =
+            conn.atomic_with(Begin::ReadSnapshot, |_| panic!("inside the block"));
+    }));
+    assert!(out.is_err());
+    assert!(!query_only(&conn));
+    assert!(conn.is_autocommit());
+    acct(1).insert(&conn).unwrap();
+}
+
+#[test]
+fn a_savepoint_inside_a_read_snapshot_nests_and_ends_writable() -> R {
+    let conn = conn();
+    acct(1).insert(&conn)?;
+    let n = conn.atomic_with(Begin::ReadSnapshot, |tx| {
+        let inner = tx.atomic(|tx| Acct::query().count(tx))?;
+        let failed: orm_core::Result<()> = tx.atomic(|tx| acct(2).insert(tx).map(drop));
+        assert!(failed.is_err(), "{failed:?}");
+        let nested = tx.atomic_with(Begin::Write, |_| Ok(()));
+        assert!(
+            matches!(nested, Err(Error::NestedBegin { .. })),
+            "{nested:?}"
+        );
+        Ok(inner)
+    })?;
+    assert_eq!(n, 1);
+    assert!(!query_only(&conn));
+    acct(3).insert(&conn)?;
+    Ok(())
+}
+
+#[test]
+fn a_read_snapshot_ended_by_hand_is_an_error_and_ends_writable() -> R {
+    let conn = conn();
+    let out = conn.atomic_with(Begin::ReadSnapshot, |tx| {
+        tx.execute_batch("ROLLBACK")?;
+        Ok(())
+    });
+    assert!(out.is_err(), "{out:?}");
+    assert!(!query_only(&conn));
+    assert!(conn.is_autocommit());
+    acct(1).insert(&conn)?;
+    Ok(())
+}
+
+#[test]
+fn an_error_in_a_read_snapshot_ends_writable() -> R {
+    let conn = conn();
+    let out: orm_core::Result<()> =
+        conn.atomic_with(Begin::ReadSnapshot, |_| Err(Error::Internal("mine")));
+    assert!(matches!(out, Err(Error::Internal("mine"))), "{out:?}");
+    assert!(!query_only(&conn));
+    acct(1).insert(&conn)?;
+    Ok(())
+}
+
+/// A connection the user made read-only stays read-only after a snapshot:
+/// the block turns `query_only` off again only if it turned it on.
+#[test]
+fn a_read_snapshot_keeps_a_read_only_connection_read_only() -> R {
+    let conn = conn();
+    acct(1).insert(&conn)?;
+    conn.pragma_update(None, "query_only", true)?;
+    let n = conn.atomic_with(Begin::ReadSnapshot, |tx| Acct::query().count(tx))?;
+    assert_eq!(n, 1);
+    assert!(query_only(&conn), "the block made the connection writable");
+    let failed: orm_core::Result<u64> = conn.atomic_with(Begin::ReadSnapshot, |tx| {
+        Acct::query().count(tx).and(Err(Error::Internal("mine")))
+    });
+    assert!(failed.is_err());
+    assert!(
+        query_only(&conn),
+        "the failed block made the connection writable"
+    );
+    assert!(acct(2).insert(&conn).is_err());
+    Ok(())
+}
+
+#[cfg(feature = "tokio")]
+mod async_sqlite {
+    use super::*;
+    use orm_core::{AsyncAtomic, AsyncSqlite};
+    use std::time::Duration;
+
+    async fn db() -> AsyncSqlite {
+        let db = AsyncSqlite::open_in_memory().await.unwrap();
+        Acct::create_table(&db).await.unwrap();
+        db
+    }
+
+    async fn read_only(db: &AsyncSqlite) -> bool {
+        db.call(|c| Ok(query_only(c))).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_dropped_read_snapshot_leaves_the_connection_writable() -> R {
+        let db = db().await;
+        let block = db.atomic_with(Begin::ReadSnapshot, async |tx| {
+            Acct::query().count(tx).await?;
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+        assert!(tokio::time::timeout(Duration::from_millis(50), block)
+            .await
+            .is_err());
+        assert!(!read_only(&db).await);
+        acct(1).insert(&db).await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_panicking_read_snapshot_leaves_the_connection_writable() -> R {
+        let db = std::sync::Arc::new(db().await);
+        let db2 = std::sync::Arc::clone(&db);
+        let task = tokio::spawn(async move {
+            let _: orm_core::Result<()> = db2
+                .atomic_with(Begin::ReadSnapshot, async |tx| {
+                    Acct::query().count(tx).await?;
+                    panic!("inside the block")
+                })
+                .await;
+        });
+        assert!(task.await.is_err());
+        assert!(!read_only(&db).await);
+        acct(1).insert(&*db).await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_read_snapshot_ended_by_hand_is_an_error_and_ends_writable() -> R {
+        let db = db().await;
+        let out = db
+            .atomic_with(Begin::ReadSnapshot, async |tx| {
+                tx.call(|c| Ok(c.execute_batch("ROLLBACK")?)).await
+            })
+            .await;
+        assert!(out.is_err(), "{out:?}");
+        assert!(!read_only(&db).await);
+        acct(1).insert(&db).await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_read_snapshot_keeps_a_read_only_connection_read_only() -> R {
+        let db = db().await;
+        acct(1).insert(&db).await?;
+        db.call(|c| Ok(c.pragma_update(None, "query_only", true)?))
+            .await?;
+        let n = db
+            .atomic_with(Begin::ReadSnapshot, async |tx| {
+                Acct::query().count(tx).await
+            })
+            .await?;
+        assert_eq!(n, 1);
+        assert!(
+            read_only(&db).await,
+            "the block made the connection writable"
+        );
+        assert!(acct(2).insert(&db).await.is_err());
+        Ok(())
+    }
+
+    /// A snapshot block's statements are recorded as on the sync
+    /// connection, writable or read-only, committed or rolled back.
+    #[tokio::test]
+    async fn a_read_snapshot_records_what_the_sync_block_records() -> R {
+        for made_read_only in [false, true] {
+            for fail in [false, true] {
+                let mut conn = conn();
+                let db = db().await;
+                if made_read_only {
+                    conn.pragma_update(None, "query_only", true)?;
+                    db.call(|c| Ok(c.pragma_update(None, "query_only", true)?))
+                        .await?;
+                }
+                let end = move |n: u64| {
+                    if fail {
+                        Err(Error::Internal("mine"))
+                    } else {
+                        Ok(n)
+                    }
+                };
+                let (out, sync) = orm_core::record_queries(&mut conn, |c| {
+                    c.atomic_with(Begin::ReadSnapshot, |tx| end(Acct::query().count(tx)?))
+                });
+                assert_eq!(out.is_err(), fail);
+                let (out, seen) = orm_core::record_queries_async(
+                    db.atomic_with(Begin::ReadSnapshot, async |tx| {
+                        end(Acct::query().count(tx).await?)
+                    }),
+                )
+                .await;
+                assert_eq!(out.is_err(), fail);
+                assert_eq!(seen, sync, "read-only {made_read_only}, failed {fail}");
+                assert_eq!(query_only(&conn), made_read_only);
+                assert_eq!(read_only(&db).await, made_read_only);
+            }
+        }
+        Ok(())
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    struct Note {
+        id: i64,
+        body: String,
+        data: Vec<u8>,
+    }
+
+    #[tokio::test]
+    async fn owned_rows_keep_texts_and_blobs_apart() -> R {
+        let db = AsyncSqlite::open_in_memory().await?;
+        Note::create_table(&db).await?;
+        let big = (0..3_000_000u32).map(|i| i as u8).collect::<Vec<u8>>();
+        let notes = vec![
+            Note {
+                id: 1,
+                body: String::new(),
+                data: Vec::new(),
+            },
+            Note {
+                id: 2,
+                body: "héllo".into(),
+                data: big.clone(),
+            },
+            Note {
+                id: 3,
+                body: "x".repeat(100_000),
+                data: vec![0],
+            },
+            Note {
+                id: 4,
+                body: String::new(),
+                data: vec![],
+            },
+        ];
+        for n in &notes {
+            n.insert(&db).await?;
+        }
+        assert_eq!(Note::all(&db).await?, notes);
+        // Invalid UTF-8 in a TEXT column: an error naming the column, no panic.
+        db.call(|c| {
+            Ok(c.execute_batch(
+                r#"INSERT INTO "note" ("id", "body", "data") VALUES (5, CAST(X'FF00FE' AS TEXT), X'')"#,
+            )?)
+        })
+        .await?;
+        let bad = Note::all(&db).await;
+        let Err(err) = bad else {
+            panic!("decoded: {bad:?}")
+        };
+        let text = err.to_string();
+        assert!(text.contains("body"), "{text}");
+        // The same on the sync connection, for comparison.
+        Ok(())
+    }
+}
