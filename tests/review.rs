@@ -287,3 +287,29 @@ mod async_sqlite {
         Ok(())
     }
 }
+
+/// KNOWN, NOT FIXED: SQLite may roll a block's transaction back by itself
+/// (here `ON CONFLICT ROLLBACK`; also disk full, I/O errors). The block
+/// goes on if its code ignores that statement's error, and its later
+/// writes then run outside any transaction, each committed at once; the
+/// block's end reports an error ("rolled back by SQLite") though they are
+/// in the database. Only the driver refusing statements of a block whose
+/// transaction is gone (or a commit hook) would prevent it.
+#[test]
+#[ignore = "known: writes after SQLite's own rollback inside a block are committed though the block fails"]
+fn writes_after_sqlites_own_rollback_are_not_committed() -> R {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(
+        r#"CREATE TABLE "acct" ("id" INTEGER PRIMARY KEY ON CONFLICT ROLLBACK, "amount" INTEGER NOT NULL)"#,
+    )?;
+    acct(1).insert(&conn)?;
+    let out = conn.atomic_with(Begin::Write, |tx| {
+        // Fails, and SQLite rolls the whole transaction back.
+        let dup = acct(1).insert(tx);
+        assert!(dup.is_err());
+        acct(2).insert(tx).map(drop)
+    });
+    assert!(out.is_err(), "{out:?}");
+    assert_eq!(Acct::query().count(&conn)?, 1, "the failed block wrote");
+    Ok(())
+}
