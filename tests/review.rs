@@ -313,3 +313,213 @@ fn writes_after_sqlites_own_rollback_are_not_committed() -> R {
     assert_eq!(Acct::query().count(&conn)?, 1, "the failed block wrote");
     Ok(())
 }
+
+mod scan {
+    use super::*;
+    use orm_core::ForeignKey;
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Owner {
+        #[primary_key]
+        pub id: i64,
+    }
+
+    #[derive(Model, Debug, Clone, PartialEq)]
+    pub struct Pet {
+        #[primary_key]
+        pub id: i64,
+        pub name: String,
+        #[foreign_key(related_name = "pets")]
+        pub owner: ForeignKey<Owner>,
+    }
+
+    fn db(owners: &[i64], pets: &[(i64, i64)]) -> Connection {
+        let conn = Connection::open_in_memory().expect("db");
+        Owner::create_table(&conn).expect("owner");
+        Pet::create_table(&conn).expect("pet");
+        conn.execute_batch("PRAGMA foreign_keys = OFF").expect("fk");
+        for &id in owners {
+            conn.execute(r#"INSERT INTO "owner" ("id") VALUES (?1)"#, [id])
+                .expect("owner row");
+        }
+        for &(id, owner) in pets {
+            conn.execute(
+                r#"INSERT INTO "pet" ("id", "name", "owner_id") VALUES (?1, 'p' || ?1, ?2)"#,
+                [id, owner],
+            )
+            .expect("pet row");
+        }
+        conn
+    }
+
+    /// The prefetch against one lazy query per parent.
+    fn check(conn: &Connection, asked: &[i64]) {
+        let input: Vec<Owner> = asked.iter().map(|&id| Owner { id }).collect();
+        let pairs = Owner::prefetch_pets(conn, input.clone()).expect("prefetch");
+        assert_eq!(pairs.len(), input.len());
+        for ((owner, pets), want) in pairs.iter().zip(&input) {
+            assert_eq!(owner, want);
+            assert_eq!(pets, &owner.pets(conn).expect("lazy"), "owner {}", owner.id);
+        }
+    }
+
+    /// A small deterministic generator.
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 11
+        }
+    }
+
+    #[test]
+    fn odd_keys_give_what_one_query_per_parent_gives() {
+        let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        let mut rng = Lcg(7);
+        for case in 0..60 {
+            let base: i64 = match case % 4 {
+                0 => 0,
+                1 => -1_000,
+                2 => i64::MAX - 500,
+                _ => i64::MIN,
+            };
+            let spread: u64 = [1, 2, 3, 1_000_000_000][case % 4 / 1 % 4];
+            let n_owners = 1 + rng.next() % 300;
+            let mut owners: Vec<i64> = (0..n_owners)
+                .map(|i| base.saturating_add((i * spread) as i64))
+                .collect();
+            if case % 3 == 0 {
+                owners.extend(extremes);
+            }
+            owners.sort();
+            owners.dedup();
+            let mut pets = Vec::new();
+            for id in 1..=(rng.next() % 900) as i64 {
+                let pick = owners[(rng.next() % owners.len() as u64) as usize];
+                // Some pets point at no owner in the table.
+                let owner = if rng.next() % 10 == 0 {
+                    pick.wrapping_add(1 + (rng.next() % 5) as i64)
+                } else {
+                    pick
+                };
+                pets.push((id, owner));
+            }
+            let conn = db(&owners, &pets);
+            // Most owners, some twice, some absent from the table.
+            let mut asked: Vec<i64> = owners
+                .iter()
+                .copied()
+                .filter(|_| rng.next() % 8 != 0)
+                .collect();
+            for _ in 0..(rng.next() % 4) {
+                if !asked.is_empty() {
+                    let again = asked[(rng.next() % asked.len() as u64) as usize];
+                    asked.push(again);
+                }
+            }
+            if case % 2 == 0 {
+                asked.push(base.wrapping_sub(7));
+                asked.extend(extremes);
+            }
+            check(&conn, &asked);
+        }
+    }
+
+    #[test]
+    fn keys_of_other_types_in_the_key_column() -> R {
+        let owners: Vec<i64> = (1..=40).collect();
+        let pets: Vec<(i64, i64)> = (1..=120).map(|i| (i, i % 40 + 1)).collect();
+        let conn = db(&owners, &pets);
+        // Text that reads as a number (INTEGER affinity stores it as one),
+        // a real, text that does not, a blob, NULL.
+        conn.execute_batch(
+            r#"INSERT INTO "pet" ("id", "name", "owner_id") VALUES
+               (1001, 'a', '5'), (1002, 'b', 6.0), (1003, 'c', 'x'), (1004, 'd', X'07'),
+               (1006, 'f', ' 8'), (1007, 'g', 9.5)"#,
+        )?;
+        let all: Vec<i64> = owners.clone();
+        let input: Vec<Owner> = all.iter().map(|&id| Owner { id }).collect();
+        let got = Owner::prefetch_pets(&conn, input.clone());
+        // What one query per parent says about the same rows.
+        let lazy: orm_core::Result<Vec<Vec<Pet>>> = input.iter().map(|o| o.pets(&conn)).collect();
+        match (&got, &lazy) {
+            (Ok(got), Ok(lazy)) => {
+                for ((_, a), b) in got.iter().zip(lazy) {
+                    assert_eq!(a, b);
+                }
+            }
+            (Err(_), Err(_)) => {}
+            _ => panic!("prefetch {got:?} vs lazy {lazy:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_fails_only_when_asked_for() -> R {
+        let owners: Vec<i64> = (1..=3000).collect();
+        let pets: Vec<(i64, i64)> = (1..=6000).map(|i| (i, i % 3000 + 1)).collect();
+        let conn = db(&owners, &pets);
+        // A name that is not text, for owner 77 (a blob: no conversion).
+        conn.execute_batch(r#"UPDATE "pet" SET "name" = X'FF' WHERE "owner_id" = 77"#)?;
+        conn.execute_batch(
+            r#"UPDATE "pet" SET "name" = CAST(X'FF' AS TEXT) WHERE "owner_id" = 78"#,
+        )?;
+        let asked: Vec<Owner> = (1..=3000)
+            .filter(|&i| i != 77 && i != 78)
+            .map(|id| Owner { id })
+            .collect();
+        let pairs = Owner::prefetch_pets(&conn, asked)?;
+        assert_eq!(pairs.iter().map(|(_, p)| p.len()).sum::<usize>(), 6000 - 4);
+        for bad in [77, 78] {
+            let asked: Vec<Owner> = (1..=3000)
+                .filter(|&i| i != 155 - bad)
+                .map(|id| Owner { id })
+                .collect();
+            let err = Owner::prefetch_pets(&conn, asked).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("Pet") && text.contains("name"), "{text}");
+        }
+        Ok(())
+    }
+
+    /// The same loads on AsyncSqlite (rows owned by the thread's buffer),
+    /// against the sync connection's answers on a copy of the same data.
+    #[cfg(feature = "tokio")]
+    #[tokio::test]
+    async fn async_sqlite_loads_as_the_sync_connection_does() -> R {
+        use orm_core::AsyncSqlite;
+        let owners: Vec<i64> = (-50..=2950).chain([i64::MIN, i64::MAX]).collect();
+        let pets: Vec<(i64, i64)> = (1..=6000)
+            .map(|i| (i, owners[(i as usize * 7) % owners.len()]))
+            .collect();
+        let conn = db(&owners, &pets);
+        conn.execute_batch(r#"UPDATE "pet" SET "name" = '' WHERE "owner_id" = 6"#)?;
+        conn.execute_batch(
+            r#"UPDATE "pet" SET "name" = CAST(X'FF' AS TEXT) WHERE "owner_id" = 13"#,
+        )?;
+        let path = std::env::temp_dir().join(format!("orm-review-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        conn.execute("VACUUM INTO ?1", [path.to_str().expect("utf-8")])?;
+        let lite = AsyncSqlite::open(path.to_str().expect("utf-8")).await?;
+        let asked: Vec<Owner> = owners
+            .iter()
+            .filter(|&&i| i != 13)
+            .map(|&id| Owner { id })
+            .chain([Owner { id: 3 }])
+            .collect();
+        let sync = Owner::prefetch_pets(&conn, asked.clone())?;
+        let got = Owner::prefetch_pets(&lite, asked).await?;
+        assert_eq!(got, sync);
+        let all: Vec<Owner> = owners.iter().map(|&id| Owner { id }).collect();
+        let Err(err) = Owner::prefetch_pets(&lite, all).await else {
+            panic!("a name that is not UTF-8 decoded")
+        };
+        let err = err.to_string();
+        assert!(err.contains("Pet") && err.contains("name"), "{err}");
+        let _ = std::fs::remove_file(&path);
+        Ok(())
+    }
+}
