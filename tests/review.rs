@@ -386,7 +386,7 @@ mod scan {
                 2 => i64::MAX - 500,
                 _ => i64::MIN,
             };
-            let spread: u64 = [1, 2, 3, 1_000_000_000][case % 4 / 1 % 4];
+            let spread: u64 = [1, 2, 3, 1_000_000_000][case / 4 % 4];
             let n_owners = 1 + rng.next() % 300;
             let mut owners: Vec<i64> = (0..n_owners)
                 .map(|i| base.saturating_add((i * spread) as i64))
@@ -400,7 +400,7 @@ mod scan {
             for id in 1..=(rng.next() % 900) as i64 {
                 let pick = owners[(rng.next() % owners.len() as u64) as usize];
                 // Some pets point at no owner in the table.
-                let owner = if rng.next() % 10 == 0 {
+                let owner = if rng.next().is_multiple_of(10) {
                     pick.wrapping_add(1 + (rng.next() % 5) as i64)
                 } else {
                     pick
@@ -412,7 +412,7 @@ mod scan {
             let mut asked: Vec<i64> = owners
                 .iter()
                 .copied()
-                .filter(|_| rng.next() % 8 != 0)
+                .filter(|_| !rng.next().is_multiple_of(8))
                 .collect();
             for _ in 0..(rng.next() % 4) {
                 if !asked.is_empty() {
