@@ -523,3 +523,115 @@ mod scan {
         Ok(())
     }
 }
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use orm_core::Postgres;
+
+    fn connect(schema: &str) -> Postgres {
+        let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+        let pg = Postgres::connect(&url).expect("connect");
+        pg.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+        ))
+        .expect("schema");
+        pg
+    }
+
+    /// Write skew under `Serializable`: the second block to commit fails
+    /// (SQLSTATE 40001), nothing of it is committed, and its connection is
+    /// out of the transaction and runs the next block.
+    #[test]
+    fn a_serialization_failure_is_an_error_and_leaves_the_connection_usable() -> R {
+        let schema = format!("review_serial_{}", std::process::id());
+        let (a, b) = (connect(&schema), connect(&schema));
+        Acct::create_table(&a)?;
+        acct(1).insert(&a)?;
+        for ignore_failure in [false, true] {
+            let out = a.atomic_with(Begin::Serializable, |t1| {
+                let seen = Acct::query().count(t1)?;
+                b.atomic_with(Begin::Serializable, |t2| {
+                    let seen = Acct::query().count(t2)?;
+                    acct(100 + seen as i64).insert(t2).map(drop)
+                })?;
+                let write = acct(200 + seen as i64 + i64::from(ignore_failure)).insert(t1);
+                if !ignore_failure {
+                    write?;
+                }
+                Ok(())
+            });
+            assert!(out.is_err(), "ignore {ignore_failure}: {out:?}");
+            // Out of the transaction: a new block of any kind begins.
+            a.atomic_with(Begin::Write, |tx| Acct::query().count(tx).map(drop))?;
+            let ids: Vec<i64> = Acct::all(&a)?.iter().map(|x| x.id).collect();
+            assert!(ids.iter().all(|&id| id < 200), "{ids:?}");
+        }
+        Ok(())
+    }
+
+    /// A read-only block whose refused write is ignored: PostgreSQL has
+    /// aborted the transaction, and the block's end says so.
+    #[test]
+    fn a_refused_write_ignored_in_a_snapshot_is_an_error() -> R {
+        let schema = format!("review_snapshot_{}", std::process::id());
+        let pg = connect(&schema);
+        Acct::create_table(&pg)?;
+        let out = pg.atomic_with(Begin::ReadSnapshot, |tx| {
+            assert!(acct(1).insert(tx).is_err());
+            Ok(())
+        });
+        assert!(
+            matches!(out, Err(Error::TransactionAborted { .. })),
+            "{out:?}"
+        );
+        acct(2).insert(&pg)?;
+        assert_eq!(Acct::query().count(&pg)?, 1);
+        Ok(())
+    }
+
+    /// The write skew above on AsyncPostgres.
+    #[cfg(feature = "tokio")]
+    #[tokio::test]
+    async fn an_async_serialization_failure_is_an_error_and_leaves_the_connection_usable() -> R {
+        use orm_core::{AsyncAtomic, AsyncPostgres};
+        let url = std::env::var("ORM_POSTGRES_URL").expect("ORM_POSTGRES_URL");
+        let schema = format!("review_async_serial_{}", std::process::id());
+        let open = || AsyncPostgres::connect(format!("{url} options='-c search_path={schema}'"));
+        let (a, b) = (open().await?, open().await?);
+        a.client()
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("schema");
+        Acct::create_table(&a).await?;
+        acct(1).insert(&a).await?;
+        for ignore_failure in [false, true] {
+            let b = &b;
+            let out = a
+                .atomic_with(Begin::Serializable, async |t1| {
+                    let seen = Acct::query().count(t1).await?;
+                    b.atomic_with(Begin::Serializable, async |t2| {
+                        let seen = Acct::query().count(t2).await?;
+                        acct(100 + seen as i64).insert(t2).await.map(drop)
+                    })
+                    .await?;
+                    let write = acct(200 + seen as i64 + i64::from(ignore_failure))
+                        .insert(t1)
+                        .await;
+                    if !ignore_failure {
+                        write?;
+                    }
+                    Ok(())
+                })
+                .await;
+            assert!(out.is_err(), "ignore {ignore_failure}: {out:?}");
+            a.atomic_with(Begin::Write, async |tx| {
+                Acct::query().count(tx).await.map(drop)
+            })
+            .await?;
+            let ids: Vec<i64> = Acct::all(&a).await?.iter().map(|x| x.id).collect();
+            assert!(ids.iter().all(|&id| id < 200), "{ids:?}");
+        }
+        Ok(())
+    }
+}
