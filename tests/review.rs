@@ -288,15 +288,12 @@ mod async_sqlite {
     }
 }
 
-/// KNOWN, NOT FIXED: SQLite may roll a block's transaction back by itself
-/// (here `ON CONFLICT ROLLBACK`; also disk full, I/O errors). The block
-/// goes on if its code ignores that statement's error, and its later
-/// writes then run outside any transaction, each committed at once; the
-/// block's end reports an error ("rolled back by SQLite") though they are
-/// in the database. Only the driver refusing statements of a block whose
-/// transaction is gone (or a commit hook) would prevent it.
+/// SQLite may roll a block's transaction back by itself (here `ON CONFLICT
+/// ROLLBACK`; also disk full, I/O errors). The block goes on if its code
+/// ignores that statement's error; its later statements would run outside
+/// any transaction, each committed at once, while the block's end reports
+/// an error. They are refused instead, a nested block too.
 #[test]
-#[ignore = "known: writes after SQLite's own rollback inside a block are committed though the block fails"]
 fn writes_after_sqlites_own_rollback_are_not_committed() -> R {
     let conn = Connection::open_in_memory()?;
     conn.execute_batch(
@@ -307,10 +304,48 @@ fn writes_after_sqlites_own_rollback_are_not_committed() -> R {
         // Fails, and SQLite rolls the whole transaction back.
         let dup = acct(1).insert(tx);
         assert!(dup.is_err());
+        let _ = tx.atomic(|tx| acct(3).insert(tx));
+        let _ = Acct::insert_all(tx, &[acct(4), acct(5)]);
         acct(2).insert(tx).map(drop)
     });
     assert!(out.is_err(), "{out:?}");
+    assert!(out
+        .unwrap_err()
+        .to_string()
+        .contains("rolled back by SQLite"));
     assert_eq!(Acct::query().count(&conn)?, 1, "the failed block wrote");
+    // The connection goes on, in blocks and outside them.
+    conn.atomic(|tx| acct(6).insert(tx))?;
+    acct(7).insert(&conn)?;
+    assert_eq!(Acct::query().count(&conn)?, 3);
+    Ok(())
+}
+
+/// The same on AsyncSqlite, whose blocks run on the connection's thread.
+#[cfg(feature = "tokio")]
+#[tokio::test]
+async fn async_writes_after_sqlites_own_rollback_are_not_committed() -> R {
+    use orm_core::{AsyncAtomic, AsyncSqlite};
+    let db = AsyncSqlite::open_in_memory().await?;
+    db.call(|c| {
+        Ok(c.execute_batch(
+            r#"CREATE TABLE "acct" ("id" INTEGER PRIMARY KEY ON CONFLICT ROLLBACK, "amount" INTEGER NOT NULL)"#,
+        )?)
+    })
+    .await?;
+    acct(1).insert(&db).await?;
+    let out = db
+        .atomic_with(Begin::Write, async |tx| {
+            assert!(acct(1).insert(tx).await.is_err());
+            let _ = tx.atomic(async |tx| acct(3).insert(tx).await).await;
+            acct(2).insert(tx).await.map(drop)
+        })
+        .await;
+    assert!(out.is_err(), "{out:?}");
+    assert_eq!(Acct::query().count(&db).await?, 1, "the failed block wrote");
+    db.atomic(async |tx| acct(6).insert(tx).await).await?;
+    acct(7).insert(&db).await?;
+    assert_eq!(Acct::query().count(&db).await?, 3);
     Ok(())
 }
 

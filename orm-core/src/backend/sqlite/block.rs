@@ -1,6 +1,7 @@
 //! A block's transaction on a SQLite connection, or its savepoint inside
 //! one: what the sync `atomic` runs, and the async driver on its thread.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
@@ -9,10 +10,62 @@ use crate::Begin;
 /// Savepoint names, unique within the process.
 static SAVEPOINTS: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    /// The connections (by address) inside a block's transaction on this
+    /// thread: a connection is not `Sync`, so the block's statements run
+    /// on the thread that began it (the async driver's own thread).
+    static OPEN: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+fn address(conn: &rusqlite::Connection) -> usize {
+    std::ptr::from_ref(conn) as usize
+}
+
+/// What a block's statement, or its end, meets once SQLite has rolled the
+/// block's transaction back by itself (an I/O or disk-full error, an `ON
+/// CONFLICT ROLLBACK`, its error ignored by the block).
+pub(crate) fn lost() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the transaction was rolled back by SQLite before the block ended".into()),
+    )
+}
+
+/// Refuses a statement of a block whose transaction SQLite rolled back by
+/// itself: run outside any transaction, it would be committed at once,
+/// while the block then fails.
+#[inline]
+pub(crate) fn check(conn: &rusqlite::Connection) -> std::result::Result<(), rusqlite::Error> {
+    let inside = OPEN.with(|open| {
+        let open = open.borrow();
+        !open.is_empty() && open.contains(&address(conn))
+    });
+    if inside && conn.is_autocommit() {
+        return Err(lost());
+    }
+    Ok(())
+}
+
+fn enter(conn: &rusqlite::Connection) {
+    OPEN.with(|open| open.borrow_mut().push(address(conn)));
+}
+
+fn leave(conn: &rusqlite::Connection) {
+    let conn = address(conn);
+    OPEN.with(|open| {
+        let mut open = open.borrow_mut();
+        if let Some(at) = open.iter().rposition(|&c| c == conn) {
+            open.swap_remove(at);
+        }
+    });
+}
+
 /// A block's transaction on a SQLite connection, or its savepoint inside
 /// one: what the sync `atomic` runs, and the async driver on its thread.
 pub(crate) struct SqliteBlock {
     savepoint: Option<String>,
+    /// Read by the async driver's recording of the block's statements.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     begin: Begin,
     /// Whether the block turned `query_only` on, and turns it off again
     /// when it ends (not when the connection was read-only already).
@@ -34,6 +87,7 @@ impl SqliteBlock {
     /// snapshot), or inside a transaction a savepoint of a name of its own,
     /// which only [`Begin::Default`] may ask for.
     pub(crate) fn begin(conn: &rusqlite::Connection, begin: Begin) -> Result<Self> {
+        check(conn)?;
         let mut read_only = false;
         let savepoint = if conn.is_autocommit() {
             conn.execute_batch(Self::begin_sql(begin))?;
@@ -54,6 +108,7 @@ impl SqliteBlock {
                     }
                 }
             }
+            enter(conn);
             None
         } else {
             if let Some(nested) = begin.nested() {
@@ -102,13 +157,7 @@ impl SqliteBlock {
                 return Err(Error::Query {
                     model: "atomic",
                     table: "(transaction)",
-                    source: crate::DbError::Sqlite(rusqlite::Error::SqliteFailure(
-                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
-                        Some(
-                            "the transaction was rolled back by SQLite before the block ended"
-                                .into(),
-                        ),
-                    )),
+                    source: crate::DbError::Sqlite(lost()),
                 })
             }
             None => {
@@ -116,6 +165,7 @@ impl SqliteBlock {
                 // turn it back is the block's error, nothing committed.
                 self.writable(conn)?;
                 conn.execute_batch("COMMIT")?;
+                leave(conn);
             }
         }
         Ok(())
@@ -181,6 +231,9 @@ impl SqliteBlock {
         };
         // On again for the connection's next user whatever happened above.
         let _ = self.writable(conn);
+        if self.savepoint.is_none() {
+            leave(conn);
+        }
     }
 }
 

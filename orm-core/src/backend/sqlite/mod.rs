@@ -62,7 +62,8 @@ impl crate::backend::SyncDriver for Driver {
     }
 
     fn prepare<'c>(conn: Self::Conn<'c>, sql: &str, ctx: &Ctx) -> Result<Self::Stmt<'c>> {
-        conn.prepare_cached(sql)
+        block::check(conn)
+            .and_then(|()| conn.prepare_cached(sql))
             .map_err(|e| ctx.error(DbError::Sqlite(e)))
     }
 
@@ -111,7 +112,8 @@ impl crate::backend::SyncDriver for Driver {
     }
 
     fn batch(conn: &Connection, sql: &str, ctx: &Ctx) -> Result<()> {
-        conn.execute_batch(sql)
+        block::check(conn)
+            .and_then(|()| conn.execute_batch(sql))
             .map_err(|e| ctx.error(DbError::Sqlite(e)))
     }
 
@@ -151,7 +153,8 @@ impl crate::backend::SyncDriver for Driver {
     }
 
     fn run_own(conn: &Connection, sql: &str, ctx: &Ctx) -> Result<()> {
-        crate::guard::quietly(Self::identity(conn), || conn.execute_batch(sql))
+        block::check(conn)
+            .and_then(|()| crate::guard::quietly(Self::identity(conn), || conn.execute_batch(sql)))
             .map_err(|e| ctx.error(DbError::Sqlite(e)))
     }
 
