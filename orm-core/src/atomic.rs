@@ -13,7 +13,9 @@ use crate::error::Result;
 /// committed: on PostgreSQL a statement that failed inside the block (its
 /// error ignored) has aborted the transaction, which is then rolled back and
 /// reported as [`Error::TransactionAborted`](crate::Error::TransactionAborted); on SQLite, a transaction the
-/// database ended by itself (after an I/O or disk-full error) is an error too.
+/// database ended by itself (after an I/O or disk-full error) is an error too,
+/// and so is each later statement of the block, which would otherwise run,
+/// and be committed, outside any transaction.
 ///
 /// ```
 /// use orm_core::{Atomic, Model};
