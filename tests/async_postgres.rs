@@ -29,18 +29,7 @@ async fn connect(schema: &str) -> Result<AsyncPostgres> {
 /// The shop of `common::fill`, through the async connection.
 async fn shop(schema: &str, categories: i64) -> Result<AsyncPostgres> {
     let pg = connect(schema).await?;
-    common::create_tables(&pg).await?;
-    let cats: Vec<_> = (1..=categories).map(category).collect();
-    Category::insert_all(&pg, &cats).await?;
-    let mut rows = Vec::new();
-    let mut id = 10_000;
-    for c in 1..=categories {
-        for _ in 0..c % 4 {
-            rows.push(product(id, c));
-            id -= 1;
-        }
-    }
-    Product::insert_all(&pg, &rows).await?;
+    common::fill(&pg, categories).await?;
     Ok(pg)
 }
 
@@ -63,29 +52,7 @@ fn ids<M: Model<Key = i64>>(rows: &[M]) -> Vec<i64> {
 #[tokio::test]
 async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
     let pg = shop("apg_queries", 9).await?;
-    let sync = common::shop(9)?;
-
-    let f = Category::fields();
-    let cats = Category::query().filter(f.id.gt(2)).all(&pg).await?;
-    assert_eq!(cats, Category::query().filter(f.id.gt(2)).all(&sync)?);
-    assert_eq!(ids(&cats), [3, 4, 5, 6, 7, 8, 9]);
-
-    let loaded = Category::prefetch_products(&pg, cats.clone()).await?;
-    assert_eq!(loaded, Category::prefetch_products(&sync, cats.clone())?);
-    let sizes: Vec<usize> = loaded.iter().map(|(_, p)| p.len()).collect();
-    assert_eq!(sizes, [3, 0, 1, 2, 3, 0, 1]);
-
-    // Two statements, as on a sync connection.
-    let (again, n) = orm_core::count_queries_async(async {
-        let cats = Category::query().filter(f.id.gt(2)).all(&pg).await?;
-        Category::prefetch_products(&pg, cats).await
-    })
-    .await;
-    assert_eq!((again?, n), (loaded.clone(), 2));
-
-    let counts = Category::count_products(&pg, &cats).await?;
-    assert_eq!(counts, [3, 0, 1, 2, 3, 0, 1]);
-    assert_eq!(Product::all(&pg).await?, Product::all(&sync)?);
+    common::answers_as_the_sync_shop(&pg).await?;
     assert!(!in_transaction(&pg).await?);
     Ok(())
 }

@@ -1,29 +1,20 @@
 //! `AsyncSqlite`: the models' functions as futures on a SQLite connection
 //! whose statements run on a thread of its own (feature `tokio`).
 
+mod backends;
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use backends::AsyncBackend as _;
 use common::{category, product, Category, Product};
 use orm_core::{AsyncAtomic, AsyncSqlite, Atomic as _, Error, Model, Result};
 
 /// The shop of `common::fill`, through the async connection.
 async fn shop(categories: i64) -> Result<AsyncSqlite> {
     let lite = AsyncSqlite::open_in_memory().await?;
-    common::create_tables(&lite).await?;
-    let cats: Vec<_> = (1..=categories).map(category).collect();
-    Category::insert_all(&lite, &cats).await?;
-    let mut rows = Vec::new();
-    let mut id = 10_000;
-    for c in 1..=categories {
-        for _ in 0..c % 4 {
-            rows.push(product(id, c));
-            id -= 1;
-        }
-    }
-    Product::insert_all(&lite, &rows).await?;
+    common::fill(&lite, categories).await?;
     Ok(lite)
 }
 
@@ -38,29 +29,7 @@ fn ids<M: Model<Key = i64>>(rows: &[M]) -> Vec<i64> {
 #[tokio::test]
 async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
     let lite = shop(9).await?;
-    let sync = common::shop(9)?;
-
-    let f = Category::fields();
-    let cats = Category::query().filter(f.id.gt(2)).all(&lite).await?;
-    assert_eq!(cats, Category::query().filter(f.id.gt(2)).all(&sync)?);
-    assert_eq!(ids(&cats), [3, 4, 5, 6, 7, 8, 9]);
-
-    let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
-    assert_eq!(loaded, Category::prefetch_products(&sync, cats.clone())?);
-    let sizes: Vec<usize> = loaded.iter().map(|(_, p)| p.len()).collect();
-    assert_eq!(sizes, [3, 0, 1, 2, 3, 0, 1]);
-
-    // Two statements, as on a sync connection.
-    let (again, n) = orm_core::count_queries_async(async {
-        let cats = Category::query().filter(f.id.gt(2)).all(&lite).await?;
-        Category::prefetch_products(&lite, cats).await
-    })
-    .await;
-    assert_eq!((again?, n), (loaded.clone(), 2));
-
-    let counts = Category::count_products(&lite, &cats).await?;
-    assert_eq!(counts, [3, 0, 1, 2, 3, 0, 1]);
-    assert_eq!(Product::all(&lite).await?, Product::all(&sync)?);
+    common::answers_as_the_sync_shop(&lite).await?;
     assert!(!in_transaction(&lite).await?);
     Ok(())
 }
@@ -68,14 +37,7 @@ async fn queries_and_prefetches_match_the_sync_connection() -> Result<()> {
 #[tokio::test]
 async fn prefetch_in_batches_under_a_small_variable_limit() -> Result<()> {
     let lite = shop(40).await?;
-    lite.call(|conn| {
-        conn.set_limit(
-            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
-            3,
-        )?;
-        Ok(())
-    })
-    .await?;
+    lite.set_variable_limit(3).await;
     let cats = Category::all(&lite).await?;
     let loading = Category::prefetch_products(&lite, cats.clone());
     let (loaded, sql) = orm_core::record_queries_async(loading).await;
@@ -242,14 +204,7 @@ async fn statements_reach_the_callers_subscriber() -> Result<()> {
     let lite = shop(3).await?;
     let cats = Category::all(&lite).await?;
     // A key per statement: the load reads in a transaction of its own.
-    lite.call(|conn| {
-        conn.set_limit(
-            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
-            1,
-        )?;
-        Ok(())
-    })
-    .await?;
+    lite.set_variable_limit(1).await;
     let loaded = Category::prefetch_products(&lite, cats.clone()).await?;
     assert_eq!(loaded.len(), 3);
     Product::drop_table(&lite).await?;
@@ -428,14 +383,7 @@ async fn a_block_records_what_the_sync_block_records() -> Result<()> {
 #[tokio::test]
 async fn chunked_plans_dropped_at_any_await_leave_nothing_open() -> Result<()> {
     let lite = shop(40).await?;
-    lite.call(|conn| {
-        conn.set_limit(
-            orm_core::rusqlite::limits::Limit::SQLITE_LIMIT_VARIABLE_NUMBER,
-            6,
-        )?;
-        Ok(())
-    })
-    .await?;
+    lite.set_variable_limit(6).await;
     let cats = Category::all(&lite).await?;
     let expected = Category::prefetch_products(&lite, cats.clone()).await?;
     let rows: Vec<_> = (50..90).map(category).collect();

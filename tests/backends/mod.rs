@@ -283,6 +283,8 @@ mod nonblocking {
 }
 
 #[cfg(feature = "postgres")]
+// Every suite but the async SQLite one uses it.
+#[allow(unused_imports)]
 pub use pg::postgres;
 
 #[cfg(all(feature = "postgres", feature = "tokio"))]

@@ -72,6 +72,37 @@ pub fn fill(conn: &impl orm_core::Db, categories: i64) -> orm_core::Result<()> {
     Ok(())
 }
 
+/// What `db`, an async connection holding `fill`'s shop of 9 categories,
+/// answers to queries, a prefetch and counts: what the sync shop answers,
+/// in as many statements.
+#[cfg(feature = "tokio")]
+pub async fn answers_as_the_sync_shop(db: &impl orm_core::AsyncDb) -> orm_core::Result<()> {
+    let sync = shop(9)?;
+    let ids = |cats: &[Category]| cats.iter().map(|c| c.id).collect::<Vec<_>>();
+    let f = Category::fields();
+    let cats = Category::query().filter(f.id.gt(2)).all(db).await?;
+    assert_eq!(cats, Category::query().filter(f.id.gt(2)).all(&sync)?);
+    assert_eq!(ids(&cats), [3, 4, 5, 6, 7, 8, 9]);
+
+    let loaded = Category::prefetch_products(db, cats.clone()).await?;
+    assert_eq!(loaded, Category::prefetch_products(&sync, cats.clone())?);
+    let sizes: Vec<usize> = loaded.iter().map(|(_, p)| p.len()).collect();
+    assert_eq!(sizes, [3, 0, 1, 2, 3, 0, 1]);
+
+    // Two statements, as on a sync connection.
+    let (again, n) = orm_core::count_queries_async(async {
+        let cats = Category::query().filter(f.id.gt(2)).all(db).await?;
+        Category::prefetch_products(db, cats).await
+    })
+    .await;
+    assert_eq!((again?, n), (loaded.clone(), 2));
+
+    let counts = Category::count_products(db, &cats).await?;
+    assert_eq!(counts, [3, 0, 1, 2, 3, 0, 1]);
+    assert_eq!(Product::all(db).await?, Product::all(&sync)?);
+    Ok(())
+}
+
 /// How many keys the statement's `IN (...)` list binds.
 pub fn in_list_len(sql: &str) -> usize {
     let list = sql.split(" IN (").nth(1).expect("an IN list");
