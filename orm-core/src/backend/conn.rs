@@ -1,81 +1,11 @@
 //! The sync drivers' common part: a statement's and a scope's logging and
-//! bookkeeping, written once over [`SyncDriver`], and the `Exec` of
-//! [`Conn`], which answers every request at once.
+//! bookkeeping, written once over [`SyncDriver`]; `Conn`'s `Exec`
+//! (`register.rs`) hands each request to them.
 
-use super::{Caps, Conn, ConnScope, ConnStmt, Ctx, Exec, Param, Row, ScopeKind, SyncDriver};
-use crate::dialect::Dialect;
+use super::{Ctx, Param, Row, ScopeKind, SyncDriver};
 use crate::error::Result;
 use crate::log;
 use crate::value::Value;
-
-impl<'c> Exec for Conn<'c> {
-    type Stmt = ConnStmt<'c>;
-    type Scope = ConnScope<'c>;
-
-    fn dialect(&self) -> Dialect {
-        Conn::dialect(self)
-    }
-
-    fn caps(&self) -> Result<Caps> {
-        Conn::caps(self)
-    }
-
-    fn identity(&self) -> usize {
-        Conn::identity(self)
-    }
-
-    async fn prepare(&self, sql: &str, ctx: Ctx) -> Result<ConnStmt<'c>> {
-        Conn::prepare(self, sql, ctx)
-    }
-
-    async fn query<F>(
-        &self,
-        stmt: &mut Self::Stmt,
-        params: Vec<Param<'_>>,
-        on_row: F,
-    ) -> Result<usize>
-    where
-        F: FnMut(&Row<'_>) -> Result<()>,
-    {
-        stmt.query(params, on_row)
-    }
-
-    async fn execute(&self, stmt: &mut Self::Stmt, params: &[Param<'_>]) -> Result<u64> {
-        stmt.execute(params)
-    }
-
-    async fn execute_values(
-        &self,
-        stmt: &mut Self::Stmt,
-        values: &[Value<'_>],
-    ) -> Result<(u64, i64)> {
-        let changed = stmt.execute_values(values)?;
-        Ok((changed, self.last_insert_rowid()))
-    }
-
-    async fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
-        Conn::batch(self, sql, ctx)
-    }
-
-    #[cfg(feature = "postgres")]
-    async fn copy_in(
-        &self,
-        copy: &str,
-        columns: &str,
-        values: &[Value<'_>],
-        ctx: Ctx,
-    ) -> Result<u64> {
-        Conn::copy_in(self, copy, columns, values, ctx)
-    }
-
-    async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<ConnScope<'c>>> {
-        Conn::open(*self, kind, ctx)
-    }
-
-    async fn close(&self, scope: ConnScope<'c>) -> Result<()> {
-        scope.close()
-    }
-}
 
 /// Runs statements that return nothing (DDL), separated by `;`, logged.
 pub(crate) fn batch<D: SyncDriver>(conn: D::Conn<'_>, sql: &str, ctx: Ctx) -> Result<()> {
@@ -210,6 +140,12 @@ impl<'c, D: SyncDriver> Stmt<'c, D> {
                 Err(e)
             }
         }
+    }
+
+    /// The rowid of the row the last `INSERT` on the statement's
+    /// connection wrote; 0 on a backend without rowids.
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        D::last_insert_rowid(self.conn)
     }
 
     /// When the statement starts, if it is logged.

@@ -125,74 +125,11 @@ macro_rules! drivers {
                 }
             }
 
-            pub(crate) fn dialect(&self) -> Dialect {
-                match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(_) => <$sd as SyncDriver>::DIALECT,)+
-                }
-            }
-
-            pub(crate) fn caps(&self) -> Result<Caps> {
-                match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::caps(c),)+
-                }
-            }
-
             /// Identifies the connection (the same for a connection and its
             /// transactions) while it is borrowed.
             pub(crate) fn identity(&self) -> usize {
                 match self.0 {
                     $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::identity(c),)+
-                }
-            }
-
-            /// Prepares `sql` (cached by text, per connection). A statement
-            /// that fails to prepare (a missing table or column) is
-            /// reported to the log as a failed statement.
-            pub(crate) fn prepare(&self, sql: &str, ctx: Ctx) -> Result<ConnStmt<'c>> {
-                match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
-                        conn::Stmt::<$sd>::prepare(c, sql, ctx).map(ConnStmt::$sync)
-                    })+
-                }
-            }
-
-            /// Opens the scope `kind` needs here, if any ([`conn::Scope::open`]).
-            pub(crate) fn open(self, kind: ScopeKind, ctx: Ctx) -> Result<Option<ConnScope<'c>>> {
-                match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
-                        Ok(conn::Scope::<$sd>::open(c, kind, ctx)?.map(ConnScope::$sync))
-                    })+
-                }
-            }
-
-            /// The rowid of the row the last `INSERT` on this connection
-            /// wrote; 0 on a backend without rowids.
-            pub(crate) fn last_insert_rowid(&self) -> i64 {
-                match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::last_insert_rowid(c),)+
-                }
-            }
-
-            /// Runs statements that return nothing (DDL), separated by `;`.
-            pub(crate) fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
-                match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(c) => conn::batch::<$sd>(c, sql, ctx),)+
-                }
-            }
-
-            /// A bulk copy ([`conn::copy_in`]).
-            #[cfg(feature = "postgres")]
-            pub(crate) fn copy_in(
-                &self,
-                copy: &str,
-                columns: &str,
-                values: &[Value<'_>],
-                ctx: Ctx,
-            ) -> Result<u64> {
-                match self.0 {
-                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
-                        conn::copy_in::<$sd>(c, copy, columns, values, ctx)
-                    })+
                 }
             }
 
@@ -209,38 +146,104 @@ macro_rules! drivers {
             }
         }
 
-        impl ConnStmt<'_> {
-            #[inline]
-            pub(crate) fn query<F>(&mut self, params: Vec<Param<'_>>, on_row: F) -> Result<usize>
+        // The sync drivers answer every request at once (`conn.rs` holds
+        // their statements' and scopes' common part): a plan run on a
+        // `Conn` completes in its first poll.
+        impl<'c> Exec for Conn<'c> {
+            type Stmt = ConnStmt<'c>;
+            type Scope = ConnScope<'c>;
+
+            fn dialect(&self) -> Dialect {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(_) => <$sd as SyncDriver>::DIALECT,)+
+                }
+            }
+
+            fn caps(&self) -> Result<Caps> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => <$sd as SyncDriver>::caps(c),)+
+                }
+            }
+
+            fn identity(&self) -> usize {
+                Conn::identity(self)
+            }
+
+            async fn prepare(&self, sql: &str, ctx: Ctx) -> Result<ConnStmt<'c>> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
+                        conn::Stmt::<$sd>::prepare(c, sql, ctx).map(ConnStmt::$sync)
+                    })+
+                }
+            }
+
+            async fn query<F>(
+                &self,
+                stmt: &mut ConnStmt<'c>,
+                params: Vec<Param<'_>>,
+                on_row: F,
+            ) -> Result<usize>
             where
                 F: FnMut(&Row<'_>) -> Result<()>,
             {
-                match self {
+                match stmt {
                     $($(#[cfg($sc)])? ConnStmt::$sync(s) => s.query(params, on_row),)+
                 }
             }
 
-            pub(crate) fn execute(&mut self, params: &[Param<'_>]) -> Result<u64> {
-                match self {
+            async fn execute(&self, stmt: &mut ConnStmt<'c>, params: &[Param<'_>]) -> Result<u64> {
+                match stmt {
                     $($(#[cfg($sc)])? ConnStmt::$sync(s) => s.execute(params),)+
                 }
             }
 
-            pub(crate) fn execute_values(&mut self, values: &[Value<'_>]) -> Result<u64> {
-                match self {
-                    $($(#[cfg($sc)])? ConnStmt::$sync(s) => s.execute_values(values),)+
+            async fn execute_values(
+                &self,
+                stmt: &mut ConnStmt<'c>,
+                values: &[Value<'_>],
+            ) -> Result<(u64, i64)> {
+                match stmt {
+                    $($(#[cfg($sc)])? ConnStmt::$sync(s) => {
+                        Ok((s.execute_values(values)?, s.last_insert_rowid()))
+                    })+
                 }
             }
-        }
 
-        impl ConnScope<'_> {
-            pub(crate) fn close(self) -> Result<()> {
-                match self {
+            async fn batch(&self, sql: &str, ctx: Ctx) -> Result<()> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => conn::batch::<$sd>(c, sql, ctx),)+
+                }
+            }
+
+            #[cfg(feature = "postgres")]
+            async fn copy_in(
+                &self,
+                copy: &str,
+                columns: &str,
+                values: &[Value<'_>],
+                ctx: Ctx,
+            ) -> Result<u64> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
+                        conn::copy_in::<$sd>(c, copy, columns, values, ctx)
+                    })+
+                }
+            }
+
+            async fn open(&self, kind: ScopeKind, ctx: Ctx) -> Result<Option<ConnScope<'c>>> {
+                match self.0 {
+                    $($(#[cfg($sc)])? ConnInner::$sync(c) => {
+                        Ok(conn::Scope::<$sd>::open(c, kind, ctx)?.map(ConnScope::$sync))
+                    })+
+                }
+            }
+
+            async fn close(&self, scope: ConnScope<'c>) -> Result<()> {
+                match scope {
                     $($(#[cfg($sc)])? ConnScope::$sync(s) => s.close(),)+
                 }
             }
         }
-
         /// A borrowed async connection of one driver: what
         /// [`Plan::__async`](crate::db::Plan) runs on. Not public API.
         #[cfg(feature = "tokio")]
